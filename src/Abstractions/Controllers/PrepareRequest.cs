@@ -1,0 +1,40 @@
+namespace Isola.Controllers;
+
+/// <summary>A container, or an exec process in one, to prepare in a sandbox.</summary>
+public sealed record PrepareRequest
+{
+    /// <summary>The container id.</summary>
+    public required string ContainerId { get; init; }
+
+    /// <summary>The exec id for an exec process; null for the container itself.</summary>
+    public string? ExecId { get; init; }
+
+    /// <summary>The container's spec as the caller gave it.</summary>
+    public required ContainerSpec Container { get; init; }
+
+    /// <summary>The OCI runtime spec (config.json) the host generated, as JSON; for an exec, the OCI Process JSON.
+    /// A controller may adjust it (for example to join the sandbox's namespaces) before writing it.</summary>
+    public required string OciSpecJson { get; init; }
+
+    /// <summary>Where the process's stdio goes.</summary>
+    public required StdioSpec Stdio { get; init; }
+}
+
+/// <summary>What Prepare reports.</summary>
+/// <param name="Bundle">The bundle directory to hand to the task service (may be ignored by VM agents).</param>
+/// <param name="Rootfs">Rootfs mounts to hand to the task service's Create; empty when the bundle's rootfs is ready.</param>
+public sealed record PrepareResult(string Bundle, IReadOnlyList<Mount> Rootfs);
+
+/// <summary>A container or exec process to purge.</summary>
+/// <param name="ContainerId">The container id.</param>
+/// <param name="ExecId">The exec id, or null for the container.</param>
+public sealed record PurgeRequest(string ContainerId, string? ExecId = null);
+
+/// <summary>New resources for the sandbox or one of its containers.</summary>
+/// <param name="ContainerId">The container id, or null for the sandbox.</param>
+/// <param name="Resources">The new limits.</param>
+public sealed record UpdateResourcesRequest(string? ContainerId, LinuxResources Resources)
+{
+    /// <summary>Annotations passed through to the runtime.</summary>
+    public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
+}

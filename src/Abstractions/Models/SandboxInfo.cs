@@ -1,0 +1,44 @@
+namespace Isola;
+
+/// <summary>A snapshot of a sandbox as the host knows it (its persisted record).</summary>
+public sealed record SandboxInfo
+{
+    /// <summary>The sandbox id.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The sandbox's unique name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The runtime handler that runs it.</summary>
+    public required string Runtime { get; init; }
+
+    /// <summary>The controller plugin behind the runtime handler.</summary>
+    public required string Controller { get; init; }
+
+    /// <summary>The current state.</summary>
+    public required SandboxState State { get; init; }
+
+    /// <summary>The spec it was created from.</summary>
+    public required SandboxSpec Spec { get; init; }
+
+    /// <summary>The sandbox's main process (pause or VMM), 0 when none.</summary>
+    public uint Pid { get; init; }
+
+    /// <summary>Where its Task API is served, for example "ttrpc+unix:///run/isola/s/abc.sock"; empty before Start.</summary>
+    public string TaskAddress { get; init; } = "";
+
+    /// <summary>The Task API version at <see cref="TaskAddress"/> (2 or 3).</summary>
+    public uint TaskApiVersion { get; init; }
+
+    /// <summary>When the record was created.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the sandbox became ready, if it did.</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>How it exited, once it has.</summary>
+    public ExitStatus? Exit { get; init; }
+
+    /// <summary>The containers it holds.</summary>
+    public IReadOnlyList<ContainerInfo> Containers { get; init; } = [];
+}

@@ -1,0 +1,2 @@
+// Replaced by the System.CommandLine front end (issue 2).
+return 0;
