@@ -23,7 +23,12 @@ public sealed record PrepareRequest
 /// <summary>What Prepare reports.</summary>
 /// <param name="Bundle">The bundle directory to hand to the task service (may be ignored by VM agents).</param>
 /// <param name="Rootfs">Rootfs mounts to hand to the task service's Create; empty when the bundle's rootfs is ready.</param>
-public sealed record PrepareResult(string Bundle, IReadOnlyList<Mount> Rootfs);
+public sealed record PrepareResult(string Bundle, IReadOnlyList<Mount> Rootfs)
+{
+    /// <summary>Stdio to hand to the task service instead of the request's, when the controller has to translate host
+    /// paths into what the task service sees (a VM guest, say); null keeps the request's.</summary>
+    public StdioSpec? Stdio { get; init; }
+}
 
 /// <summary>A container or exec process to purge.</summary>
 /// <param name="ContainerId">The container id.</param>
