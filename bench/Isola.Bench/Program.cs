@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Text.Json;
 using Isola.Bench;
 
@@ -58,8 +57,3 @@ static string FindRepoRoot()
     return Directory.GetCurrentDirectory();
 }
 
-// Keeps reflection-based discovery trimming-safe and documents the intent.
-internal static partial class BenchAssembly
-{
-    internal static readonly Assembly Self = typeof(IBenchmark).Assembly;
-}
