@@ -1,0 +1,133 @@
+using Grpc.Core;
+using Isola.Controllers;
+using Isola.Plugins.Sandboxer.Configuration;
+using Isola.Plugins.Sandboxer.Transport;
+using Isola.Plugins.Sandboxer.Wire;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Plugins.Sandboxer;
+
+/// <summary>
+/// Drives sandboxes through a Sandbox API server (Kuasar's sandboxers, <c>isola serve</c>). Every call but Wait
+/// carries a gRPC deadline of the configured Timeout; every failure names the socket and the sandbox.
+/// </summary>
+internal sealed class SandboxerController : ISandboxController, IReportsRuntimeDetails
+{
+    private readonly SandboxerOptions _options;
+    private readonly SandboxerEndpoint _endpoint;
+    private readonly ILogger _logger;
+    private readonly V0GenerationClient _v0;
+    private readonly V1GenerationClient _v1;
+
+    public SandboxerController(SandboxerOptions options, SandboxerEndpoint endpoint, string runtimeName, ILogger logger)
+    {
+        _options = options;
+        _endpoint = endpoint;
+        _logger = logger;
+        _v0 = new V0GenerationClient(new SandboxApi.V0.Controller.ControllerClient(endpoint.Invoker), options.Sandboxer);
+        _v1 = new V1GenerationClient(new SandboxApi.V1.Controller.ControllerClient(endpoint.Invoker), options.Sandboxer, runtimeName);
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, string> Details => new Dictionary<string, string>
+    {
+        ["address"] = "unix://" + _endpoint.SocketPath,
+        ["sandboxer"] = _options.Sandboxer,
+        ["api"] = _endpoint.Describe(_options.Api),
+    };
+
+    public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Create", static (c, s, o) => c.CreateAsync(s, o), cancellationToken);
+
+    public Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Start", static (c, s, o) => c.StartAsync(s, o), cancellationToken);
+
+    public Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Platform", static (c, s, o) => c.PlatformAsync(s, o), cancellationToken);
+
+    public Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Prepare container '" + request.ContainerId + "' in", (c, s, o) => c.PrepareAsync(s, request, o), cancellationToken);
+
+    public Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Purge container '" + request.ContainerId + "' from", (c, s, o) => c.PurgeAsync(s, request, o), cancellationToken);
+
+    public Task UpdateResourcesAsync(SandboxContext sandbox, UpdateResourcesRequest request, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "UpdateResources of", (c, s, o) => c.UpdateResourcesAsync(s, request, o), cancellationToken);
+
+    public async Task StopAsync(SandboxContext sandbox, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var seconds = Conversions.TimeoutSeconds(timeout);
+        try
+        {
+            await InvokeAsync(sandbox, "Stop", (c, s, o) => c.StopAsync(s, seconds, o), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (IsolaException.IsNotFound(e))
+        {
+            _logger.LogDebug("Stop of sandbox {Sandbox}: already gone at {Socket}", sandbox.Id, _endpoint.SocketPath);
+        }
+    }
+
+    public Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Wait for", static (c, s, o) => c.WaitAsync(s, o), cancellationToken, longRunning: true);
+
+    public Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken) =>
+        InvokeAsync(sandbox, "Status of", (c, s, o) => c.StatusAsync(s, verbose, o), cancellationToken);
+
+    public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await InvokeAsync(sandbox, "Shutdown", static (c, s, o) => c.ShutdownAsync(s, o), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (IsolaException.IsNotFound(e))
+        {
+            _logger.LogDebug("Shutdown of sandbox {Sandbox}: already gone at {Socket}", sandbox.Id, _endpoint.SocketPath);
+        }
+    }
+
+    private async Task InvokeAsync(SandboxContext sandbox, string operation,
+        Func<IGenerationClient, SandboxContext, CallOptions, Task> call, CancellationToken cancellationToken, bool longRunning = false) =>
+        await InvokeAsync<bool>(sandbox, operation, async (c, s, o) =>
+        {
+            await call(c, s, o).ConfigureAwait(false);
+            return true;
+        }, cancellationToken, longRunning).ConfigureAwait(false);
+
+    private async Task<T> InvokeAsync<T>(SandboxContext sandbox, string operation,
+        Func<IGenerationClient, SandboxContext, CallOptions, Task<T>> call, CancellationToken cancellationToken, bool longRunning = false)
+    {
+        var deadline = DateTime.UtcNow + _options.Timeout;
+        try
+        {
+            var client = await ClientAsync(sandbox.Id, new CallOptions(deadline: deadline, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var options = new CallOptions(deadline: longRunning ? null : deadline, cancellationToken: cancellationToken);
+            return await call(client, sandbox, options).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException($"{operation} sandbox '{sandbox.Id}' was cancelled", e, cancellationToken);
+        }
+        catch (RpcException e)
+        {
+            throw RpcErrors.Map(e, _endpoint.SocketPath, operation, sandbox.Id, _options.Timeout);
+        }
+    }
+
+    private async ValueTask<IGenerationClient> ClientAsync(string sandboxId, CallOptions probeOptions)
+    {
+        var generation = _options.Api switch
+        {
+            ApiSelection.V0 => SandboxApiGeneration.V0,
+            ApiSelection.V1 => SandboxApiGeneration.V1,
+            _ => _endpoint.Detected ?? await DetectAsync(sandboxId, probeOptions).ConfigureAwait(false),
+        };
+        return generation == SandboxApiGeneration.V1 ? _v1 : _v0;
+    }
+
+    private async ValueTask<SandboxApiGeneration> DetectAsync(string sandboxId, CallOptions probeOptions)
+    {
+        var generation = await _endpoint.DetectAsync(sandboxId, probeOptions).ConfigureAwait(false);
+        _logger.LogInformation("Sandbox API at {Socket} speaks {Generation}", _endpoint.SocketPath, generation);
+        return generation;
+    }
+}
