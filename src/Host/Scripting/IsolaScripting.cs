@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Scripting;
+
+/// <summary>Creates script runners, directly or through dependency injection.</summary>
+public static class IsolaScripting
+{
+    /// <summary>A runner over <paramref name="isola"/>. Share one per process: it owns the (lazily loaded) compiler.</summary>
+    public static IScriptRunner CreateRunner(IIsola isola, ScriptingOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(isola);
+        return new ScriptRunner(isola, options ?? new ScriptingOptions(), loggerFactory);
+    }
+
+    /// <summary>Reads <c>Isola:Scripting</c> (CacheDir, DeniedReferenceDirectories) from <paramref name="configuration"/>.</summary>
+    public static ScriptingOptions BindOptions(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var options = new ScriptingOptions();
+        configuration.GetSection(ScriptingOptions.SectionName).Bind(options);
+        return options;
+    }
+
+    /// <summary>
+    /// Registers <see cref="IScriptRunner"/> (a singleton over the registered <see cref="IIsola"/>) with options from
+    /// <c>Isola:Scripting</c>. Call it next to <c>services.AddIsola(configuration)</c>.
+    /// </summary>
+    public static IServiceCollection AddIsolaScripting(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = BindOptions(configuration);
+        services.TryAddSingleton<IScriptRunner>(sp =>
+            new ScriptRunner(sp.GetRequiredService<IIsola>(), options, sp.GetService<ILoggerFactory>()));
+        return services;
+    }
+}

@@ -1,0 +1,176 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Scripting;
+
+/// <summary>
+/// Compiled scripts on disk. An entry lives in <c>CacheDir/&lt;key&gt;/</c> (<c>manifest.json</c> + <c>script.dll</c>),
+/// where the key is SHA-256 over the toolchain identity, the script's full path and its text. The manifest then pins
+/// every <c>#load</c>ed file and <c>#r</c>ed assembly by hash, so the effective key covers all of them; the image's own
+/// hash is checked before each load, so a torn or tampered entry is rebuilt rather than run.
+/// </summary>
+internal sealed class ScriptCache
+{
+    /// <summary>Bumped whenever the entry layout or the way scripts are compiled changes.</summary>
+    public const int FormatVersion = 1;
+
+    private const string ManifestFile = "manifest.json";
+    private const string ImageFile = "script.dll";
+    private const UnixFileMode PrivateDir = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    private readonly ILogger _logger;
+
+    public ScriptCache(string directory, ILogger logger)
+    {
+        Directory = directory;
+        _logger = logger;
+    }
+
+    public string Directory { get; }
+
+    /// <summary>The identity of everything besides the sources that shapes a compiled image. Read from metadata only,
+    /// so computing it loads no compiler.</summary>
+    public static string Toolchain { get; } = string.Join('|',
+        "format=" + FormatVersion,
+        "runtime=" + Environment.Version,
+        "host=" + typeof(ScriptGlobals).Assembly.ManifestModule.ModuleVersionId,
+        "abstractions=" + typeof(IIsola).Assembly.ManifestModule.ModuleVersionId,
+        "roslyn=" + typeof(ScriptCache).Assembly.GetReferencedAssemblies()
+            .FirstOrDefault(a => a.Name == "Microsoft.CodeAnalysis.CSharp.Scripting")?.Version);
+
+    public static string KeyOf(ScriptSource source) =>
+        ScriptHashing.OfText(Toolchain + "\n" + source.Path + "\n" + source.Text);
+
+    /// <summary>Looks an entry up and checks it fully; never throws for a bad entry.</summary>
+    public CacheLookup Lookup(string key, ScriptSource source)
+    {
+        var dir = Path.Combine(Directory, key);
+        var manifestPath = Path.Combine(dir, ManifestFile);
+        if (!File.Exists(manifestPath))
+        {
+            return CacheLookup.Missing(ScriptCacheStatus.Miss);
+        }
+
+        try
+        {
+            var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), ScriptManifestJson.Default.ScriptManifest);
+            if (manifest is null || manifest.Format != FormatVersion || manifest.Toolchain != Toolchain || manifest.Sources.Count == 0)
+            {
+                return Corrupt(dir, "its manifest does not match this version of Isola");
+            }
+
+            var changed = FirstChanged(manifest, source);
+            if (changed is not null)
+            {
+                _logger.LogDebug("Cached script {Key} is stale: {File} changed", key, changed);
+                return CacheLookup.Missing(ScriptCacheStatus.Stale);
+            }
+
+            var image = File.ReadAllBytes(Path.Combine(dir, ImageFile));
+            return ScriptHashing.OfBytes(image) == manifest.ImageSha256
+                ? new CacheLookup(ScriptCacheStatus.Hit, image, manifest)
+                : Corrupt(dir, "its image does not match the recorded hash");
+        }
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return Corrupt(dir, e.Message);
+        }
+    }
+
+    /// <summary>Writes an entry atomically (temp directory, then rename); a failure only costs the next run a compile.</summary>
+    public void Store(string key, byte[] image, CompiledScript compiled)
+    {
+        var manifest = new ScriptManifest(FormatVersion, Toolchain, ScriptHashing.OfBytes(image),
+            compiled.Sources, compiled.References, DateTimeOffset.UtcNow);
+        var target = Path.Combine(Directory, key);
+        var temp = Path.Combine(Directory, ".tmp-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            CreatePrivateDirectory(Directory);
+            CreatePrivateDirectory(temp);
+            File.WriteAllBytes(Path.Combine(temp, ImageFile), image);
+            File.WriteAllBytes(Path.Combine(temp, ManifestFile),
+                JsonSerializer.SerializeToUtf8Bytes(manifest, ScriptManifestJson.Default.ScriptManifest));
+            if (System.IO.Directory.Exists(target))
+            {
+                System.IO.Directory.Delete(target, recursive: true);
+            }
+
+            System.IO.Directory.Move(temp, target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Another process may have stored the same entry first; either way the script still runs.
+            _logger.LogWarning("Could not store compiled script in {CacheDir}: {Error}", Directory, e.Message);
+        }
+        finally
+        {
+            TryDelete(temp);
+        }
+    }
+
+    /// <summary>Drops an entry whose image turned out unloadable, so the next lookup misses.</summary>
+    public void Evict(string key, string reason)
+    {
+        _logger.LogWarning("Cached script {Key} is unusable ({Reason}); rebuilding it", key, reason);
+        TryDelete(Path.Combine(Directory, key));
+    }
+
+    private CacheLookup Corrupt(string dir, string reason)
+    {
+        _logger.LogWarning("Cache entry {Entry} is corrupt ({Reason}); rebuilding it", dir, reason);
+        TryDelete(dir);
+        return CacheLookup.Missing(ScriptCacheStatus.Corrupt);
+    }
+
+    private static string? FirstChanged(ScriptManifest manifest, ScriptSource source)
+    {
+        foreach (var dep in manifest.Sources)
+        {
+            var text = dep.Path == source.Path ? source.Text : File.Exists(dep.Path) ? File.ReadAllText(dep.Path) : null;
+            if (text is null || ScriptHashing.OfText(text) != dep.Sha256)
+            {
+                return dep.Path;
+            }
+        }
+
+        return manifest.References.FirstOrDefault(r => !File.Exists(r.Path) || ScriptHashing.OfFile(r.Path) != r.Sha256)?.Path;
+    }
+
+    /// <summary>Creates a 0700 directory: whoever can write compiled scripts can run code as the user running them.</summary>
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(path);
+            return;
+        }
+
+        System.IO.Directory.CreateDirectory(path, PrivateDir);
+        if ((File.GetUnixFileMode(path) & ~PrivateDir) != 0)
+        {
+            File.SetUnixFileMode(path, PrivateDir);
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            if (System.IO.Directory.Exists(dir))
+            {
+                System.IO.Directory.Delete(dir, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a leftover temp directory is harmless and the next store replaces a bad entry.
+        }
+    }
+}
+
+/// <summary>The outcome of a cache lookup: a verified image and its manifest on a hit.</summary>
+internal sealed record CacheLookup(ScriptCacheStatus Status, byte[]? Image, ScriptManifest? Manifest)
+{
+    public static CacheLookup Missing(ScriptCacheStatus status) => new(status, null, null);
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
+namespace Isola.Hosting.Scripting;
+
+/// <summary>
+/// Runs an emitted script image in a fresh collectible context: loads it, calls <c>Submission#0.&lt;Factory&gt;</c>
+/// with the globals, awaits the result and unloads. Nothing that references the script's types (its return value,
+/// the exception object, a delegate) leaves this class, so the context can be collected.
+/// </summary>
+internal static class ScriptImage
+{
+    private const string SubmissionType = "Submission#0";
+    private const string FactoryMethod = "<Factory>";
+
+    /// <summary>Thrown when the image cannot be loaded or has no entry point: the cache entry is bad, rebuild it.</summary>
+    internal sealed class UnusableImageException(string message, Exception? inner = null) : Exception(message, inner);
+
+    /// <summary>What a run produced, as plain values.</summary>
+    internal sealed record Outcome(ScriptOutcome Kind, int ExitCode, string? Error, string? ErrorDetail, ScriptDiagnostic? Location);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static async Task<Outcome> RunAsync(byte[] image, ScriptManifest manifest, ScriptGlobals globals, CancellationToken cancellationToken)
+    {
+        var context = new ScriptLoadContext("isola-script:" + Path.GetFileName(globals.ScriptPath), [.. manifest.References.Select(r => r.Path)]);
+        try
+        {
+            var factory = LoadFactory(context, image);
+            Task<object?> run;
+            try
+            {
+                run = (Task<object?>)factory.Invoke(null, [new object?[] { globals, null }])!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                run = Task.FromException<object?>(e.InnerException);
+            }
+
+            try
+            {
+                var value = await run.ConfigureAwait(false);
+                return new Outcome(ScriptOutcome.Succeeded, value is int code ? code : 0, null, null, null);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return new Outcome(ScriptOutcome.Cancelled, 130, "the script was cancelled", null, null);
+            }
+            catch (Exception e)
+            {
+                var scriptFiles = manifest.Sources.Select(s => s.Path).ToHashSet(StringComparer.Ordinal);
+                return new Outcome(ScriptOutcome.Failed, 1, $"{e.GetType().Name}: {e.Message}", e.ToString(), Locate(e, scriptFiles));
+            }
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+
+    private static MethodInfo LoadFactory(ScriptLoadContext context, byte[] image)
+    {
+        try
+        {
+            using var stream = new MemoryStream(image, writable: false);
+            var assembly = context.LoadFromStream(stream);
+            return assembly.GetType(SubmissionType, throwOnError: false)
+                ?.GetMethod(FactoryMethod, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
+                ?? throw new UnusableImageException($"the image has no {SubmissionType}.{FactoryMethod}");
+        }
+        catch (BadImageFormatException e)
+        {
+            throw new UnusableImageException(e.Message, e);
+        }
+    }
+
+    /// <summary>The innermost script frame of the exception (or of its inner exceptions): where the script failed.</summary>
+    private static ScriptDiagnostic? Locate(Exception exception, IReadOnlySet<string> scriptFiles)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            foreach (var frame in new StackTrace(e, fNeedFileInfo: true).GetFrames())
+            {
+                var file = frame.GetFileName();
+                if (file is not null && scriptFiles.Contains(file) && frame.GetFileLineNumber() > 0)
+                {
+                    return new ScriptDiagnostic(file, frame.GetFileLineNumber(), frame.GetFileColumnNumber(), "error",
+                        exception.GetType().Name, exception.Message);
+                }
+            }
+        }
+
+        return null;
+    }
+}

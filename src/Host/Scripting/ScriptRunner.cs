@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Isola.Hosting.Scripting;
+
+/// <summary>
+/// Runs workflow scripts: cache lookup, compile on a miss (the only path that loads Roslyn), then one collectible
+/// context per run. Safe to share: runs are independent and may overlap.
+/// </summary>
+internal sealed class ScriptRunner : IScriptRunner
+{
+    private readonly IIsola _isola;
+    private readonly ScriptingOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ScriptCache _cache;
+    private readonly Func<IScriptCompiler> _compilerFactory;
+    private readonly Lock _compilerLock = new();
+    private IScriptCompiler? _compiler;
+
+    public ScriptRunner(IIsola isola, ScriptingOptions options, ILoggerFactory? loggerFactory, Func<IScriptCompiler>? compilerFactory = null)
+    {
+        _isola = isola;
+        _options = options;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger("Isola.Scripting");
+        _cache = new ScriptCache(options.ResolveCacheDir(), _logger);
+        _compilerFactory = compilerFactory ?? RoslynScriptCompiler.Create;
+    }
+
+    /// <summary>The cache directory in use.</summary>
+    public string CacheDirectory => _cache.Directory;
+
+    public async Task<ScriptRunResult> RunAsync(string scriptPath, IReadOnlyList<string> args, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(scriptPath);
+        ArgumentNullException.ThrowIfNull(args);
+        var fullPath = Path.GetFullPath(scriptPath);
+        if (!File.Exists(fullPath))
+        {
+            throw IsolaException.NotFound($"script '{fullPath}' not found");
+        }
+
+        var source = new ScriptSource(fullPath, await File.ReadAllTextAsync(fullPath, cancellationToken).ConfigureAwait(false));
+        var key = ScriptCache.KeyOf(source);
+        var lookup = _cache.Lookup(key, source);
+        var status = lookup.Status;
+        var (image, manifest) = (lookup.Image, lookup.Manifest);
+        IReadOnlyList<ScriptDiagnostic> warnings = [];
+        if (image is null || manifest is null)
+        {
+            var built = Build(key, source, cancellationToken);
+            if (built.Image is null || built.Manifest is null)
+            {
+                return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = built.Diagnostics };
+            }
+
+            (image, manifest, warnings) = (built.Image, built.Manifest, built.Diagnostics);
+        }
+
+        var globals = new ScriptGlobals(_isola, args, _loggerFactory.CreateLogger("Isola.Script"), cancellationToken, fullPath);
+        ScriptImage.Outcome outcome;
+        try
+        {
+            outcome = await ScriptImage.RunAsync(image, manifest, globals, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ScriptImage.UnusableImageException e) when (status == ScriptCacheStatus.Hit)
+        {
+            _cache.Evict(key, e.Message);
+            status = ScriptCacheStatus.Corrupt;
+            var rebuilt = Build(key, source, cancellationToken);
+            outcome = await ScriptImage.RunAsync(rebuilt.Image!, rebuilt.Manifest!, globals, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new ScriptRunResult
+        {
+            ExitCode = outcome.ExitCode,
+            Outcome = outcome.Kind,
+            Cache = status,
+            Diagnostics = outcome.Location is null ? warnings : [.. warnings, outcome.Location],
+            Error = outcome.Error,
+            ErrorDetail = outcome.ErrorDetail,
+        };
+    }
+
+    /// <summary>Compiles and stores the script; the lookup-shaped result carries the image (null on errors).</summary>
+    private BuildResult Build(string key, ScriptSource source, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var denied = _isola.Plugins.Select(p => p.Directory).Concat(_options.DeniedReferenceDirectories)
+            .Where(d => !string.IsNullOrEmpty(d)).ToList();
+        var compiled = Compiler.Compile(source, denied, cancellationToken);
+        _logger.LogDebug("Compiled {Script} in {Elapsed:F0} ms", source.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        if (compiled.Image is null)
+        {
+            return new BuildResult(null, null, compiled.Diagnostics);
+        }
+
+        _cache.Store(key, compiled.Image, compiled);
+        var manifest = new ScriptManifest(ScriptCache.FormatVersion, ScriptCache.Toolchain, "", compiled.Sources, compiled.References, DateTimeOffset.UtcNow);
+        return new BuildResult(compiled.Image, manifest, compiled.Diagnostics);
+    }
+
+    private IScriptCompiler Compiler
+    {
+        get
+        {
+            lock (_compilerLock)
+            {
+                return _compiler ??= _compilerFactory();
+            }
+        }
+    }
+
+    private sealed record BuildResult(byte[]? Image, ScriptManifest? Manifest, IReadOnlyList<ScriptDiagnostic> Diagnostics);
+}
