@@ -1,0 +1,141 @@
+using Isola.Hosting.Scripting;
+
+namespace Isola.Host.Tests.Scripting;
+
+/// <summary>The compiled-script cache: hits skip the compiler, any source change invalidates, bad entries are rebuilt.</summary>
+public sealed class ScriptCacheTests : IDisposable
+{
+    private readonly ScriptWorkspace _ws = new();
+    private readonly CountingCompiler _compiler = new();
+
+    public void Dispose() => _ws.Dispose();
+
+    private ScriptRunner NewRunner() => new(new RecordingIsola(), _ws.Options, null, () => _compiler);
+
+    [Fact]
+    public async Task Second_run_of_an_unchanged_script_does_not_compile_even_in_a_new_runner()
+    {
+        var script = _ws.Write("a.csx", "#load \"lib.csx\"\nreturn Value();\n");
+        _ws.Write("lib.csx", "int Value() => 5;\n");
+
+        var first = await NewRunner().RunAsync(script, []);
+        var second = await NewRunner().RunAsync(script, []);
+        var third = await NewRunner().RunAsync(script, []);
+
+        Assert.Equal((ScriptCacheStatus.Miss, 5), (first.Cache, first.ExitCode));
+        Assert.Equal((ScriptCacheStatus.Hit, 5), (second.Cache, second.ExitCode));
+        Assert.Equal(ScriptCacheStatus.Hit, third.Cache);
+        Assert.Equal(1, _compiler.Count);
+        Assert.Single(_ws.CacheEntries());
+    }
+
+    [Fact]
+    public async Task Changing_a_loaded_file_invalidates_the_entry()
+    {
+        var script = _ws.Write("a.csx", "#load \"sub/lib.csx\"\nreturn Value();\n");
+        var lib = _ws.Write("sub/lib.csx", "int Value() => 5;\n");
+        var runner = NewRunner();
+        await runner.RunAsync(script, []);
+
+        File.WriteAllText(lib, "int Value() => 6;\n");
+        var changed = await runner.RunAsync(script, []);
+        var again = await runner.RunAsync(script, []);
+
+        Assert.Equal((ScriptCacheStatus.Stale, 6), (changed.Cache, changed.ExitCode));
+        Assert.Equal((ScriptCacheStatus.Hit, 6), (again.Cache, again.ExitCode));
+        Assert.Equal(2, _compiler.Count);
+    }
+
+    [Fact]
+    public async Task Changing_the_script_itself_compiles_a_new_entry()
+    {
+        var script = _ws.Write("a.csx", "return 1;\n");
+        var runner = NewRunner();
+        await runner.RunAsync(script, []);
+        File.WriteAllText(script, "return 2;\n");
+
+        var result = await runner.RunAsync(script, []);
+
+        Assert.Equal((ScriptCacheStatus.Miss, 2), (result.Cache, result.ExitCode));
+        Assert.Equal(2, _compiler.Count);
+    }
+
+    [Theory]
+    [InlineData("script.dll", "garbage")]
+    [InlineData("script.dll", "")]
+    [InlineData("manifest.json", "{ not json")]
+    [InlineData("manifest.json", "{\"format\":1}")]
+    public async Task A_corrupt_entry_is_rebuilt_not_fatal(string file, string content)
+    {
+        var script = _ws.Write("a.csx", "return 3;\n");
+        var runner = NewRunner();
+        await runner.RunAsync(script, []);
+        File.WriteAllText(Path.Combine(Assert.Single(_ws.CacheEntries()), file), content);
+
+        var rebuilt = await runner.RunAsync(script, []);
+        var after = await runner.RunAsync(script, []);
+
+        Assert.Equal((ScriptCacheStatus.Corrupt, ScriptOutcome.Succeeded, 3), (rebuilt.Cache, rebuilt.Outcome, rebuilt.ExitCode));
+        Assert.Equal(ScriptCacheStatus.Hit, after.Cache);
+        Assert.Equal(2, _compiler.Count);
+    }
+
+    [Fact]
+    public async Task An_image_that_loads_but_is_not_a_script_is_rebuilt()
+    {
+        var script = _ws.Write("a.csx", "return 4;\n");
+        var runner = NewRunner();
+        await runner.RunAsync(script, []);
+        var entry = Assert.Single(_ws.CacheEntries());
+        // A valid assembly with a matching hash but no Submission#0: the manifest is rewritten to "trust" it.
+        var foreign = File.ReadAllBytes(typeof(ScriptCacheTests).Assembly.Location);
+        File.WriteAllBytes(Path.Combine(entry, "script.dll"), foreign);
+        var manifestPath = Path.Combine(entry, "manifest.json");
+        var manifest = File.ReadAllText(manifestPath);
+        var oldHash = System.Text.RegularExpressions.Regex.Match(manifest, "\"imageSha256\": \"([0-9a-f]+)\"").Groups[1].Value;
+        File.WriteAllText(manifestPath, manifest.Replace(oldHash, ScriptHashing.OfBytes(foreign), StringComparison.Ordinal));
+
+        var result = await runner.RunAsync(script, []);
+
+        Assert.Equal((ScriptCacheStatus.Corrupt, 4), (result.Cache, result.ExitCode));
+        Assert.Equal(2, _compiler.Count);
+    }
+
+    [Fact]
+    public async Task Compile_errors_are_not_cached_and_warnings_do_not_fail()
+    {
+        var bad = _ws.Write("bad.csx", "return nope;\n");
+        var warn = _ws.Write("warn.csx", "string s = null;\nreturn s is null ? 0 : 1;\n");
+        var runner = NewRunner();
+
+        await runner.RunAsync(bad, []);
+        await runner.RunAsync(bad, []);
+        var warned = await runner.RunAsync(warn, []);
+
+        Assert.Equal(3, _compiler.Count);
+        Assert.Equal(ScriptOutcome.Succeeded, warned.Outcome);
+        var warning = Assert.Single(warned.Diagnostics);
+        Assert.Equal($"{warn}:1:12: warning CS8625: Cannot convert null literal to non-nullable reference type.", warning.ToString());
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Cache_directory_is_private_to_its_owner()
+    {
+        await NewRunner().RunAsync(_ws.Write("a.csx", "return 0;\n"), []);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_ws.CacheDir));
+    }
+
+    [Fact]
+    public void Default_cache_dir_follows_XDG_CACHE_HOME()
+    {
+        var options = new ScriptingOptions();
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        var expected = string.IsNullOrEmpty(xdg)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "isola", "scripts")
+            : Path.Combine(xdg, "isola", "scripts");
+        Assert.Equal(expected, options.ResolveCacheDir());
+        Assert.Equal(_ws.CacheDir, _ws.Options.ResolveCacheDir());
+    }
+}
