@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Hosting;
+
+/// <summary>The standard configuration sources of a host.</summary>
+internal static class HostConfiguration
+{
+    /// <summary>The system-wide configuration file, used when neither --config nor ISOLA_CONFIG names one.</summary>
+    public const string SystemConfigFile = "/etc/isola/isola.json";
+
+    /// <summary>Takes <c>--config FILE</c> (or <c>--config=FILE</c>) out of <paramref name="args"/>.</summary>
+    public static (string? File, string[] Remaining) SplitConfigArgument(string[] args)
+    {
+        string? file = null;
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--config")
+            {
+                if (i + 1 >= args.Length)
+                {
+                    throw IsolaException.InvalidArgument("--config needs a file name");
+                }
+
+                file = args[++i];
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+            {
+                file = args[i]["--config=".Length..];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+
+        return (file, [.. rest]);
+    }
+
+    /// <summary>JSON file, environment, then command line (later wins).</summary>
+    public static void AddStandardSources(IConfigurationBuilder configuration, string? file, string[] args)
+    {
+        file ??= Environment.GetEnvironmentVariable("ISOLA_CONFIG") is { Length: > 0 } fromEnv ? fromEnv : null;
+        if (file is not null)
+        {
+            var path = Path.GetFullPath(file);
+            if (!File.Exists(path))
+            {
+                throw IsolaException.InvalidArgument($"configuration file '{path}' does not exist");
+            }
+
+            configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+        }
+        else
+        {
+            configuration.AddJsonFile(SystemConfigFile, optional: true, reloadOnChange: false);
+        }
+
+        // ISOLA__ROOT becomes "ISOLA:ROOT", which configuration keys match case-insensitively with "Isola:Root".
+        configuration.AddEnvironmentVariables();
+        if (args.Length > 0)
+        {
+            configuration.AddCommandLine(args);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Isola.Controllers;
+using Isola.Hosting.Plugins;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Configuration;
+
+/// <summary>A configured runtime handler with its controller instance.</summary>
+internal sealed record RuntimeHandler(string Name, string ControllerName, ISandboxController Controller, RuntimeInfo Info);
+
+/// <summary>
+/// Builds the runtime handlers of <c>Isola:Runtimes</c>: each names a controller factory and hands it its
+/// <c>Options</c> section. Fails at start, naming the key, on an unknown controller, a missing default runtime or
+/// options the factory rejects.
+/// </summary>
+internal static class RuntimeCatalog
+{
+    /// <summary>The handler used when no runtime is configured and a "shim" controller is available.</summary>
+    public const string ImplicitRuntime = "runc";
+
+    public static IReadOnlyDictionary<string, RuntimeHandler> Build(IConfiguration configuration, IsolaSettings settings,
+        PluginCatalog plugins, ILoggerFactory loggerFactory)
+    {
+        var handlers = new Dictionary<string, RuntimeHandler>(StringComparer.Ordinal);
+        var section = configuration.GetSection($"{IsolaSettings.Section}:Runtimes");
+        var configured = section.GetChildren().ToList();
+        foreach (var runtime in configured)
+        {
+            var key = runtime.Path;
+            if (!IdValidator.IsValid(runtime.Key))
+            {
+                throw IsolaException.InvalidArgument($"{key}: invalid runtime name '{runtime.Key}' (letters, digits, '.', '_', '-')");
+            }
+
+            var controllerName = runtime["Controller"];
+            if (string.IsNullOrWhiteSpace(controllerName))
+            {
+                throw IsolaException.InvalidArgument(
+                    $"{key}:Controller: missing; name a controller (known: {PluginCatalog.Known(plugins.ControllerNames)})");
+            }
+
+            handlers[runtime.Key] = Create(runtime.Key, controllerName, runtime.GetSection("Options"), settings, plugins, loggerFactory);
+        }
+
+        if (configured.Count == 0 && plugins.FindController("shim") is not null && !settings.DefaultRuntimeExplicit)
+        {
+            var empty = new ConfigurationBuilder().Build();
+            handlers[ImplicitRuntime] = Create(ImplicitRuntime, "shim", empty, settings, plugins, loggerFactory);
+        }
+
+        if ((handlers.Count > 0 || settings.DefaultRuntimeExplicit) && !handlers.ContainsKey(settings.DefaultRuntime))
+        {
+            throw IsolaException.InvalidArgument(
+                $"{IsolaSettings.Section}:DefaultRuntime: no runtime named '{settings.DefaultRuntime}' (configured: {PluginCatalog.Known(handlers.Keys)})");
+        }
+
+        return handlers;
+    }
+
+    private static RuntimeHandler Create(string name, string controllerName, IConfiguration options, IsolaSettings settings,
+        PluginCatalog plugins, ILoggerFactory loggerFactory)
+    {
+        var key = $"{IsolaSettings.Section}:Runtimes:{name}";
+        var factory = plugins.FindController(controllerName)
+            ?? throw IsolaException.InvalidArgument(
+                $"{key}:Controller: no controller named '{controllerName}' (known: {PluginCatalog.Known(plugins.ControllerNames)})");
+        var context = new ControllerContext(name, options, $"{key}:Options", settings.Root, loggerFactory, plugins);
+        ISandboxController controller;
+        try
+        {
+            controller = factory.Create(context);
+        }
+        catch (IsolaException e) when (e.Message.Contains(key, StringComparison.OrdinalIgnoreCase) ||
+                                       e.Message.Contains($"Runtimes:{name}", StringComparison.OrdinalIgnoreCase))
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            var code = e is IsolaException ie ? ie.Code : IsolaErrorCode.InvalidArgument;
+            throw new IsolaException(code, $"{key}: controller '{factory.Name}' rejected its options: {e.Message}", e);
+        }
+
+        var details = options.AsEnumerable(makePathsRelative: true)
+            .Where(kv => kv.Value is not null)
+            .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
+        var isDefault = name == settings.DefaultRuntime;
+        return new RuntimeHandler(name, factory.Name, controller, new RuntimeInfo(name, factory.Name, isDefault, details));
+    }
+}

@@ -1,0 +1,293 @@
+using Isola.Controllers;
+using Isola.Executors;
+using Isola.Hosting.Sandboxes;
+using Isola.Hosting.State;
+using TaskStatus = Isola.Executors.TaskStatus;
+
+namespace Isola.Hosting.Containers;
+
+/// <summary>A handle on one container, routed to its sandbox's executor. Record changes happen under the sandbox
+/// lock; waiting for an exit does not hold it.</summary>
+internal sealed class Container(SandboxManager manager, Sandbox sandbox, ContainerInfo info) : IContainer
+{
+    private ContainerInfo _info = info;
+
+    /// <inheritdoc />
+    public string Id => _info.Id;
+
+    /// <inheritdoc />
+    public string SandboxId => sandbox.Id;
+
+    /// <inheritdoc />
+    public ContainerInfo Info => Volatile.Read(ref _info);
+
+    /// <inheritdoc />
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        using var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        var current = Find(scope.Record);
+        Sandbox.RequireReady(scope.Record, $"start container '{Id}' in");
+        if (current.State != ContainerState.Created)
+        {
+            throw IsolaException.FailedPrecondition($"container '{Id}' in sandbox '{SandboxId}': cannot start a container in state {current.State}");
+        }
+
+        var client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
+        var pid = await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, null, ct), cancellationToken)
+            .ConfigureAwait(false);
+        Save(scope.Record, current with { State = ContainerState.Running, Pid = pid });
+    }
+
+    /// <inheritdoc />
+    public async Task<ExitStatus> WaitAsync(CancellationToken cancellationToken = default)
+    {
+        var record = Load();
+        var current = Find(record);
+        if (current.State == ContainerState.Stopped && current.Exit is { } known)
+        {
+            return known;
+        }
+
+        Sandbox.RequireReady(record, $"wait for container '{Id}' in");
+        var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        var exit = await TaskClients.Named(SandboxId, Id, "Wait", client.WaitAsync(Id, null, cancellationToken)).ConfigureAwait(false);
+        await RecordExitAsync(exit, cancellationToken).ConfigureAwait(false);
+        return exit;
+    }
+
+    /// <inheritdoc />
+    public async Task KillAsync(uint signal = 15, bool all = false, CancellationToken cancellationToken = default)
+    {
+        var record = Load();
+        Find(record);
+        Sandbox.RequireReady(record, $"signal container '{Id}' in");
+        var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        await manager.TaskClients.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, signal, all, ct), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task StopAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var record = Load();
+        var current = Find(record);
+        if (current.State is ContainerState.Stopped or ContainerState.Created || record.State != SandboxState.Ready)
+        {
+            return; // nothing runs: Stop is idempotent
+        }
+
+        var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await manager.TaskClients.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, 15, false, ct), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsolaException.IsNotFound(e))
+        {
+            await RecordExitAsync(null, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        ExitStatus exit;
+        using (var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            grace.CancelAfter(timeout);
+            try
+            {
+                exit = await client.WaitAsync(Id, null, grace.Token).ConfigureAwait(false);
+                await RecordExitAsync(exit, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Grace period over: force it.
+            }
+        }
+
+        await manager.TaskClients.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, 9, true, ct), cancellationToken)
+            .ConfigureAwait(false);
+        exit = await manager.TaskClients.CallAsync(SandboxId, Id, "Wait", ct => client.WaitAsync(Id, null, ct), cancellationToken)
+            .ConfigureAwait(false);
+        await RecordExitAsync(exit, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<ExitStatus> ExecAsync(ExecSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var execId = IdValidator.Validate(spec.ExecId ?? Guid.NewGuid().ToString("N")[..16], "exec");
+        var directory = ContainerSet.ContainerDirectory(manager, SandboxId, Id);
+        var stdio = spec.Stdio ?? ContainerSet.DefaultStdio(directory, $"exec-{execId}.");
+        SandboxRecord record;
+        StdioSpec taskStdio;
+        string process;
+        using (var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false))
+        {
+            record = scope.Record;
+            var current = Find(record);
+            Sandbox.RequireReady(record, $"exec in container '{Id}' of");
+            if (current.State != ContainerState.Running)
+            {
+                throw IsolaException.FailedPrecondition($"container '{Id}' in sandbox '{SandboxId}': cannot exec in a container in state {current.State}");
+            }
+
+            process = OciSpecBuilder.BuildProcess(current.Spec, spec);
+            var prepare = new PrepareRequest { ContainerId = Id, ExecId = execId, Container = current.Spec, OciSpecJson = process, Stdio = stdio };
+            var result = await manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
+                .ConfigureAwait(false);
+            manager.Store.Save(record);
+            taskStdio = result.Stdio ?? stdio;
+        }
+
+        var created = false;
+        ITaskClient? client = null;
+        try
+        {
+            client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+            var request = new TaskExecRequest { Id = Id, ExecId = execId, Terminal = spec.Terminal, Stdio = taskStdio, ProcessSpecJson = process };
+            await manager.TaskClients.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
+            created = true;
+            await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);
+            return await TaskClients.Named(SandboxId, Id, "Wait", client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
+        }
+        finally
+        {
+            await CleanUpExecAsync(execId, client, created).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CleanUpExecAsync(string execId, ITaskClient? client, bool created)
+    {
+        if (created && client is not null)
+        {
+            try
+            {
+                await manager.TaskClients.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, execId, ct), CancellationToken.None)
+                    .ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IsolaException)
+            {
+            }
+        }
+
+        using var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, CancellationToken.None).ConfigureAwait(false);
+        if (scope is not null)
+        {
+            try
+            {
+                await manager.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new PurgeRequest(Id, execId), ct), CancellationToken.None)
+                    .ConfigureAwait(false);
+                manager.Store.Save(scope.Record);
+            }
+            catch (Exception e) when (e is IsolaException)
+            {
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task DeleteAsync(bool force = false, CancellationToken cancellationToken = default)
+    {
+        if (force)
+        {
+            try
+            {
+                await StopAsync(manager.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
+            {
+                return;
+            }
+        }
+
+        using var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        var current = scope?.Record.Containers.FirstOrDefault(c => c.Id == Id);
+        if (scope is null || current is null)
+        {
+            return; // already gone
+        }
+
+        ITaskClient? client = null;
+        if (scope.Record.State == SandboxState.Ready)
+        {
+            client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var state = await manager.TaskClients.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
+                    .ConfigureAwait(false);
+                if (state.Status is TaskStatus.Running or TaskStatus.Paused or TaskStatus.Pausing)
+                {
+                    throw IsolaException.FailedPrecondition(
+                        $"container '{Id}' in sandbox '{SandboxId}' is running; stop it first or delete with force");
+                }
+            }
+            catch (Exception e) when (IsolaException.IsNotFound(e))
+            {
+                client = null; // the task service has no such task: nothing to delete there
+            }
+        }
+
+        await ContainerSet.UndoAsync(manager, scope, Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
+        sandbox.Update(scope.Record.ToInfo());
+    }
+
+    /// <inheritdoc />
+    public async Task<ContainerInfo> InspectAsync(CancellationToken cancellationToken = default)
+    {
+        using var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        var current = Find(scope.Record);
+        if (scope.Record.State == SandboxState.Ready && current.State != ContainerState.Stopped)
+        {
+            var client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
+            var state = await manager.TaskClients.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
+                .ConfigureAwait(false);
+            current = current with
+            {
+                State = state.Status switch
+                {
+                    TaskStatus.Created => ContainerState.Created,
+                    TaskStatus.Running => ContainerState.Running,
+                    TaskStatus.Paused or TaskStatus.Pausing => ContainerState.Paused,
+                    TaskStatus.Stopped => ContainerState.Stopped,
+                    _ => ContainerState.Unknown,
+                },
+                Pid = state.Pid,
+                Exit = state.Exit ?? current.Exit,
+            };
+            Save(scope.Record, current);
+        }
+
+        Volatile.Write(ref _info, current);
+        return current;
+    }
+
+    private async Task RecordExitAsync(ExitStatus? exit, CancellationToken cancellationToken)
+    {
+        using var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        var current = scope?.Record.Containers.FirstOrDefault(c => c.Id == Id);
+        if (scope is not null && current is not null)
+        {
+            Save(scope.Record, current with { State = ContainerState.Stopped, Exit = exit ?? current.Exit });
+        }
+    }
+
+    private void Save(SandboxRecord record, ContainerInfo updated)
+    {
+        ContainerSet.Replace(record, updated);
+        manager.Store.Save(record);
+        Volatile.Write(ref _info, updated);
+        sandbox.Update(record.ToInfo());
+    }
+
+    private SandboxRecord Load()
+    {
+        var record = manager.TryLoad(sandbox.Id);
+        return record is not null && record.Generation == sandbox.Generation
+            ? record
+            : throw IsolaException.NotFound($"sandbox '{sandbox.Id}' not found (it was removed)");
+    }
+
+    private ContainerInfo Find(SandboxRecord record) =>
+        record.Containers.FirstOrDefault(c => c.Id == Id)
+        ?? throw IsolaException.NotFound($"container '{Id}' not found in sandbox '{SandboxId}'");
+}

@@ -1,0 +1,123 @@
+using Isola.Hosting.Configuration;
+using Isola.Hosting.Plugins;
+using Isola.Hosting.Sandboxes;
+using Isola.Plugins;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting;
+
+/// <summary>
+/// Configures and starts an <see cref="IsolaHost"/>: configuration sources, logging and in-process plugins.
+/// </summary>
+public sealed class IsolaHostBuilder
+{
+    private readonly ServiceCollection _services = new();
+    private readonly List<IIsolaPlugin> _inProcess = [];
+    private ILoggerFactory? _externalLoggerFactory;
+
+    internal IsolaHostBuilder(ConfigurationManager configuration)
+    {
+        Configuration = configuration;
+        Logging = new LoggingBuilder(_services);
+        _services.AddLogging();
+    }
+
+    /// <summary>The configuration; add sources (for example <c>AddInMemoryCollection</c>) before <see cref="StartAsync"/>.
+    /// Later sources override earlier ones.</summary>
+    public ConfigurationManager Configuration { get; }
+
+    /// <summary>Logging providers and filters (none by default: the host is silent unless a provider is added).</summary>
+    public ILoggingBuilder Logging { get; }
+
+    /// <summary>Adds a plugin that lives in the calling process (tests, embedding applications); it registers
+    /// alongside the plugins found in the plugins folder, under the same duplicate-name rules.</summary>
+    public IsolaHostBuilder AddPlugin(IIsolaPlugin plugin)
+    {
+        ArgumentNullException.ThrowIfNull(plugin);
+        _inProcess.Add(plugin);
+        return this;
+    }
+
+    /// <summary>Uses an existing logger factory (an application's) instead of the builder's logging.</summary>
+    internal IsolaHostBuilder UseLoggerFactory(ILoggerFactory loggerFactory)
+    {
+        _externalLoggerFactory = loggerFactory;
+        return this;
+    }
+
+    /// <summary>Loads the plugins, validates the configuration, recovers the persisted sandboxes and returns the
+    /// running host. Fails with an <see cref="IsolaException"/> naming the configuration key or plugin folder at fault.</summary>
+    public async Task<IsolaHost> StartAsync(CancellationToken ct = default)
+    {
+        var provider = _externalLoggerFactory is null ? _services.BuildServiceProvider() : null;
+        var loggerFactory = _externalLoggerFactory ?? provider!.GetRequiredService<ILoggerFactory>();
+        SandboxManager? manager = null;
+        try
+        {
+            var logger = loggerFactory.CreateLogger("Isola.Host");
+            var settings = IsolaSettings.Read(Configuration);
+            var catalog = new PluginCatalog();
+            LoadPluginFolders(settings, catalog, logger);
+            foreach (var plugin in _inProcess)
+            {
+                var version = plugin.GetType().Assembly.GetName().Version?.ToString() ?? "0.0.0.0";
+                catalog.Register(plugin, "", version);
+            }
+
+            var runtimes = RuntimeCatalog.Build(Configuration, settings, catalog, loggerFactory);
+            manager = new SandboxManager(settings, runtimes, catalog, loggerFactory);
+            await manager.RecoverAsync(ct).ConfigureAwait(false);
+            logger.LogDebug("host started: {Plugins} plugins, {Runtimes} runtimes, root {Root}", catalog.Plugins.Count, runtimes.Count, settings.Root);
+            return new IsolaHost(manager, [.. runtimes.Values.Select(r => r.Info).OrderBy(r => r.Name, StringComparer.Ordinal)],
+                catalog.Plugins, loggerFactory, provider);
+        }
+        catch
+        {
+            if (manager is not null)
+            {
+                await manager.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (provider is not null)
+            {
+                await provider.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private static void LoadPluginFolders(IsolaSettings settings, PluginCatalog catalog, ILogger logger)
+    {
+        if (!Directory.Exists(settings.PluginsDir))
+        {
+            if (settings.PluginsDirExplicit)
+            {
+                throw IsolaException.InvalidArgument($"{IsolaSettings.Section}:PluginsDir: the folder '{settings.PluginsDir}' does not exist");
+            }
+
+            logger.LogDebug("no plugins folder at {Dir}", settings.PluginsDir);
+            return;
+        }
+
+        var loader = new PluginFolderLoader(logger);
+        foreach (var (plugin, folder, version) in loader.LoadAll(settings.PluginsDir))
+        {
+            try
+            {
+                catalog.Register(plugin, folder, version);
+            }
+            catch (IsolaException e) when (!e.Message.Contains(folder, StringComparison.Ordinal))
+            {
+                throw new IsolaException(e.Code, $"plugin folder '{folder}': {e.Message}", e);
+            }
+        }
+    }
+
+    private sealed class LoggingBuilder(IServiceCollection services) : ILoggingBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+    }
+}

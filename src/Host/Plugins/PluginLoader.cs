@@ -1,0 +1,126 @@
+using System.Reflection;
+using Isola.Plugins;
+using McMaster.NETCore.Plugins;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Plugins;
+
+/// <summary>
+/// Loads plugin folders: <c>&lt;PluginsDir&gt;/&lt;Name&gt;/&lt;Name&gt;.dll</c>, each in its own load context
+/// (McMaster.NETCore.Plugins) that shares the contract assemblies with the host. The entry type comes from
+/// <see cref="IsolaPluginAttribute"/>, never from scanning types. Every failure names the folder and the reason.
+/// </summary>
+internal sealed class PluginFolderLoader(ILogger logger)
+{
+    // The contract, plus the logging and configuration abstractions that cross the plugin boundary. McMaster shares
+    // each assembly's whole reference closure, so this also covers Microsoft.Extensions.Primitives and friends.
+    private static readonly Type[] SharedTypes = [typeof(IIsolaPlugin), typeof(ILogger), typeof(IConfiguration)];
+
+    private readonly List<PluginLoader> _loaders = [];
+
+    /// <summary>Loads every plugin folder under <paramref name="pluginsDir"/> (sorted, dot-folders skipped).</summary>
+    public IReadOnlyList<(IIsolaPlugin Plugin, string Folder, string Version)> LoadAll(string pluginsDir)
+    {
+        var result = new List<(IIsolaPlugin, string, string)>();
+        foreach (var folder in Directory.EnumerateDirectories(pluginsDir).Order(StringComparer.Ordinal))
+        {
+            if (Path.GetFileName(folder).StartsWith('.'))
+            {
+                continue;
+            }
+
+            result.Add(Load(folder));
+        }
+
+        return result;
+    }
+
+    /// <summary>Loads one plugin folder.</summary>
+    public (IIsolaPlugin Plugin, string Folder, string Version) Load(string folder)
+    {
+        folder = Path.GetFullPath(folder);
+        var name = Path.GetFileName(folder);
+        var main = Path.Combine(folder, name + ".dll");
+        if (!File.Exists(main))
+        {
+            throw IsolaException.InvalidArgument(
+                $"plugin folder '{folder}': no {name}.dll (a plugin folder is named after its main assembly)");
+        }
+
+        try
+        {
+            AbstractionsVersionGuard.Check(folder, main);
+        }
+        catch (BadImageFormatException e)
+        {
+            throw IsolaException.InvalidArgument($"plugin folder '{folder}': {e.Message}");
+        }
+
+        if (File.Exists(Path.Combine(folder, AbstractionsVersionGuard.AbstractionsName + ".dll")))
+        {
+            logger.LogWarning("plugin folder '{Folder}' ships its own {Assembly}.dll; the host's copy is used " +
+                "(reference it with Private=false and ExcludeAssets=runtime)", folder, AbstractionsVersionGuard.AbstractionsName);
+        }
+
+        Assembly assembly;
+        try
+        {
+            var loader = PluginLoader.CreateFromAssemblyFile(main, SharedTypes, config => config.PreferSharedTypes = true);
+            _loaders.Add(loader);
+            assembly = loader.LoadDefaultAssembly();
+        }
+        catch (Exception e)
+        {
+            throw new IsolaException(IsolaErrorCode.Internal, $"plugin folder '{folder}': cannot load {name}.dll: {e.Message}", e);
+        }
+
+        var plugin = CreateEntry(folder, assembly);
+        var version = assembly.GetName().Version?.ToString() ?? "0.0.0.0";
+        return (plugin, folder, version);
+    }
+
+    /// <summary>Instantiates the type named by the assembly's <see cref="IsolaPluginAttribute"/>.</summary>
+    public static IIsolaPlugin CreateEntry(string folder, Assembly assembly)
+    {
+        IsolaPluginAttribute? attribute;
+        try
+        {
+            attribute = assembly.GetCustomAttribute<IsolaPluginAttribute>();
+        }
+        catch (Exception e)
+        {
+            throw new IsolaException(IsolaErrorCode.Internal,
+                $"plugin folder '{folder}': cannot read the [assembly: IsolaPlugin] attribute: {e.Message}", e);
+        }
+
+        if (attribute is null)
+        {
+            throw IsolaException.InvalidArgument(
+                $"plugin folder '{folder}': {assembly.GetName().Name}.dll has no [assembly: IsolaPlugin(typeof(...))] attribute naming its entry type");
+        }
+
+        var type = attribute.EntryType;
+        if (!typeof(IIsolaPlugin).IsAssignableFrom(type))
+        {
+            throw IsolaException.InvalidArgument(
+                $"plugin folder '{folder}': entry type {type.FullName} does not implement {typeof(IIsolaPlugin).FullName}");
+        }
+
+        if (type.IsAbstract || type.GetConstructor(Type.EmptyTypes) is null)
+        {
+            throw IsolaException.InvalidArgument(
+                $"plugin folder '{folder}': entry type {type.FullName} needs a public parameterless constructor");
+        }
+
+        try
+        {
+            return (IIsolaPlugin)Activator.CreateInstance(type)!;
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            throw new IsolaException(IsolaErrorCode.Internal,
+                $"plugin folder '{folder}': constructor of {type.FullName} failed: {e.InnerException.Message}", e.InnerException);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+namespace Isola.Hosting.Sandboxes;
+
+/// <summary>
+/// Bounds a plugin call by a deadline. The call gets a token that fires at the deadline, and the caller stops waiting
+/// at the deadline even if the plugin ignores its token, so a hung controller cannot hang the host.
+/// </summary>
+internal static class Deadline
+{
+    /// <summary>Runs <paramref name="call"/>; throws <see cref="IsolaErrorCode.DeadlineExceeded"/> naming
+    /// <paramref name="what"/> when it takes longer than <paramref name="timeout"/>.</summary>
+    /// <param name="what">What is being done, for example "sandbox 'web': controller 'shim' Start".</param>
+    /// <param name="timeout">The deadline.</param>
+    /// <param name="call">The call; it gets a token that fires at the deadline.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    public static async Task<T> RunAsync<T>(string what, TimeSpan timeout, Func<CancellationToken, Task<T>> call,
+        CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        Task<T> task;
+        try
+        {
+            task = call(cts.Token);
+        }
+        catch (Exception e) when (e is not IsolaException and not OperationCanceledException)
+        {
+            throw IsolaException.Internal($"{what} failed: {e.Message}", e);
+        }
+
+        try
+        {
+            return await task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Observe(task);
+            throw Exceeded(what, timeout);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Exceeded(what, timeout);
+        }
+        catch (OperationCanceledException)
+        {
+            Observe(task);
+            throw;
+        }
+        catch (Exception e) when (e is not IsolaException)
+        {
+            throw IsolaException.Internal($"{what} failed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>As <see cref="RunAsync{T}"/>, for calls without a result.</summary>
+    public static Task RunAsync(string what, TimeSpan timeout, Func<CancellationToken, Task> call, CancellationToken cancellationToken) =>
+        RunAsync(what, timeout, async ct =>
+        {
+            await call(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    private static IsolaException Exceeded(string what, TimeSpan timeout) =>
+        IsolaException.DeadlineExceeded($"{what} did not finish within {timeout.TotalSeconds:0.###}s");
+
+    // A call abandoned at its deadline may still fail later; observe it so the failure is not reported as unobserved.
+    private static void Observe(Task task) =>
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+}

@@ -1,0 +1,250 @@
+using Isola.Hosting.State;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Sandboxes;
+
+internal sealed partial class SandboxManager
+{
+    /// <summary>Allocates the id and name, persists Creating, calls Create and persists Created; returns with the
+    /// sandbox's lock held. On failure everything is rolled back (Shutdown, record and directory removed).</summary>
+    private async Task<SandboxScope> CreateLockedAsync(SandboxSpec spec, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var id = IdValidator.Validate(spec.Id ?? NewId(), "sandbox");
+        var name = spec.Name ?? id;
+        if (!IdValidator.IsValid(name))
+        {
+            throw IsolaException.InvalidArgument(
+                $"invalid sandbox name '{name}': use 1-{IdValidator.MaxLength} letters, digits, '.', '_' or '-', not starting with '.' or '-'");
+        }
+
+        var runtime = spec.Runtime ?? _settings.DefaultRuntime;
+        if (!_runtimes.TryGetValue(runtime, out var handler))
+        {
+            throw IsolaException.InvalidArgument(
+                $"sandbox '{id}': unknown runtime '{runtime}' (configured: {Plugins.PluginCatalog.Known(_runtimes.Keys)})");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var record = new SandboxRecord
+        {
+            Generation = Guid.NewGuid().ToString("N"),
+            Id = id,
+            Name = name,
+            Runtime = runtime,
+            Controller = handler.ControllerName,
+            State = SandboxState.Creating,
+            Spec = spec with { Id = id, Name = name, Runtime = runtime },
+            CreatedAt = now,
+        };
+
+        IDisposable lease;
+        Store.Initialize();
+        using (await Locks.AcquireGlobalAsync(cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var other in LoadAll())
+            {
+                if (other.Id == id || other.Name == id)
+                {
+                    throw IsolaException.AlreadyExists($"sandbox '{id}' already exists");
+                }
+
+                if (other.Name == name || other.Id == name)
+                {
+                    throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{other.Id}'");
+                }
+            }
+
+            if (Directory.Exists(Store.SandboxDirectory(id)))
+            {
+                throw IsolaException.AlreadyExists(
+                    $"sandbox '{id}': its state directory '{Store.SandboxDirectory(id)}' exists without a readable record; remove or restore it first");
+            }
+
+            Store.CreateSandboxDirectory(id);
+            lease = Locks.TryAcquire(id) ?? throw IsolaException.Internal($"sandbox '{id}': its new lock is held by someone else");
+            try
+            {
+                Store.Save(record); // the intent, before any side effect
+            }
+            catch
+            {
+                lease.Dispose();
+                Store.DeleteSandbox(id);
+                throw;
+            }
+        }
+
+        var scope = new SandboxScope(lease, record, handler, Store.SandboxDirectory(id));
+        try
+        {
+            await CallAsync(scope, "Create", (c, s, ct) => c.CreateAsync(s, ct), cancellationToken).ConfigureAwait(false);
+            Persist(record, SandboxState.Created, "create");
+            _logger.LogInformation("sandbox '{Id}' created (runtime {Runtime})", id, runtime);
+            return scope;
+        }
+        catch (Exception e)
+        {
+            await RollBackLockedAsync(scope, "Create", e).ConfigureAwait(false);
+            scope.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Created -> Starting -> Ready, with the lock held; a failed Start is rolled back with Shutdown.</summary>
+    internal async Task StartLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        Persist(record, SandboxState.Starting, "start");
+        try
+        {
+            var started = await CallAsync(scope, "Start", (c, s, ct) => c.StartAsync(s, ct), cancellationToken).ConfigureAwait(false);
+            record.Pid = started.Pid;
+            record.TaskAddress = started.TaskAddress;
+            record.TaskApiVersion = started.TaskApiVersion;
+            record.StartedAt = started.CreatedAt == default ? DateTimeOffset.UtcNow : started.CreatedAt;
+            record.Exit = null;
+            scope.Context.TaskAddress = started.TaskAddress;
+            scope.Context.TaskApiVersion = started.TaskApiVersion;
+            Persist(record, SandboxState.Ready, "start");
+        }
+        catch (Exception e)
+        {
+            await RollBackLockedAsync(scope, "Start", e).ConfigureAwait(false);
+            throw;
+        }
+
+        _logger.LogInformation("sandbox '{Id}' ready at {Address} (pid {Pid})", record.Id, record.TaskAddress, record.Pid);
+        ArmMonitor(record.Id, record.Generation);
+    }
+
+    /// <summary>Undoes a failed Create or Start: persist Removing, Shutdown, delete the record. A Shutdown that fails
+    /// too leaves the record in Removing, so a later Remove or restart finishes the job instead of leaking.</summary>
+    private async Task RollBackLockedAsync(SandboxScope scope, string failedOperation, Exception cause)
+    {
+        var record = scope.Record;
+        _logger.LogWarning("sandbox '{Id}': {Operation} failed ({Error}); rolling back", record.Id, failedOperation, cause.Message);
+        try
+        {
+            Persist(record, SandboxState.Removing, "roll back");
+            await ShutdownLockedAsync(scope, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError("sandbox '{Id}': rollback after a failed {Operation} did not finish ({Error}); the record stays in Removing",
+                record.Id, failedOperation, e.Message);
+        }
+    }
+
+    /// <summary>Shutdown (NotFound counts as done), then delete the record and directory. The state must be Removing.</summary>
+    private async Task ShutdownLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        foreach (var container in record.Containers)
+        {
+            // Best effort: Shutdown releases everything anyway, but Purge lets the controller undo per-container work
+            // (hot-plugged disks, mounts) through its normal path.
+            try
+            {
+                await CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new Controllers.PurgeRequest(container.Id), ct),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogDebug("sandbox '{Id}': purge of container '{Container}' failed: {Error}", record.Id, container.Id, e.Message);
+            }
+        }
+
+        try
+        {
+            await CallAsync(scope, "Shutdown", (c, s, ct) => c.ShutdownAsync(s, ct), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsolaException.IsNotFound(e))
+        {
+        }
+
+        CancelMonitor(record.Id);
+        await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
+        Store.DeleteSandbox(record.Id);
+        _logger.LogInformation("sandbox '{Id}' removed", record.Id);
+    }
+
+    /// <summary>Stop under the lock: kill containers, persist Stopping, Stop (NotFound counts as done), persist Stopped.</summary>
+    internal async Task StopLockedAsync(SandboxScope scope, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        if (record.State == SandboxState.Stopped)
+        {
+            return;
+        }
+
+        Persist(record, SandboxState.Stopping, "stop");
+        await KillContainersLockedAsync(record, cancellationToken).ConfigureAwait(false);
+        var grace = timeout ?? _settings.StopTimeout;
+        try
+        {
+            await CallAsync(scope, "Stop", (c, s, ct) => c.StopAsync(s, grace, ct), cancellationToken, extra: grace).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsolaException.IsNotFound(e))
+        {
+        }
+
+        Persist(record, SandboxState.Stopped, "stop");
+        await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
+        _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
+    }
+
+    /// <summary>Remove under the lock: stop first when needed, persist Removing, Shutdown, delete.</summary>
+    internal async Task RemoveLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown or SandboxState.Stopping)
+        {
+            await StopLockedAsync(scope, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (record.State != SandboxState.Removing)
+        {
+            Persist(record, SandboxState.Removing, "remove");
+        }
+
+        await ShutdownLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Containers die with their sandbox; killing them first (as CRI's StopPodSandbox does) lets the task
+    /// service report their exits instead of losing them.</summary>
+    private async Task KillContainersLockedAsync(SandboxRecord record, CancellationToken cancellationToken)
+    {
+        var running = record.Containers.Where(c => c.State is ContainerState.Running or ContainerState.Paused or ContainerState.Unknown).ToList();
+        if (running.Count == 0 || string.IsNullOrEmpty(record.TaskAddress))
+        {
+            return;
+        }
+
+        for (var i = 0; i < record.Containers.Count; i++)
+        {
+            var container = record.Containers[i];
+            if (!running.Contains(container))
+            {
+                continue;
+            }
+
+            try
+            {
+                var client = await TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+                await TaskClients.CallAsync(record.Id, container.Id, "Kill",
+                    ct => client.KillAsync(container.Id, null, 9, true, ct), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogDebug("sandbox '{Id}': kill of container '{Container}' failed: {Error}", record.Id, container.Id, e.Message);
+            }
+
+            record.Containers[i] = container with { State = ContainerState.Stopped, Pid = 0 };
+        }
+
+        Store.Save(record);
+    }
+
+    private static string NewId() => Guid.NewGuid().ToString("N")[..16];
+}

@@ -1,0 +1,202 @@
+using Isola.Controllers;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Sandboxes;
+
+/// <summary>The background Wait of every Ready sandbox: records exits, and survives a controller that goes away.</summary>
+internal sealed partial class SandboxManager
+{
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
+    private readonly Dictionary<string, (CancellationTokenSource Cancel, Task Loop)> _monitors = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _disposing = new();
+
+    /// <summary>Starts the background Wait of a sandbox unless one runs already.</summary>
+    internal void ArmMonitor(string id, string generation)
+    {
+        lock (_monitors)
+        {
+            if (_disposing.IsCancellationRequested || _monitors.TryGetValue(id, out var existing) && !existing.Loop.IsCompleted)
+            {
+                return;
+            }
+
+            var cancel = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
+            var loop = Task.Run(() => MonitorAsync(id, generation, cancel.Token));
+            _monitors[id] = (cancel, loop);
+        }
+    }
+
+    /// <summary>True while a background Wait runs for the sandbox (for tests and diagnostics).</summary>
+    internal bool IsMonitored(string id)
+    {
+        lock (_monitors)
+        {
+            return _monitors.TryGetValue(id, out var m) && !m.Loop.IsCompleted;
+        }
+    }
+
+    private void CancelMonitor(string id)
+    {
+        lock (_monitors)
+        {
+            if (_monitors.Remove(id, out var monitor))
+            {
+                monitor.Cancel.Cancel();
+            }
+        }
+    }
+
+    private async Task StopMonitorsAsync()
+    {
+        List<Task> loops;
+        lock (_monitors)
+        {
+            _disposing.Cancel();
+            loops = [.. _monitors.Values.Select(m => m.Loop)];
+            _monitors.Clear();
+        }
+
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
+    /// <summary>A capped, jittered exponential backoff: many hosts losing one runtime do not retry in lockstep.</summary>
+    internal static TimeSpan Backoff(int attempt, TimeSpan cap)
+    {
+        var exponential = FirstRetry.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 20));
+        var capped = Math.Min(exponential, cap.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.5 + Random.Shared.NextDouble() * 0.5));
+    }
+
+    private async Task MonitorAsync(string id, string generation, CancellationToken cancellationToken)
+    {
+        var attempt = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var record = TryLoad(id);
+                if (record is null || record.Generation != generation || record.State is not (SandboxState.Ready or SandboxState.Pending))
+                {
+                    return;
+                }
+
+                if (!_runtimes.TryGetValue(record.Runtime, out var handler))
+                {
+                    return;
+                }
+
+                var context = new SandboxContext(record.Id, record.Name, record.Spec, Store.SandboxDirectory(id),
+                    new Dictionary<string, string>(record.ControllerData))
+                {
+                    TaskAddress = record.TaskAddress,
+                    TaskApiVersion = record.TaskApiVersion,
+                };
+                try
+                {
+                    var exit = await handler.Controller.WaitAsync(context, cancellationToken).ConfigureAwait(false);
+                    await RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e) when (IsolaException.IsNotFound(e))
+                {
+                    await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e)
+                {
+                    var unavailable = e is IsolaException { Code: IsolaErrorCode.Unavailable };
+                    _logger.LogWarning("sandbox '{Id}': Wait failed ({Error}); retrying", id, e.Message);
+                    if (unavailable)
+                    {
+                        await MarkAsync(id, generation, SandboxState.Ready, SandboxState.Pending, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                await Task.Delay(Backoff(attempt++, _settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
+                if (await ProbeAsync(id, generation, handler, context, cancellationToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "sandbox '{Id}': background Wait stopped", id);
+        }
+    }
+
+    /// <summary>Asks Status after a failed Wait: Ready again -> Ready; exited or gone -> Stopped (returns true).</summary>
+    private async Task<bool> ProbeAsync(string id, string generation, Configuration.RuntimeHandler handler, SandboxContext context,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var status = await Deadline.RunAsync($"sandbox '{id}': controller '{handler.ControllerName}' Status",
+                _settings.ControllerTimeout, ct => handler.Controller.StatusAsync(context, false, ct), cancellationToken).ConfigureAwait(false);
+            if (status.Ready)
+            {
+                await MarkAsync(id, generation, SandboxState.Pending, SandboxState.Ready, cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+
+            await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (IsolaException.IsNotFound(e))
+        {
+            await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (e is IsolaException { Code: IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded })
+            {
+                await MarkAsync(id, generation, SandboxState.Ready, SandboxState.Pending, cancellationToken).ConfigureAwait(false);
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>Moves a sandbox from <paramref name="from"/> to <paramref name="to"/> if it is still in <paramref name="from"/>.</summary>
+    private async Task MarkAsync(string id, string generation, SandboxState from, SandboxState to, CancellationToken cancellationToken)
+    {
+        using var scope = await TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
+        if (scope is not null && scope.Record.State == from)
+        {
+            Persist(scope.Record, to, to == SandboxState.Pending ? "mark pending" : "mark ready");
+            _logger.LogInformation("sandbox '{Id}' is {State}", id, to);
+        }
+    }
+
+    /// <summary>Records that a sandbox exited (exit null when the controller cannot say how).</summary>
+    internal async Task RecordExitAsync(string id, string generation, ExitStatus? exit, CancellationToken cancellationToken)
+    {
+        using var scope = await TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
+        if (scope is null)
+        {
+            return;
+        }
+
+        var record = scope.Record;
+        if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown)
+        {
+            record.Exit = exit;
+            Persist(record, SandboxState.Stopped, "record the exit of");
+            await TaskClients.DropAsync(id).ConfigureAwait(false);
+            _logger.LogInformation("sandbox '{Id}' exited (status {Code})", id, exit?.Code.ToString() ?? "unknown");
+        }
+        else if (record.Exit is null && exit is not null && record.State is SandboxState.Stopping or SandboxState.Stopped)
+        {
+            record.Exit = exit;
+            Store.Save(record);
+        }
+    }
+}

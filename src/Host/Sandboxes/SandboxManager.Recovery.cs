@@ -1,0 +1,175 @@
+using Isola.Hosting.State;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Sandboxes;
+
+/// <summary>Start-up recovery: quarantine unreadable records, finish half-done intents, re-arm background Waits.</summary>
+internal sealed partial class SandboxManager
+{
+    /// <summary>Loads every record and reconciles it with its controller. Never fails the host's start for one
+    /// sandbox: problems are logged and the record keeps a state that says what is known.</summary>
+    internal async Task RecoverAsync(CancellationToken cancellationToken)
+    {
+        Store.Initialize();
+        var work = new List<Task>();
+        foreach (var id in Store.ListIds())
+        {
+            SandboxRecord? record;
+            try
+            {
+                record = Store.TryLoad(id);
+            }
+            catch (CorruptRecordException e)
+            {
+                using var lease = Locks.TryAcquire(id);
+                if (lease is not null)
+                {
+                    Store.Quarantine(id, e);
+                }
+
+                continue;
+            }
+
+            if (record is null)
+            {
+                // A creation that died before writing its first record did nothing else: drop the empty directory.
+                using var lease = Locks.TryAcquire(id);
+                if (lease is not null && Store.IsEmptyLeftover(id))
+                {
+                    Store.DeleteSandbox(id);
+                }
+
+                continue;
+            }
+
+            work.Add(RecoverOneAsync(id, record.Generation, cancellationToken));
+        }
+
+        await Task.WhenAll(work).ConfigureAwait(false);
+        lock (_quarantined)
+        {
+            _quarantined.Clear();
+            _quarantined.AddRange(Store.ListQuarantined());
+        }
+    }
+
+    private async Task RecoverOneAsync(string id, string generation, CancellationToken cancellationToken)
+    {
+        // Another process holding the lock is alive (the kernel drops flock locks of dead processes) and will finish
+        // its own operation: leave that sandbox alone.
+        var lease = Locks.TryAcquire(id);
+        if (lease is null)
+        {
+            return;
+        }
+
+        SandboxScope scope;
+        try
+        {
+            var record = Store.TryLoad(id);
+            if (record is null || record.Generation != generation)
+            {
+                lease.Dispose();
+                return;
+            }
+
+            scope = new SandboxScope(lease, record, Handler(record), Store.SandboxDirectory(id));
+        }
+        catch (Exception e)
+        {
+            lease.Dispose();
+            _logger.LogWarning("sandbox '{Id}': not recovered: {Error}", id, e.Message);
+            return;
+        }
+
+        using (scope)
+        {
+            try
+            {
+                await ReconcileLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _logger.LogWarning("sandbox '{Id}': recovery from state {State} did not finish: {Error}", id, scope.Record.State, e.Message);
+            }
+        }
+    }
+
+    private async Task ReconcileLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        switch (record.State)
+        {
+            case SandboxState.Creating or SandboxState.Starting:
+                _logger.LogWarning("sandbox '{Id}': found in {State} after a restart; shutting it down", record.Id, record.State);
+                Persist(record, SandboxState.Removing, "roll back");
+                await ShutdownLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+                break;
+            case SandboxState.Removing:
+                await ShutdownLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+                break;
+            case SandboxState.Stopping:
+                await StopLockedAsync(scope, null, cancellationToken).ConfigureAwait(false);
+                break;
+            case SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown:
+                await RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+                if (record.State is SandboxState.Ready or SandboxState.Pending)
+                {
+                    ArmMonitor(record.Id, record.Generation);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>Asks Status and moves a Ready/Pending/Unknown record to what the controller says.</summary>
+    internal async Task RefreshLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        if (record.State is not (SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown))
+        {
+            return;
+        }
+
+        try
+        {
+            var status = await CallAsync(scope, "Status", (c, s, ct) => c.StatusAsync(s, false, ct), cancellationToken).ConfigureAwait(false);
+            if (status.Ready)
+            {
+                if (!string.IsNullOrEmpty(status.TaskAddress))
+                {
+                    record.TaskAddress = status.TaskAddress;
+                    record.TaskApiVersion = status.TaskApiVersion == 0 ? record.TaskApiVersion : status.TaskApiVersion;
+                }
+
+                record.Pid = status.Pid == 0 ? record.Pid : status.Pid;
+                if (record.State != SandboxState.Ready)
+                {
+                    Persist(record, SandboxState.Ready, "mark ready");
+                }
+                else
+                {
+                    Store.Save(record);
+                }
+            }
+            else
+            {
+                // Status tells when, not how, the sandbox ended; the exit stays unknown rather than made up.
+                Persist(record, SandboxState.Stopped, "record the exit of");
+            }
+        }
+        catch (Exception e) when (IsolaException.IsNotFound(e))
+        {
+            Persist(record, SandboxState.Stopped, "record the exit of");
+        }
+        catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
+        {
+            if (record.State != SandboxState.Pending)
+            {
+                Persist(record, SandboxState.Pending, "mark pending");
+            }
+
+            _logger.LogWarning("sandbox '{Id}': {Error}", record.Id, e.Message);
+        }
+    }
+}

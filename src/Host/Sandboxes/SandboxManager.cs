@@ -1,0 +1,211 @@
+using Isola.Controllers;
+using Isola.Hosting.Configuration;
+using Isola.Hosting.Containers;
+using Isola.Hosting.Plugins;
+using Isola.Hosting.State;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Hosting.Sandboxes;
+
+/// <summary>
+/// The sandboxes of a host: allocation of ids and names, the state machine, and the controller calls. Every
+/// operation takes the sandbox's lock (in-process and across processes), reloads the record from disk, persists the
+/// state it is about to enter, and only then calls the controller under its deadline.
+/// </summary>
+internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
+{
+    private readonly IsolaSettings _settings;
+    private readonly IReadOnlyDictionary<string, RuntimeHandler> _runtimes;
+    private readonly ILogger _logger;
+    private readonly List<string> _quarantined = [];
+
+    public SandboxManager(IsolaSettings settings, IReadOnlyDictionary<string, RuntimeHandler> runtimes, PluginCatalog plugins,
+        ILoggerFactory loggerFactory)
+    {
+        _settings = settings;
+        _runtimes = runtimes;
+        _logger = loggerFactory.CreateLogger("Isola.Sandboxes");
+        Store = new StateStore(settings.Root, _logger);
+        Locks = new SandboxLocks(Store);
+        TaskClients = new TaskClients(plugins, settings.TaskTimeout);
+    }
+
+    internal StateStore Store { get; }
+
+    internal SandboxLocks Locks { get; }
+
+    internal TaskClients TaskClients { get; }
+
+    internal IsolaSettings Settings => _settings;
+
+    internal ILogger Logger => _logger;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> QuarantinedRecords
+    {
+        get
+        {
+            lock (_quarantined)
+            {
+                return [.. _quarantined];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ISandbox> RunAsync(SandboxSpec spec, CancellationToken cancellationToken = default)
+    {
+        using var scope = await CreateLockedAsync(spec, cancellationToken).ConfigureAwait(false);
+        await StartLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+        return new Sandbox(this, scope.Record.ToInfo(), scope.Record.Generation);
+    }
+
+    /// <inheritdoc />
+    public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken = default)
+    {
+        using var scope = await CreateLockedAsync(spec, cancellationToken).ConfigureAwait(false);
+        return new Sandbox(this, scope.Record.ToInfo(), scope.Record.Generation);
+    }
+
+    /// <inheritdoc />
+    public Task<ISandbox> GetAsync(string idOrName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(idOrName);
+        var record = Find(idOrName) ?? throw IsolaException.NotFound($"sandbox '{idOrName}' not found");
+        return Task.FromResult<ISandbox>(new Sandbox(this, record.ToInfo(), record.Generation));
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<SandboxInfo>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<SandboxInfo> list = [.. LoadAll().Select(r => r.ToInfo())];
+        return Task.FromResult(list);
+    }
+
+    /// <summary>The record with that id, or else the one with that name; null when neither exists.</summary>
+    internal SandboxRecord? Find(string idOrName)
+    {
+        if (IdValidator.IsValid(idOrName) && TryLoad(idOrName) is { } byId)
+        {
+            return byId;
+        }
+
+        return LoadAll().FirstOrDefault(r => r.Name == idOrName);
+    }
+
+    /// <summary>Every readable record, sorted by creation time.</summary>
+    internal List<SandboxRecord> LoadAll() =>
+        [.. Store.ListIds().Select(TryLoad).OfType<SandboxRecord>().OrderBy(r => r.CreatedAt).ThenBy(r => r.Id, StringComparer.Ordinal)];
+
+    /// <summary>Reads a record, or null when it is missing or unreadable (unreadable ones are quarantined at start).</summary>
+    internal SandboxRecord? TryLoad(string id)
+    {
+        try
+        {
+            return Store.TryLoad(id);
+        }
+        catch (CorruptRecordException e)
+        {
+            _logger.LogWarning("{Message}", e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Locks the sandbox and reloads its record. Throws NotFound when it is gone (or was re-created under the
+    /// same id, which <paramref name="generation"/> tells apart).</summary>
+    internal async Task<SandboxScope> OpenAsync(string id, string generation, CancellationToken cancellationToken)
+    {
+        return await TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false)
+            ?? throw IsolaException.NotFound($"sandbox '{id}' not found (it was removed)");
+    }
+
+    /// <summary>As <see cref="OpenAsync"/>, but null when the sandbox is gone.</summary>
+    internal async Task<SandboxScope?> TryOpenAsync(string id, string? generation, CancellationToken cancellationToken)
+    {
+        var lease = await Locks.AcquireAsync(id, cancellationToken).ConfigureAwait(false);
+        if (lease is null)
+        {
+            return null;
+        }
+
+        SandboxRecord? record;
+        try
+        {
+            record = Store.TryLoad(id);
+        }
+        catch (CorruptRecordException e)
+        {
+            lease.Dispose();
+            throw IsolaException.Internal($"sandbox '{id}': {e.Message}", e);
+        }
+
+        if (record is null || (generation is not null && record.Generation != generation))
+        {
+            lease.Dispose();
+            return null;
+        }
+
+        try
+        {
+            return new SandboxScope(lease, record, Handler(record), Store.SandboxDirectory(id));
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The runtime handler of a record.</summary>
+    internal RuntimeHandler Handler(SandboxRecord record) =>
+        _runtimes.TryGetValue(record.Runtime, out var handler)
+            ? handler
+            : throw IsolaException.FailedPrecondition(
+                $"sandbox '{record.Id}': its runtime '{record.Runtime}' is not configured any more (add Isola:Runtimes:{record.Runtime})");
+
+    /// <summary>Checks the transition, then writes the record in its new state.</summary>
+    internal void Persist(SandboxRecord record, SandboxState state, string operation)
+    {
+        SandboxTransitions.Ensure(record.Id, operation, record.State, state);
+        record.State = state;
+        Store.Save(record);
+    }
+
+    /// <summary>Calls the controller under the controller deadline (plus <paramref name="extra"/>).</summary>
+    internal Task<T> CallAsync<T>(SandboxScope scope, string operation, Func<ISandboxController, SandboxContext, CancellationToken, Task<T>> call,
+        CancellationToken cancellationToken, TimeSpan extra = default)
+    {
+        var what = $"sandbox '{scope.Record.Id}': controller '{scope.Handler.ControllerName}' {operation}";
+        return Deadline.RunAsync(what, _settings.ControllerTimeout + extra,
+            ct => Named(scope.Record.Id, operation, call(scope.Handler.Controller, scope.Context, ct)), cancellationToken);
+    }
+
+    /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>
+    internal Task CallAsync(SandboxScope scope, string operation, Func<ISandboxController, SandboxContext, CancellationToken, Task> call,
+        CancellationToken cancellationToken, TimeSpan extra = default) =>
+        CallAsync(scope, operation, async (c, s, ct) =>
+        {
+            await call(c, s, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken, extra);
+
+    /// <summary>Makes sure a plugin's error names the sandbox and the operation, keeping its code.</summary>
+    internal static async Task<T> Named<T>(string sandboxId, string operation, Task<T> task)
+    {
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (!e.Message.Contains($"'{sandboxId}'", StringComparison.Ordinal))
+        {
+            throw new IsolaException(e.Code, $"sandbox '{sandboxId}': {operation}: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopMonitorsAsync().ConfigureAwait(false);
+        await TaskClients.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,33 @@
+using Isola.Controllers;
+using Isola.Hosting.Configuration;
+using Isola.Hosting.State;
+
+namespace Isola.Hosting.Sandboxes;
+
+/// <summary>A sandbox's lock, held together with its freshly loaded record and the controller context built from it.</summary>
+internal sealed class SandboxScope : IDisposable
+{
+    private readonly IDisposable _lease;
+
+    public SandboxScope(IDisposable lease, SandboxRecord record, RuntimeHandler handler, string stateDirectory)
+    {
+        _lease = lease;
+        Record = record;
+        Handler = handler;
+        // The context shares the record's ControllerData dictionary, so whatever the controller stores there is saved
+        // with the record's next write.
+        Context = new SandboxContext(record.Id, record.Name, record.Spec, stateDirectory, record.ControllerData)
+        {
+            TaskAddress = record.TaskAddress,
+            TaskApiVersion = record.TaskApiVersion,
+        };
+    }
+
+    public SandboxRecord Record { get; }
+
+    public RuntimeHandler Handler { get; }
+
+    public SandboxContext Context { get; }
+
+    public void Dispose() => _lease.Dispose();
+}

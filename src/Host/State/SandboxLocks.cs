@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+
+namespace Isola.Hosting.State;
+
+/// <summary>
+/// Serialises operations on one sandbox: a semaphore per id inside this process, plus the <c>lock</c> file in the
+/// sandbox's directory across processes (two <c>isola rm</c> racing on one id run Shutdown once).
+/// </summary>
+internal sealed class SandboxLocks(StateStore store)
+{
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _local = new(StringComparer.Ordinal);
+
+    /// <summary>Waits for the sandbox's lock. Null when the sandbox's directory does not exist (the sandbox is gone).</summary>
+    public async Task<IDisposable?> AcquireAsync(string id, CancellationToken cancellationToken)
+    {
+        var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken).ConfigureAwait(false);
+            return new Lease(gate, file);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            gate.Release();
+            return null;
+        }
+        catch
+        {
+            gate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Takes the lock only if nobody holds it; null when busy or the sandbox is gone.</summary>
+    public IDisposable? TryAcquire(string id)
+    {
+        var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
+        if (!gate.Wait(0))
+        {
+            return null;
+        }
+
+        try
+        {
+            var file = FileLock.TryAcquire(store.LockPath(id));
+            if (file is null)
+            {
+                gate.Release();
+                return null;
+            }
+
+            return new Lease(gate, file);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
+        {
+            gate.Release();
+            return null;
+        }
+    }
+
+    /// <summary>Takes the lock serialising id and name allocation.</summary>
+    public async Task<IDisposable> AcquireGlobalAsync(CancellationToken cancellationToken) =>
+        await FileLock.AcquireAsync(store.GlobalLockPath, cancellationToken).ConfigureAwait(false);
+
+    private sealed class Lease(SemaphoreSlim gate, FileLock file) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                file.Dispose();
+                gate.Release();
+            }
+        }
+    }
+}

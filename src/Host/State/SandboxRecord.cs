@@ -1,0 +1,63 @@
+namespace Isola.Hosting.State;
+
+/// <summary>
+/// The persisted record of one sandbox (<c>&lt;root&gt;/&lt;id&gt;/sandbox.json</c>). It is the single source of truth
+/// shared by every host process: each operation reloads it under the sandbox lock and saves it before each side effect.
+/// </summary>
+internal sealed class SandboxRecord
+{
+    /// <summary>Record format version, bumped on incompatible changes.</summary>
+    public int Format { get; set; } = 1;
+
+    /// <summary>A value unique to this incarnation of the id: a handle whose generation differs from the stored one refers
+    /// to a sandbox that was removed (and maybe re-created with the same id) behind its back.</summary>
+    public required string Generation { get; set; }
+
+    public required string Id { get; set; }
+
+    public required string Name { get; set; }
+
+    public required string Runtime { get; set; }
+
+    public required string Controller { get; set; }
+
+    public SandboxState State { get; set; }
+
+    public required SandboxSpec Spec { get; set; }
+
+    public uint Pid { get; set; }
+
+    public string TaskAddress { get; set; } = "";
+
+    public uint TaskApiVersion { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public ExitStatus? Exit { get; set; }
+
+    /// <summary>The controller's opaque recovery data (see <see cref="Isola.Controllers.SandboxContext.ControllerData"/>).</summary>
+    public Dictionary<string, string> ControllerData { get; set; } = [];
+
+    public List<ContainerInfo> Containers { get; set; } = [];
+
+    public SandboxInfo ToInfo() => new()
+    {
+        Id = Id,
+        Name = Name,
+        Runtime = Runtime,
+        Controller = Controller,
+        State = State,
+        Spec = Spec,
+        Pid = Pid,
+        TaskAddress = TaskAddress,
+        TaskApiVersion = TaskApiVersion,
+        CreatedAt = CreatedAt,
+        StartedAt = StartedAt,
+        Exit = Exit,
+        Containers = [.. Containers],
+    };
+}

@@ -1,0 +1,57 @@
+using System.Runtime.InteropServices;
+
+namespace Isola.Hosting.State;
+
+/// <summary>Owner-only directories and directory fsync, which the BCL does not expose.</summary>
+internal static partial class UnixDirectories
+{
+    /// <summary>rwx for the owner only.</summary>
+    public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Creates <paramref name="path"/> (and parents) with mode 0700, and tightens it when it already exists.</summary>
+    public static void CreateOwnerOnly(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("Isola runs on Linux");
+        }
+
+        Directory.CreateDirectory(path, OwnerOnly);
+        if (File.GetUnixFileMode(path) != OwnerOnly)
+        {
+            File.SetUnixFileMode(path, OwnerOnly);
+        }
+    }
+
+    /// <summary>Flushes a directory's entries so a rename inside it survives a power loss. A rename is atomic without
+    /// this, but only durable with it; FileStream cannot open a directory, hence open(2)/fsync(2).</summary>
+    public static void Fsync(string directory)
+    {
+        var fd = Open(directory, ORdOnly | OCloexec);
+        if (fd < 0)
+        {
+            return; // Durability is best effort; atomicity does not depend on it.
+        }
+
+        try
+        {
+            _ = FsyncFd(fd);
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    private const int ORdOnly = 0;
+    private const int OCloexec = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int FsyncFd(int fd);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+}
