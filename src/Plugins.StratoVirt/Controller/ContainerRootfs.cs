@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Isola.Plugins.StratoVirt.Native;
+
+namespace Isola.Plugins.StratoVirt.Controller;
+
+/// <summary>How one container's rootfs reached the guest, saved in the sandbox record so Purge works after a restart.</summary>
+/// <param name="Kind">"block" (hot-plugged) or "dir" (bind-mounted into the virtiofs share).</param>
+/// <param name="DeviceId">The hot-plugged device id, for "block".</param>
+internal sealed record PreparedContainer(string Kind, string? DeviceId);
+
+/// <summary>
+/// The host side of a container bundle in a VM sandbox. The bundle lives in the virtiofs share at
+/// <c>&lt;shared&gt;/&lt;container id&gt;</c>, which the guest agent (Kuasar's vmm-task) sees at
+/// <c>/run/kuasar/state/&lt;container id&gt;</c>. A directory rootfs is bind-mounted at <c>rootfs</c> inside it; a block
+/// device is hot-plugged instead and the guest mounts it.
+/// </summary>
+internal static class ContainerRootfs
+{
+    /// <summary>Where the guest agent mounts the virtiofs share (tag "kuasar").</summary>
+    public const string GuestSharedRoot = "/run/kuasar/state";
+
+    public static string GuestBundle(string containerId) => GuestSharedRoot + "/" + containerId;
+
+    /// <summary>True when <paramref name="rootfs"/> must be hot-plugged (a block device or a disk image file).</summary>
+    public static bool IsBlock(string rootfs) => LibC.IsBlockDevice(rootfs) || File.Exists(rootfs);
+
+    /// <summary>Writes config.json with root.path "rootfs" (relative to the bundle, where the guest finds it).</summary>
+    public static void WriteConfig(string bundle, string ociSpecJson, bool readOnlyRootfs)
+    {
+        var spec = JsonNode.Parse(ociSpecJson) as JsonObject ?? throw IsolaException.InvalidArgument("the OCI spec is not a JSON object");
+        spec["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = readOnlyRootfs };
+        var path = Path.Combine(bundle, "config.json");
+        File.WriteAllText(path, spec.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    /// <summary>Bind-mounts <paramref name="source"/> at <paramref name="target"/>, read-only when asked.</summary>
+    public static void BindMount(string sandboxId, string source, string target, bool readOnly)
+    {
+        Directory.CreateDirectory(target);
+        if (LibC.Mount(source, target, null, LibC.MS_BIND | LibC.MS_REC, 0) != 0)
+        {
+            throw IsolaException.Internal($"sandbox {sandboxId}: bind mount of {source} at {target} failed: {LibC.LastError()}");
+        }
+
+        if (readOnly && LibC.Mount("none", target, null, LibC.MS_BIND | LibC.MS_REC | LibC.MS_REMOUNT | LibC.MS_RDONLY, 0) != 0)
+        {
+            var error = LibC.LastError();
+            LibC.Umount2(target, LibC.MNT_DETACH);
+            throw IsolaException.Internal($"sandbox {sandboxId}: read-only remount of {target} failed: {error}");
+        }
+    }
+
+    /// <summary>Unmounts <paramref name="target"/> if it is a mount point, then removes the bundle without ever
+    /// recursing into a mounted directory (that would delete the user's rootfs through the bind mount).</summary>
+    public static void RemoveBundle(string sandboxId, string bundle)
+    {
+        var rootfs = Path.Combine(bundle, "rootfs");
+        if (IsMountPoint(rootfs) && LibC.Umount2(rootfs, LibC.MNT_DETACH) != 0)
+        {
+            throw IsolaException.Internal($"sandbox {sandboxId}: cannot unmount {rootfs}: {LibC.LastError()}");
+        }
+
+        if (IsMountPoint(rootfs))
+        {
+            throw IsolaException.Internal($"sandbox {sandboxId}: {rootfs} is still mounted; bundle left in place");
+        }
+
+        File.Delete(Path.Combine(bundle, "config.json"));
+        if (Directory.Exists(rootfs))
+        {
+            Directory.Delete(rootfs, recursive: false);
+        }
+
+        if (Directory.Exists(bundle))
+        {
+            Directory.Delete(bundle, recursive: false);
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> is listed in /proc/self/mountinfo as a mount point.</summary>
+    public static bool IsMountPoint(string path)
+    {
+        var full = Path.GetFullPath(path).TrimEnd('/');
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4 && Unescape(fields[4]) == full)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The filesystem type a guest should mount a hot-plugged rootfs with: ext2/3/4 are recognised by their
+    /// superblock magic (0xEF53 at byte 1080); anything else is left to the guest ("auto").</summary>
+    public static string ProbeFsType(string path)
+    {
+        try
+        {
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var magic = new byte[2];
+            f.Seek(1080, SeekOrigin.Begin);
+            return f.Read(magic, 0, 2) == 2 && magic[0] == 0x53 && magic[1] == 0xEF ? "ext4" : "auto";
+        }
+        catch (IOException)
+        {
+            return "auto";
+        }
+    }
+
+    private static string Unescape(string mountinfoPath) =>
+        mountinfoPath.Replace("\\040", " ", StringComparison.Ordinal).Replace("\\011", "\t", StringComparison.Ordinal)
+            .Replace("\\012", "\n", StringComparison.Ordinal).Replace("\\134", "\\", StringComparison.Ordinal);
+}

@@ -1,0 +1,457 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using Isola.Controllers;
+using Isola.Plugins.StratoVirt.Vmm;
+using Isola.Plugins.StratoVirt.Vmm.Vsock;
+using Isola.Vmm;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+
+namespace Isola.Plugins.StratoVirt.Controller;
+
+/// <summary>
+/// The <c>vm</c> controller: one VM per sandbox, driven directly through a VMM plugin (no sandboxer process).
+/// Everything needed to pick a VM up again after a host restart (VMM process, QMP socket, plugged devices and their
+/// slots, vsock CID, prepared containers) goes into <see cref="SandboxContext.ControllerData"/>.
+/// </summary>
+internal sealed class VmController : ISandboxController, IAsyncDisposable
+{
+    private const string CidKey = "vm.cid";
+    private const string ContainersKey = "vm.containers";
+    private const string NextDeviceKey = "vm.nextdevice";
+
+    private readonly VmControllerOptions _options;
+    private readonly IVmm _vmm;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, IVmInstance> _vms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SafeFileHandle> _cidHandles = new(StringComparer.Ordinal);
+
+    public VmController(VmControllerOptions options, IVmm vmm, ILogger logger)
+    {
+        _options = options;
+        _vmm = vmm;
+        _logger = logger;
+    }
+
+    public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        _options.RequireFiles(sandbox.Id);
+        var layout = new VmLayout(sandbox.StateDirectory);
+        layout.ValidateSocketPaths(sandbox.Id);
+        Directory.CreateDirectory(sandbox.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (_options.SharedFs)
+        {
+            var shared = SharedDirectory(sandbox);
+            Directory.CreateDirectory(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            // What Kuasar's vmm-task expects to find in the share for the pod.
+            File.WriteAllText(Path.Combine(shared, "hostname"), (sandbox.Spec.Hostname ?? sandbox.Name) + "\n");
+            File.Copy("/etc/hosts", Path.Combine(shared, "hosts"), overwrite: true);
+            File.WriteAllText(Path.Combine(shared, "resolv.conf"), sandbox.Spec.DnsServers.Count > 0
+                ? string.Concat(sandbox.Spec.DnsServers.Select(s => $"nameserver {s}\n"))
+                : File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "");
+        }
+
+        if (Channel() == AgentChannel.Vsock)
+        {
+            var (cid, handle) = VsockCidAllocator.Allocate(sandbox.Id);
+            _cidHandles[sandbox.Id] = handle;
+            sandbox.ControllerData[CidKey] = cid.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        if (_vms.TryGetValue(sandbox.Id, out var running) && (await running.StatusAsync(cancellationToken).ConfigureAwait(false)).Status != "shutdown")
+        {
+            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: its VM already runs (pid {running.Pid})");
+        }
+
+        var channel = Channel();
+        uint? cid = null;
+        SafeFileHandle? cidHandle = null;
+        if (channel == AgentChannel.Vsock)
+        {
+            // Re-bind the saved CID when the descriptor from Create is gone (a host restart in between).
+            if (!_cidHandles.TryRemove(sandbox.Id, out cidHandle))
+            {
+                uint? saved = uint.TryParse(Data(sandbox, CidKey), CultureInfo.InvariantCulture, out var c) ? c : null;
+                (var fresh, cidHandle) = VsockCidAllocator.Allocate(sandbox.Id, saved);
+                sandbox.ControllerData[CidKey] = fresh.ToString(CultureInfo.InvariantCulture);
+            }
+
+            cid = uint.Parse(sandbox.ControllerData[CidKey], CultureInfo.InvariantCulture);
+        }
+
+        var spec = LaunchSpec(sandbox, channel, cid, cidHandle);
+        IVmInstance vm;
+        try
+        {
+            vm = await _vmm.LaunchAsync(spec, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The VMM inherited its copy of the vhost-vsock descriptor; ours must not keep the CID alive after it exits.
+            cidHandle?.Dispose();
+        }
+
+        _vms[sandbox.Id] = vm;
+        SaveRecovery(sandbox, vm);
+        var address = channel == AgentChannel.Vsock
+            ? $"{_options.VsockAddressScheme}://{cid}:{_options.AgentPort}"
+            : "ttrpc+unix://" + new VmLayout(sandbox.StateDirectory).AgentSocket;
+        try
+        {
+            await ReadinessProbe.WaitAsync(sandbox.Id, _options.Readiness, vm, address, spec.ConsoleLog!, _options.ReadinessMarker,
+                _options.ReadyTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing half-started is left behind, whatever the host does next.
+            await vm.StopAsync(TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        _logger.LogInformation("sandbox {Id}: VM ready, task address {Address}", sandbox.Id, address);
+        return new ControllerStartResult((uint)vm.Pid, DateTimeOffset.UtcNow, address, _options.TaskApiVersion);
+    }
+
+    public Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
+        Task.FromResult(new PlatformInfo("linux", System.Runtime.InteropServices.RuntimeInformation.OSArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.Arm64 => "arm64",
+            _ => "amd64",
+        }));
+
+    public async Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken)
+    {
+        var cid = IdValidator.Validate(request.ContainerId, "container");
+        var containers = Containers(sandbox);
+        if (request.ExecId is not null)
+        {
+            IdValidator.Validate(request.ExecId, "exec");
+            // The guest agent runs exec processes from the container's bundle; the host has nothing to stage.
+            return containers.ContainsKey(cid)
+                ? new PrepareResult(ContainerRootfs.GuestBundle(cid), [])
+                : throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} is not prepared");
+        }
+
+        if (containers.ContainsKey(cid))
+        {
+            throw IsolaException.AlreadyExists($"sandbox {sandbox.Id}: container {cid} is already prepared");
+        }
+
+        if (!_options.SharedFs)
+        {
+            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: {_options.ConfigPath}:SharedFs is false, so there is no way to hand container {cid}'s bundle to the guest");
+        }
+
+        var rootfs = request.Container.Rootfs;
+        var bundle = Path.Combine(SharedDirectory(sandbox), cid);
+        Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            ContainerRootfs.WriteConfig(bundle, request.OciSpecJson, request.Container.ReadOnlyRootfs);
+            PreparedContainer prepared;
+            IReadOnlyList<Mount> mounts = [];
+            if (Directory.Exists(rootfs))
+            {
+                ContainerRootfs.BindMount(sandbox.Id, rootfs, Path.Combine(bundle, "rootfs"), request.Container.ReadOnlyRootfs);
+                prepared = new PreparedContainer("dir", null);
+            }
+            else if (ContainerRootfs.IsBlock(rootfs))
+            {
+                Directory.CreateDirectory(Path.Combine(bundle, "rootfs"));
+                var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+                var deviceId = NextDeviceId(sandbox);
+                var plugged = await vm.HotplugBlockAsync(new BlockDeviceSpec(deviceId, rootfs, request.Container.ReadOnlyRootfs), cancellationToken).ConfigureAwait(false);
+                SaveRecovery(sandbox, vm);
+                prepared = new PreparedContainer("block", deviceId);
+                mounts = [new Mount(ContainerRootfs.ProbeFsType(rootfs), GuestDeviceSource(vm, plugged), "",
+                    [request.Container.ReadOnlyRootfs ? "ro" : "rw", "driver=blk", "device=" + deviceId])];
+            }
+            else
+            {
+                throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' does not exist");
+            }
+
+            containers[cid] = prepared;
+            SaveContainers(sandbox, containers);
+            _logger.LogInformation("sandbox {Id}: container {Cid} prepared ({Kind} rootfs {Rootfs})", sandbox.Id, cid, prepared.Kind, rootfs);
+            return new PrepareResult(ContainerRootfs.GuestBundle(cid), mounts);
+        }
+        catch
+        {
+            ContainerRootfs.RemoveBundle(sandbox.Id, bundle);
+            throw;
+        }
+    }
+
+    public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
+    {
+        var containers = Containers(sandbox);
+        if (request.ExecId is not null || !containers.TryGetValue(request.ContainerId, out var prepared))
+        {
+            return;
+        }
+
+        if (prepared is { Kind: "block", DeviceId: { } deviceId })
+        {
+            var vm = await RunningInstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            if (vm is not null && vm.Devices.Any(d => d.Id == deviceId))
+            {
+                await vm.UnplugAsync(deviceId, cancellationToken).ConfigureAwait(false);
+                SaveRecovery(sandbox, vm);
+            }
+        }
+
+        ContainerRootfs.RemoveBundle(sandbox.Id, Path.Combine(SharedDirectory(sandbox), request.ContainerId));
+        containers.Remove(request.ContainerId);
+        SaveContainers(sandbox, containers);
+        _logger.LogInformation("sandbox {Id}: container {Cid} purged", sandbox.Id, request.ContainerId);
+    }
+
+    public Task UpdateResourcesAsync(SandboxContext sandbox, UpdateResourcesRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContainerId is not null)
+        {
+            // Container limits are applied inside the guest by its agent (Task.Update); the VM itself does not change.
+            return Task.CompletedTask;
+        }
+
+        var r = request.Resources;
+        if (r.MemoryLimitBytes is { } mem && mem > (long)_options.MemoryMiB * 1024 * 1024)
+        {
+            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: memory limit {mem} bytes exceeds the VM's {_options.MemoryMiB} MiB; growing a VM needs memory hot-plug, which this controller does not do");
+        }
+
+        if (r is { CpuQuota: > 0, CpuPeriod: > 0 } && (double)r.CpuQuota.Value / r.CpuPeriod.Value > _options.Vcpus)
+        {
+            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: CPU quota {r.CpuQuota}/{r.CpuPeriod} exceeds the VM's {_options.Vcpus} vCPU(s); CPU hot-plug is not done");
+        }
+
+        sandbox.ControllerData["vm.resources"] = JsonSerializer.Serialize(r);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(SandboxContext sandbox, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var vm = await RunningInstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        if (vm is not null)
+        {
+            await vm.StopAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        return await vm.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(sandbox.StateDirectory))
+        {
+            throw IsolaException.NotFound($"sandbox {sandbox.Id}: state directory {sandbox.StateDirectory} is gone");
+        }
+
+        var vm = await RunningInstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        if (vm is null)
+        {
+            return new ControllerStatus { Ready = false, TaskAddress = sandbox.TaskAddress, TaskApiVersion = sandbox.TaskApiVersion };
+        }
+
+        var status = await vm.StatusAsync(cancellationToken).ConfigureAwait(false);
+        var info = new Dictionary<string, string>
+        {
+            ["vmm"] = _vmm.Name,
+            ["vmm.status"] = status.Status,
+            ["qmp"] = vm.ManagementSocket,
+            ["devices"] = vm.Devices.Count.ToString(CultureInfo.InvariantCulture),
+        };
+        if (verbose)
+        {
+            info["console"] = ConsoleLog(sandbox);
+            info["plugged"] = JsonSerializer.Serialize(vm.Devices);
+        }
+
+        return new ControllerStatus
+        {
+            Ready = status.Status != "shutdown",
+            Pid = status.Status == "shutdown" ? 0 : (uint)vm.Pid,
+            TaskAddress = sandbox.TaskAddress,
+            TaskApiVersion = sandbox.TaskApiVersion,
+            Info = info,
+        };
+    }
+
+    public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        await StopAsync(sandbox, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        foreach (var cid in Containers(sandbox).Keys.ToList())
+        {
+            await PurgeAsync(sandbox, new PurgeRequest(cid), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_vms.TryRemove(sandbox.Id, out var vm))
+        {
+            await vm.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_cidHandles.TryRemove(sandbox.Id, out var handle))
+        {
+            handle.Dispose();
+        }
+
+        var layout = new VmLayout(sandbox.StateDirectory);
+        foreach (var f in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket, layout.VirtiofsSocket, layout.DefaultConsoleLog, layout.VirtiofsLog, layout.DebugLog })
+        {
+            File.Delete(f);
+        }
+
+        var shared = SharedDirectory(sandbox);
+        if (Directory.Exists(shared))
+        {
+            foreach (var dir in Directory.GetDirectories(shared))
+            {
+                // A leftover bundle of a container the record no longer knows: never recurse into a mount.
+                ContainerRootfs.RemoveBundle(sandbox.Id, dir);
+            }
+
+            Directory.Delete(shared, recursive: true);
+        }
+
+        foreach (var key in sandbox.ControllerData.Keys.Where(k => k.StartsWith("vm", StringComparison.Ordinal)).ToList())
+        {
+            sandbox.ControllerData.Remove(key);
+        }
+
+        _logger.LogInformation("sandbox {Id}: VM resources released", sandbox.Id);
+    }
+
+    /// <summary>Drops QMP connections and exit watchers; the VMs keep running (the host is going away).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var id in _vms.Keys.ToList())
+        {
+            if (_vms.TryRemove(id, out var vm))
+            {
+                await vm.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        foreach (var h in _cidHandles.Values)
+        {
+            h.Dispose();
+        }
+
+        _cidHandles.Clear();
+    }
+
+    private AgentChannel Channel() =>
+        _options.AgentChannel ?? (VsockCidAllocator.IsAvailable() ? AgentChannel.Vsock : AgentChannel.Serial);
+
+    private VmLaunchSpec LaunchSpec(SandboxContext sandbox, AgentChannel channel, uint? cid, SafeFileHandle? cidHandle)
+    {
+        var extra = new Dictionary<string, string>(_options.Extra) { [VmSettings.AgentChannelKey] = channel.ToString() };
+        if (cidHandle is not null)
+        {
+            extra[VmSettings.VsockFdKey] = cidHandle.DangerousGetHandle().ToString(CultureInfo.InvariantCulture);
+        }
+
+        return new VmLaunchSpec
+        {
+            Id = sandbox.Id,
+            StateDirectory = sandbox.StateDirectory,
+            Binary = _options.Binary,
+            Kernel = _options.Kernel,
+            Initrd = _options.Initrd,
+            Image = _options.Image,
+            KernelParams = _options.KernelParams,
+            Vcpus = _options.Vcpus,
+            MemoryMiB = _options.MemoryMiB,
+            MachineType = _options.MachineType,
+            SharedDirectory = _options.SharedFs ? SharedDirectory(sandbox) : null,
+            VirtiofsDaemon = _options.SharedFs ? _options.VirtiofsDaemon : null,
+            ConsoleLog = ConsoleLog(sandbox),
+            VsockCid = cid,
+            StartTimeout = _options.StartTimeout,
+            Extra = extra,
+        };
+    }
+
+    /// <summary>The VM of this sandbox, re-attached from the record after a host restart. NotFound when it is gone.</summary>
+    private async Task<IVmInstance> InstanceAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        if (_vms.TryGetValue(sandbox.Id, out var vm))
+        {
+            return vm;
+        }
+
+        if (!sandbox.ControllerData.ContainsKey(RecoveryKeys.Vmm))
+        {
+            throw IsolaException.NotFound($"sandbox {sandbox.Id}: no VM was started");
+        }
+
+        var data = new Dictionary<string, string>(sandbox.ControllerData);
+        var attached = await _vmm.AttachAsync(LaunchSpec(sandbox, Channel(), null, null), data, cancellationToken).ConfigureAwait(false);
+        if (!_vms.TryAdd(sandbox.Id, attached))
+        {
+            await attached.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return _vms[sandbox.Id];
+    }
+
+    /// <summary>Like <see cref="InstanceAsync"/>, but null when the VM is not running (never started, stopped, gone).</summary>
+    private async Task<IVmInstance?> RunningInstanceAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            return vm.WaitAsync(CancellationToken.None).IsCompleted ? null : vm;
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    private static string GuestDeviceSource(IVmInstance vm, PluggedDevice plugged) =>
+        vm is QmpVmInstance q && q.SlotOf(plugged.Id) is { IsPci: true } slot
+            ? $"0000:00:{slot.PciSlot:x2}.0"
+            : plugged.Slot;
+
+    private static void SaveRecovery(SandboxContext sandbox, IVmInstance vm)
+    {
+        foreach (var (k, v) in vm.RecoveryData)
+        {
+            sandbox.ControllerData[k] = v;
+        }
+    }
+
+    private static Dictionary<string, PreparedContainer> Containers(SandboxContext sandbox) =>
+        sandbox.ControllerData.TryGetValue(ContainersKey, out var json)
+            ? JsonSerializer.Deserialize<Dictionary<string, PreparedContainer>>(json) ?? []
+            : [];
+
+    private static void SaveContainers(SandboxContext sandbox, Dictionary<string, PreparedContainer> containers) =>
+        sandbox.ControllerData[ContainersKey] = JsonSerializer.Serialize(containers);
+
+    private static string NextDeviceId(SandboxContext sandbox)
+    {
+        var n = int.TryParse(Data(sandbox, NextDeviceKey), CultureInfo.InvariantCulture, out var v) ? v : 0;
+        sandbox.ControllerData[NextDeviceKey] = (n + 1).ToString(CultureInfo.InvariantCulture);
+        return "blk" + n.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string? Data(SandboxContext sandbox, string key) =>
+        sandbox.ControllerData.TryGetValue(key, out var v) ? v : null;
+
+    private static string SharedDirectory(SandboxContext sandbox) => Path.Combine(sandbox.StateDirectory, "shared");
+
+    private static string ConsoleLog(SandboxContext sandbox) => new VmLayout(sandbox.StateDirectory).DefaultConsoleLog;
+}

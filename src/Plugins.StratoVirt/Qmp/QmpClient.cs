@@ -1,0 +1,481 @@
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Isola.Plugins.StratoVirt.Qmp;
+
+/// <summary>
+/// A QMP client that works with both StratoVirt and QEMU by keeping to what the stricter peer (StratoVirt) accepts:
+/// a bare <c>qmp_capabilities</c>, string ids, one command per write and one command in flight (StratoVirt parses each
+/// read as a single JSON value, so pipelining breaks it). Replies are matched to commands by id, or by order when the
+/// VMM omits the id (StratoVirt does for qmp_capabilities and parse errors). Events are delivered to subscribers as
+/// they arrive; a caller that needs the event a command causes subscribes before sending
+/// (<see cref="ExecuteAndWaitEventAsync"/>), because QEMU sends STOP/RESUME/SHUTDOWN before the reply and StratoVirt
+/// after it. Hand-written: no maintained .NET QMP library exists.
+/// </summary>
+internal sealed class QmpClient : IAsyncDisposable
+{
+    private const int MaxLineBytes = 1 << 20;
+
+    private readonly Socket _socket;
+    private readonly string _socketPath;
+    private readonly QmpClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly LinkedList<Outstanding> _outstanding = new();
+    private readonly List<Action<QmpEvent>> _subscribers = [];
+    private readonly TaskCompletionSource<QmpGreeting> _greeting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _readerCts = new();
+    private readonly object _gate = new();
+    private Task _reader = Task.CompletedTask;
+    private long _nextId;
+    private string? _closeReason;
+
+    private QmpClient(Socket socket, string socketPath, QmpClientOptions options, ILogger logger)
+    {
+        _socket = socket;
+        _socketPath = socketPath;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>The socket path, for error messages.</summary>
+    public string SocketPath => _socketPath;
+
+    /// <summary>The VMM's greeting.</summary>
+    public QmpGreeting Greeting => _greeting.Task.Result;
+
+    /// <summary>True until the socket closes or the client is disposed.</summary>
+    public bool IsConnected => !_closed.Task.IsCompleted;
+
+    /// <summary>Completes when the connection is gone (the VMM exited, closed it, or the client was disposed).</summary>
+    public Task Closed => _closed.Task;
+
+    /// <summary>Connects, reads the greeting and negotiates capabilities, all within <paramref name="cancellationToken"/>
+    /// and <see cref="QmpClientOptions.CommandTimeout"/>. Throws Unavailable when nothing listens at the path.</summary>
+    public static async Task<QmpClient> ConnectAsync(string socketPath, QmpClientOptions? options, ILogger? logger,
+        CancellationToken cancellationToken)
+    {
+        options ??= new QmpClientOptions();
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw IsolaException.Unavailable($"cannot connect to QMP socket {socketPath}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var client = new QmpClient(socket, socketPath, options, logger ?? NullLogger.Instance);
+        client._reader = Task.Run(client.ReadLoopAsync, CancellationToken.None);
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(options.CommandTimeout);
+            try
+            {
+                await client._greeting.Task.WaitAsync(deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw IsolaException.DeadlineExceeded($"no QMP greeting on {socketPath} within {options.CommandTimeout.TotalSeconds:0.#} s");
+            }
+
+            // Bare: StratoVirt's argument struct denies unknown fields, so "enable" must never be sent.
+            await client.ExecuteAsync("qmp_capabilities", null, cancellationToken).ConfigureAwait(false);
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Subscribes to every event; dispose the result to unsubscribe. Handlers run on the reader and must be quick.</summary>
+    public IDisposable Subscribe(Action<QmpEvent> handler)
+    {
+        lock (_gate)
+        {
+            _subscribers.Add(handler);
+        }
+
+        return new Subscription(this, handler);
+    }
+
+    /// <summary>Runs one command under <see cref="QmpClientOptions.CommandTimeout"/> (or <paramref name="timeout"/>) and
+    /// returns its "return" value. Retries while the VMM answers OperationThrottled, within the same deadline.</summary>
+    public async Task<JsonNode?> ExecuteAsync(string command, JsonObject? arguments, CancellationToken cancellationToken,
+        TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? _options.CommandTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(limit);
+        var backoff = _options.ThrottleBackoff;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    return await ExecuteOnceAsync(command, arguments, deadline.Token).ConfigureAwait(false);
+                }
+                catch (QmpErrorException e) when (e.ErrorClass == "OperationThrottled")
+                {
+                    _logger.LogDebug("QMP {Command} on {Socket} throttled; retrying in {Delay} ms", command, _socketPath, backoff.TotalMilliseconds);
+                    await Task.Delay(backoff, deadline.Token).ConfigureAwait(false);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw IsolaException.DeadlineExceeded($"QMP '{command}' on {_socketPath} got no reply within {limit.TotalSeconds:0.#} s");
+        }
+    }
+
+    /// <summary>Runs a command and waits for the event it causes, whichever arrives first. The event waiter is
+    /// registered before the command is sent, so an event that precedes the reply (QEMU) is not lost.</summary>
+    public async Task<(JsonNode? Return, QmpEvent Event)> ExecuteAndWaitEventAsync(string command, JsonObject? arguments,
+        Func<QmpEvent, bool> match, TimeSpan eventTimeout, CancellationToken cancellationToken)
+    {
+        var seen = new TaskCompletionSource<QmpEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sub = Subscribe(e =>
+        {
+            if (match(e))
+            {
+                seen.TrySetResult(e);
+            }
+        });
+        var result = await ExecuteAsync(command, arguments, cancellationToken).ConfigureAwait(false);
+        var ev = await WaitAsync(seen.Task, eventTimeout, $"the event after QMP '{command}'", cancellationToken).ConfigureAwait(false);
+        return (result, ev);
+    }
+
+    /// <summary>Waits for the next event that <paramref name="match"/> accepts.</summary>
+    public async Task<QmpEvent> WaitForEventAsync(Func<QmpEvent, bool> match, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        var seen = new TaskCompletionSource<QmpEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sub = Subscribe(e =>
+        {
+            if (match(e))
+            {
+                seen.TrySetResult(e);
+            }
+        });
+        return await WaitAsync(seen.Task, timeout, what, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<QmpEvent> WaitAsync(Task<QmpEvent> seen, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var done = await Task.WhenAny(seen, _closed.Task.WaitAsync(deadline.Token)).ConfigureAwait(false);
+        if (seen.IsCompleted)
+        {
+            return await seen.ConfigureAwait(false);
+        }
+
+        if (done.IsCanceled || deadline.IsCancellationRequested)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            throw IsolaException.DeadlineExceeded($"QMP socket {_socketPath}: {what} did not arrive within {timeout.TotalSeconds:0.#} s");
+        }
+
+        throw IsolaException.Unavailable($"QMP socket {_socketPath} closed ({_closeReason}) while waiting for {what}");
+    }
+
+    private async Task<JsonNode?> ExecuteOnceAsync(string command, JsonObject? arguments, CancellationToken cancellationToken)
+    {
+        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Outstanding entry;
+        try
+        {
+            ThrowIfClosed(command);
+            var id = "isola-" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var message = new JsonObject { ["execute"] = command };
+            if (arguments is not null)
+            {
+                message["arguments"] = arguments.DeepClone();
+            }
+
+            message["id"] = id;
+            entry = new Outstanding(id, command);
+            lock (_gate)
+            {
+                _outstanding.AddLast(entry);
+            }
+
+            // One JSON value per write: the whole command goes out in a single send.
+            var bytes = Encoding.UTF8.GetBytes(message.ToJsonString());
+            try
+            {
+                await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                Fail($"write failed: {e.Message}");
+                throw IsolaException.Unavailable($"QMP '{command}' on {_socketPath}: write failed: {e.Message}", e);
+            }
+
+            // Wait for this command's reply before letting the next one out (StratoVirt cannot take pipelined commands).
+            return await entry.Reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private void ThrowIfClosed(string command)
+    {
+        if (_closed.Task.IsCompleted)
+        {
+            throw IsolaException.Unavailable($"QMP '{command}' on {_socketPath}: connection closed ({_closeReason})");
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var buffer = new byte[8192];
+        var line = new MemoryStream();
+        string reason = "the VMM closed the socket";
+        try
+        {
+            while (true)
+            {
+                var n = await _socket.ReceiveAsync(buffer, SocketFlags.None, _readerCts.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                var start = 0;
+                for (var i = 0; i < n; i++)
+                {
+                    if (buffer[i] != (byte)'\n')
+                    {
+                        continue;
+                    }
+
+                    line.Write(buffer, start, i - start);
+                    Dispatch(line.GetBuffer().AsSpan(0, (int)line.Length));
+                    line.SetLength(0);
+                    start = i + 1;
+                }
+
+                line.Write(buffer, start, n - start);
+                if (line.Length > MaxLineBytes)
+                {
+                    reason = $"a message exceeded {MaxLineBytes} bytes";
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            reason = "the client was disposed";
+        }
+        catch (SocketException e)
+        {
+            reason = e.Message;
+        }
+        catch (Exception e)
+        {
+            reason = "protocol error: " + e.Message;
+            _logger.LogWarning(e, "QMP reader on {Socket} failed", _socketPath);
+        }
+
+        Fail(reason);
+    }
+
+    private void Dispatch(ReadOnlySpan<byte> raw)
+    {
+        var text = Encoding.UTF8.GetString(raw).Trim();
+        if (text.Length == 0)
+        {
+            return;
+        }
+
+        if (JsonNode.Parse(text) is not JsonObject msg)
+        {
+            throw new JsonException($"not a JSON object: {text}");
+        }
+
+        if (msg["QMP"] is JsonObject qmp)
+        {
+            _greeting.TrySetResult(ParseGreeting(qmp));
+        }
+        else if (msg["event"] is JsonValue name)
+        {
+            var ts = msg["timestamp"] as JsonObject;
+            var seconds = ts?["seconds"]?.GetValue<long>() ?? 0;
+            var micros = ts?["microseconds"]?.GetValue<long>() ?? 0;
+            var ev = new QmpEvent(name.GetValue<string>(), msg["data"] as JsonObject,
+                DateTimeOffset.FromUnixTimeSeconds(seconds).AddTicks(micros * 10));
+            _logger.LogDebug("QMP event {Event} on {Socket}: {Data}", ev.Name, _socketPath, ev.Data?.ToJsonString());
+            Action<QmpEvent>[] handlers;
+            lock (_gate)
+            {
+                handlers = [.. _subscribers];
+            }
+
+            foreach (var h in handlers)
+            {
+                h(ev);
+            }
+        }
+        else if (msg.ContainsKey("return") || msg.ContainsKey("error"))
+        {
+            CompleteReply(msg);
+        }
+        else
+        {
+            _logger.LogWarning("unexpected QMP message on {Socket}: {Message}", _socketPath, text);
+        }
+    }
+
+    private void CompleteReply(JsonObject msg)
+    {
+        Outstanding? entry;
+        lock (_gate)
+        {
+            var id = msg["id"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+            entry = null;
+            if (id is not null)
+            {
+                // Replies come in order: anything older than the matched command will never be answered.
+                for (var node = _outstanding.First; node is not null; node = node.Next)
+                {
+                    if (node.Value.Id == id)
+                    {
+                        entry = node.Value;
+                        while (_outstanding.First!.Value != entry)
+                        {
+                            _outstanding.First.Value.Reply.TrySetException(IsolaException.Internal($"QMP socket {_socketPath}: reply to '{_outstanding.First.Value.Command}' skipped"));
+                            _outstanding.RemoveFirst();
+                        }
+
+                        _outstanding.RemoveFirst();
+                        break;
+                    }
+                }
+            }
+            else if (_outstanding.First is { } first)
+            {
+                // No id (StratoVirt omits it for qmp_capabilities and parse errors): the oldest command is the one answered.
+                entry = first.Value;
+                _outstanding.RemoveFirst();
+            }
+        }
+
+        if (entry is null)
+        {
+            _logger.LogWarning("QMP reply on {Socket} matches no command: {Reply}", _socketPath, msg.ToJsonString());
+            return;
+        }
+
+        if (msg["error"] is JsonObject error)
+        {
+            entry.Reply.TrySetException(new QmpErrorException(entry.Command, _socketPath,
+                error["class"]?.GetValue<string>() ?? "GenericError", error["desc"]?.GetValue<string>() ?? ""));
+        }
+        else
+        {
+            entry.Reply.TrySetResult(msg["return"]?.DeepClone());
+        }
+    }
+
+    private static QmpGreeting ParseGreeting(JsonObject qmp)
+    {
+        var version = qmp["version"] as JsonObject;
+        var qemu = version?["qemu"] as JsonObject;
+        var caps = (qmp["capabilities"] as JsonArray)?.Select(c => c?.GetValue<string>() ?? "").ToArray() ?? [];
+        return new QmpGreeting(qemu?["major"]?.GetValue<int>() ?? 0, qemu?["minor"]?.GetValue<int>() ?? 0,
+            qemu?["micro"]?.GetValue<int>() ?? 0, version?["package"]?.GetValue<string>() ?? "", caps);
+    }
+
+    private void Fail(string reason)
+    {
+        Outstanding[] pending;
+        lock (_gate)
+        {
+            if (_closed.Task.IsCompleted)
+            {
+                return;
+            }
+
+            _closeReason = reason;
+            pending = [.. _outstanding];
+            _outstanding.Clear();
+        }
+
+        foreach (var p in pending)
+        {
+            p.Reply.TrySetException(IsolaException.Unavailable($"QMP '{p.Command}' on {_socketPath}: connection lost ({reason})"));
+        }
+
+        _greeting.TrySetException(IsolaException.Unavailable($"QMP socket {_socketPath} closed before its greeting ({reason})"));
+        _ = _greeting.Task.Exception;
+        _closed.TrySetResult();
+    }
+
+    /// <summary>Closes the connection; pending commands fail with Unavailable.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _readerCts.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+        }
+
+        await _reader.ConfigureAwait(false);
+        Fail("the client was disposed");
+        _socket.Dispose();
+        _readerCts.Dispose();
+    }
+
+    private sealed class Outstanding(string id, string command)
+    {
+        public string Id { get; } = id;
+
+        public string Command { get; } = command;
+
+        public TaskCompletionSource<JsonNode?> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Subscription(QmpClient owner, Action<QmpEvent> handler) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (owner._gate)
+            {
+                owner._subscribers.Remove(handler);
+            }
+        }
+    }
+}
+
+/// <summary>Deadlines of a <see cref="QmpClient"/>.</summary>
+internal sealed record QmpClientOptions
+{
+    /// <summary>Longest wait for any one command's reply (including throttling retries).</summary>
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>First delay after an OperationThrottled answer; doubles up to one second.</summary>
+    public TimeSpan ThrottleBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
+}

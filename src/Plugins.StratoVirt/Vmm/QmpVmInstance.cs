@@ -1,0 +1,307 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Isola.Plugins.StratoVirt.Native;
+using Isola.Plugins.StratoVirt.Qmp;
+using Isola.Plugins.StratoVirt.Vmm.Hotplug;
+using Isola.Plugins.StratoVirt.Vmm.Processes;
+using Isola.Vmm;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Plugins.StratoVirt.Vmm;
+
+/// <summary>
+/// A running VM driven over QMP: status, pause/resume, block and NIC hot-plug with slot bookkeeping, stop (quit, then
+/// SIGKILL after a grace) and exit watching (pidfd). The VMM is a daemon, not our child, so its wait status is not
+/// observable: the exit code is derived from the SHUTDOWN event (0 for a clean quit or guest poweroff, 1 for a guest
+/// reset or panic) and is 137 when the process vanished without one (killed or crashed).
+/// </summary>
+internal sealed class QmpVmInstance : IVmInstance
+{
+    /// <summary>Exit code reported when the VMM disappeared without a SHUTDOWN event.</summary>
+    public const uint KilledExitCode = 137;
+
+    private readonly string _id;
+    private readonly VmLayout _layout;
+    private readonly ProcessIdentity _vmm;
+    private readonly ProcessIdentity? _virtiofsd;
+    private readonly Process? _virtiofsdProcess;
+    private readonly QmpClient _qmp;
+    private readonly SlotAllocator _slots;
+    private readonly string _dialect;
+    private readonly TimeSpan _unplugTimeout;
+    private readonly ILogger _logger;
+    private readonly IDisposable _shutdownSubscription;
+    private readonly Task<ExitStatus> _exit;
+    private readonly CancellationTokenSource _watchCts = new();
+    private volatile QmpEvent? _shutdown;
+    private volatile bool _quitRequested;
+
+    public QmpVmInstance(string id, string dialect, VmLayout layout, ProcessIdentity vmm, ProcessIdentity? virtiofsd,
+        Process? virtiofsdProcess, QmpClient qmp, SlotAllocator slots, TimeSpan unplugTimeout, ILogger logger)
+    {
+        _id = id;
+        _dialect = dialect;
+        _layout = layout;
+        _vmm = vmm;
+        _virtiofsd = virtiofsd;
+        _virtiofsdProcess = virtiofsdProcess;
+        _qmp = qmp;
+        _slots = slots;
+        _unplugTimeout = unplugTimeout;
+        _logger = logger;
+        _shutdownSubscription = qmp.Subscribe(e =>
+        {
+            if (e.Name == "SHUTDOWN")
+            {
+                _shutdown = e;
+            }
+        });
+        _exit = WatchExitAsync();
+    }
+
+    public int Pid => _vmm.Pid;
+
+    public string ManagementSocket => _layout.QmpSocket;
+
+    /// <summary>The QMP connection, for callers that need events or commands beyond this interface.</summary>
+    internal QmpClient Qmp => _qmp;
+
+    public IReadOnlyList<PluggedDevice> Devices => _slots.Devices;
+
+    /// <summary>The slot a plugged device occupies, or null.</summary>
+    internal HotplugSlot? SlotOf(string deviceId) => _slots.Find(deviceId) is { } d ? _slots.SlotOf(d) : null;
+
+    public IReadOnlyDictionary<string, string> RecoveryData
+    {
+        get
+        {
+            var d = new Dictionary<string, string>
+            {
+                [RecoveryKeys.Dialect] = _dialect,
+                [RecoveryKeys.Vmm] = _vmm.ToString(),
+                [RecoveryKeys.Qmp] = _layout.QmpSocket,
+                [RecoveryKeys.Devices] = JsonSerializer.Serialize(_slots.Devices),
+            };
+            if (_virtiofsd is { } v)
+            {
+                d[RecoveryKeys.Virtiofsd] = v.ToString();
+            }
+
+            return d;
+        }
+    }
+
+    public async Task<VmStatus> StatusAsync(CancellationToken cancellationToken)
+    {
+        if (!_vmm.IsAlive())
+        {
+            return new VmStatus("shutdown", false);
+        }
+
+        var r = await _qmp.ExecuteAsync("query-status", null, cancellationToken).ConfigureAwait(false) as JsonObject;
+        return new VmStatus(r?["status"]?.GetValue<string>() ?? "unknown", r?["running"]?.GetValue<bool>() ?? false);
+    }
+
+    public Task PauseAsync(CancellationToken cancellationToken) => _qmp.ExecuteAsync("stop", null, cancellationToken);
+
+    public Task ResumeAsync(CancellationToken cancellationToken) => _qmp.ExecuteAsync("cont", null, cancellationToken);
+
+    public async Task<PluggedDevice> HotplugBlockAsync(BlockDeviceSpec device, CancellationToken cancellationToken)
+    {
+        QmpIds.Validate(_id, device.Id);
+        if (!File.Exists(device.Path))
+        {
+            throw IsolaException.NotFound($"VM {_id}: block device source '{device.Path}' does not exist");
+        }
+
+        var slot = _slots.Reserve(_id, device.Id, "block", device.Path);
+        try
+        {
+            await _qmp.ExecuteAsync("blockdev-add", HotplugCommands.BlockdevAdd(device), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _qmp.ExecuteAsync("device_add", HotplugCommands.BlockDeviceAdd(device.Id, slot), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                if (slot.IsPci)
+                {
+                    await TryAsync("blockdev-del", new JsonObject { ["node-name"] = device.Id }).ConfigureAwait(false);
+                }
+
+                throw;
+            }
+        }
+        catch
+        {
+            _slots.Release(device.Id);
+            throw;
+        }
+
+        _logger.LogInformation("VM {Id}: block device {Device} ({Path}) plugged into {Slot}", _id, device.Id, device.Path, slot.Name);
+        return _slots.Find(device.Id)!;
+    }
+
+    public async Task<PluggedDevice> HotplugNetAsync(NetDeviceSpec device, CancellationToken cancellationToken)
+    {
+        QmpIds.Validate(_id, device.Id);
+        var slot = _slots.Reserve(_id, device.Id, "net", device.TapName);
+        try
+        {
+            if (!slot.IsPci)
+            {
+                throw new IsolaException(IsolaErrorCode.Unimplemented, $"VM {_id}: NIC hot-plug needs the standard machine (PCIe root ports); this VM is a microvm");
+            }
+
+            await _qmp.ExecuteAsync("netdev_add", HotplugCommands.NetdevAdd(device), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _qmp.ExecuteAsync("device_add", HotplugCommands.NetDeviceAdd(device, slot), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await TryAsync("netdev_del", new JsonObject { ["id"] = HotplugCommands.NetdevId(device.Id) }).ConfigureAwait(false);
+                throw;
+            }
+        }
+        catch
+        {
+            _slots.Release(device.Id);
+            throw;
+        }
+
+        _logger.LogInformation("VM {Id}: NIC {Device} (tap {Tap}) plugged into {Slot}", _id, device.Id, device.TapName, slot.Name);
+        return _slots.Find(device.Id)!;
+    }
+
+    public async Task UnplugAsync(string deviceId, CancellationToken cancellationToken)
+    {
+        var device = _slots.Find(deviceId) ?? throw IsolaException.NotFound($"VM {_id}: no plugged device '{deviceId}'");
+        var slot = _slots.SlotOf(device);
+        try
+        {
+            // QEMU first reports the virtio backend (DEVICE_DELETED without "device"), then the device itself: wait for
+            // the one that names ours. A PCIe guest acks only after pciehp's 5 s attention delay.
+            await _qmp.ExecuteAndWaitEventAsync("device_del", new JsonObject { ["id"] = deviceId },
+                e => e.Name == "DEVICE_DELETED" && e.DataString("device") == deviceId, _unplugTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
+        {
+            // Already gone from the VMM (for example removed before a host restart finished its bookkeeping).
+        }
+
+        if (device.Kind == "block" && slot.IsPci)
+        {
+            await TryAsync("blockdev-del", new JsonObject { ["node-name"] = deviceId }).ConfigureAwait(false);
+        }
+        else if (device.Kind == "net")
+        {
+            await TryAsync("netdev_del", new JsonObject { ["id"] = HotplugCommands.NetdevId(deviceId) }).ConfigureAwait(false);
+        }
+
+        _slots.Release(deviceId);
+        _logger.LogInformation("VM {Id}: device {Device} unplugged from {Slot}", _id, deviceId, slot.Name);
+    }
+
+    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        if (_vmm.IsAlive())
+        {
+            _quitRequested = true;
+            try
+            {
+                await _qmp.ExecuteAsync("quit", null, cancellationToken, TimeSpan.FromSeconds(Math.Max(1, Math.Min(5, grace.TotalSeconds)))).ConfigureAwait(false);
+            }
+            catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
+            {
+                // The socket closing under "quit" is the normal QEMU ending; an unresponsive VMM gets SIGKILL below.
+            }
+
+            var exited = await Task.WhenAny(_exit, Task.Delay(grace, cancellationToken)).ConfigureAwait(false) == _exit;
+            if (!exited)
+            {
+                _logger.LogWarning("VM {Id}: VMM pid {Pid} ignored quit for {Grace} s; sending SIGKILL", _id, _vmm.Pid, grace.TotalSeconds);
+                await VmmLauncher.KillAndWaitAsync(_vmm, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+        }
+
+        await StopVirtiofsdAsync().ConfigureAwait(false);
+        foreach (var path in new[] { _layout.QmpSocket, _layout.PidFile, _layout.AgentSocket, _layout.VirtiofsSocket })
+        {
+            File.Delete(path);
+        }
+    }
+
+    public Task<ExitStatus> WaitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
+
+    /// <summary>Closes the QMP connection and stops watching, leaving the VM running (a host shutting down).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _shutdownSubscription.Dispose();
+        await _watchCts.CancelAsync().ConfigureAwait(false);
+        await _qmp.DisposeAsync().ConfigureAwait(false);
+        _virtiofsdProcess?.Dispose();
+        _watchCts.Dispose();
+    }
+
+    private async Task<ExitStatus> WatchExitAsync()
+    {
+        try
+        {
+            await ProcessExitWatcher.WaitForExitAsync(_vmm, _watchCts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            throw IsolaException.Unavailable($"VM {_id}: stopped watching VMM pid {_vmm.Pid} (instance disposed)");
+        }
+
+        var at = DateTimeOffset.UtcNow;
+        // A SHUTDOWN event may still be in the socket when the process goes; give the reader a moment to deliver it.
+        await Task.WhenAny(_qmp.Closed, Task.Delay(500)).ConfigureAwait(false);
+        var code = _shutdown?.DataString("reason") switch
+        {
+            "host-qmp-quit" or "guest-shutdown" or "host-signal" or "host-qmp-system-reset" => 0u,
+            null => _quitRequested ? 0u : KilledExitCode,
+            _ => 1u,
+        };
+        _logger.LogInformation("VM {Id}: VMM pid {Pid} exited (reported code {Code})", _id, _vmm.Pid, code);
+        return new ExitStatus(code, at);
+    }
+
+    private async Task StopVirtiofsdAsync()
+    {
+        if (_virtiofsd is not { } v)
+        {
+            return;
+        }
+
+        // The daemon normally exits when the VMM disconnects; give it a moment, then SIGKILL.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await ProcessExitWatcher.WaitForExitAsync(v, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await VmmLauncher.KillAndWaitAsync(v, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        if (_virtiofsdProcess is { } p)
+        {
+            await p.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task TryAsync(string command, JsonObject args)
+    {
+        try
+        {
+            await _qmp.ExecuteAsync(command, args, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IsolaException e)
+        {
+            _logger.LogWarning("VM {Id}: {Command} failed during cleanup: {Error}", _id, command, e.Message);
+        }
+    }
+}
