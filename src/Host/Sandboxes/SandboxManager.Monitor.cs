@@ -91,6 +91,22 @@ internal sealed partial class SandboxManager
                     TaskAddress = record.TaskAddress,
                     TaskApiVersion = record.TaskApiVersion,
                 };
+                if (record.State == SandboxState.Pending)
+                {
+                    // Only Status tells that the runtime is back; Wait would just block.
+                    var probe = await ProbeAsync(id, generation, handler, context, cancellationToken).ConfigureAwait(false);
+                    if (probe == Probe.Exited)
+                    {
+                        return;
+                    }
+
+                    if (probe == Probe.Unreachable)
+                    {
+                        await Task.Delay(Backoff(attempt++, _settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                }
+
                 try
                 {
                     var exit = await handler.Controller.WaitAsync(context, cancellationToken).ConfigureAwait(false);
@@ -117,10 +133,6 @@ internal sealed partial class SandboxManager
                 }
 
                 await Task.Delay(Backoff(attempt++, _settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
-                if (await ProbeAsync(id, generation, handler, context, cancellationToken).ConfigureAwait(false))
-                {
-                    return;
-                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -132,8 +144,10 @@ internal sealed partial class SandboxManager
         }
     }
 
-    /// <summary>Asks Status after a failed Wait: Ready again -> Ready; exited or gone -> Stopped (returns true).</summary>
-    private async Task<bool> ProbeAsync(string id, string generation, Configuration.RuntimeHandler handler, SandboxContext context,
+    private enum Probe { Ready, Exited, Unreachable }
+
+    /// <summary>Asks Status for a Pending sandbox: Ready again -> Ready; exited or gone -> Stopped.</summary>
+    private async Task<Probe> ProbeAsync(string id, string generation, Configuration.RuntimeHandler handler, SandboxContext context,
         CancellationToken cancellationToken)
     {
         try
@@ -143,16 +157,16 @@ internal sealed partial class SandboxManager
             if (status.Ready)
             {
                 await MarkAsync(id, generation, SandboxState.Pending, SandboxState.Ready, cancellationToken).ConfigureAwait(false);
-                return false;
+                return Probe.Ready;
             }
 
             await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
-            return true;
+            return Probe.Exited;
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))
         {
             await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
-            return true;
+            return Probe.Exited;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -161,7 +175,7 @@ internal sealed partial class SandboxManager
                 await MarkAsync(id, generation, SandboxState.Ready, SandboxState.Pending, cancellationToken).ConfigureAwait(false);
             }
 
-            return false;
+            return Probe.Unreachable;
         }
     }
 

@@ -39,4 +39,48 @@ public sealed class ScriptGlobals
 
     /// <summary>The directory of the script being run, for locating files next to it.</summary>
     public string ScriptDirectory => Path.GetDirectoryName(ScriptPath) ?? "/";
+
+    /// <summary>
+    /// Disposes <paramref name="resource"/> when the script ends, however it ends (result, exception or cancellation),
+    /// in reverse order of registration: <c>var pod = Using(await Isola.Sandboxes.RunScopedAsync(spec, Ct));</c>.
+    /// This is the top-level form of <c>await using var</c>, which C# scripts accept only inside a block or function.
+    /// </summary>
+    public T Using<T>(T resource) where T : IAsyncDisposable
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        lock (_resources)
+        {
+            _resources.Add(resource);
+        }
+
+        return resource;
+    }
+
+    /// <summary>Disposes what <see cref="Using{T}"/> registered, newest first; returns the failures.</summary>
+    internal async Task<IReadOnlyList<Exception>> DisposeResourcesAsync()
+    {
+        IAsyncDisposable[] resources;
+        lock (_resources)
+        {
+            resources = [.. _resources];
+            _resources.Clear();
+        }
+
+        var failures = new List<Exception>();
+        foreach (var resource in resources.Reverse())
+        {
+            try
+            {
+                await resource.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                failures.Add(e);
+            }
+        }
+
+        return failures;
+    }
+
+    private readonly List<IAsyncDisposable> _resources = [];
 }

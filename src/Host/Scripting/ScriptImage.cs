@@ -37,25 +37,50 @@ internal static class ScriptImage
                 run = Task.FromException<object?>(e.InnerException);
             }
 
+            Outcome outcome;
             try
             {
                 var value = await run.ConfigureAwait(false);
-                return new Outcome(ScriptOutcome.Succeeded, value is int code ? code : 0, null, null, null);
+                outcome = new Outcome(ScriptOutcome.Succeeded, value is int code ? code : 0, null, null, null);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return new Outcome(ScriptOutcome.Cancelled, 130, "the script was cancelled", null, null);
+                outcome = new Outcome(ScriptOutcome.Cancelled, 130, "the script was cancelled", null, null);
             }
             catch (Exception e)
             {
-                var scriptFiles = manifest.Sources.Select(s => s.Path).ToHashSet(StringComparer.Ordinal);
-                return new Outcome(ScriptOutcome.Failed, 1, $"{e.GetType().Name}: {e.Message}", e.ToString(), Locate(e, scriptFiles));
+                outcome = Describe(e, manifest);
             }
+
+            return await TearDownAsync(globals, outcome, manifest).ConfigureAwait(false);
         }
         finally
         {
             context.Unload();
         }
+    }
+
+    /// <summary>Disposes the script's registered resources; a teardown failure fails an otherwise successful run.</summary>
+    private static async Task<Outcome> TearDownAsync(ScriptGlobals globals, Outcome outcome, ScriptManifest manifest)
+    {
+        var failures = await globals.DisposeResourcesAsync().ConfigureAwait(false);
+        if (failures.Count == 0)
+        {
+            return outcome;
+        }
+
+        if (outcome.Kind == ScriptOutcome.Succeeded)
+        {
+            return Describe(failures.Count == 1 ? failures[0] : new AggregateException("teardown failed", failures), manifest);
+        }
+
+        return outcome with { ErrorDetail = outcome.ErrorDetail + "\nteardown also failed:\n" + string.Join('\n', failures) };
+    }
+
+    private static Outcome Describe(Exception e, ScriptManifest manifest)
+    {
+        var scriptFiles = manifest.Sources.Select(s => s.Path).ToHashSet(StringComparer.Ordinal);
+        return new Outcome(ScriptOutcome.Failed, 1, $"{e.GetType().Name}: {e.Message}", e.ToString(), Locate(e, scriptFiles));
     }
 
     private static MethodInfo LoadFactory(ScriptLoadContext context, byte[] image)

@@ -70,7 +70,13 @@ internal sealed class ScriptRunner : IScriptRunner
             _cache.Evict(key, e.Message);
             status = ScriptCacheStatus.Corrupt;
             var rebuilt = Build(key, source, cancellationToken);
-            outcome = await ScriptImage.RunAsync(rebuilt.Image!, rebuilt.Manifest!, globals, cancellationToken).ConfigureAwait(false);
+            if (rebuilt.Image is null || rebuilt.Manifest is null)
+            {
+                return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = rebuilt.Diagnostics };
+            }
+
+            (warnings, outcome) = (rebuilt.Diagnostics,
+                await ScriptImage.RunAsync(rebuilt.Image, rebuilt.Manifest, globals, cancellationToken).ConfigureAwait(false));
         }
 
         return new ScriptRunResult
