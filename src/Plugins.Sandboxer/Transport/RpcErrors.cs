@@ -8,11 +8,11 @@ internal static class RpcErrors
     /// <summary>Maps <paramref name="e"/>; the message reads "sandboxer /run/x.sock: Start sandbox 'id': detail".</summary>
     public static IsolaException Map(RpcException e, string socketPath, string operation, string sandboxId, TimeSpan timeout)
     {
-        var code = ToIsolaCode(e.StatusCode);
+        var code = IsTransportFailure(e) ? IsolaErrorCode.Unavailable : ToIsolaCode(e.StatusCode);
         var detail = e.StatusCode switch
         {
+            _ when code == IsolaErrorCode.Unavailable => "unreachable: " + InnermostMessage(e),
             StatusCode.DeadlineExceeded => $"no answer within {timeout.TotalSeconds:0.###} s",
-            StatusCode.Unavailable => "unreachable: " + InnermostMessage(e),
             _ => string.IsNullOrEmpty(e.Status.Detail) ? e.StatusCode.ToString() : e.Status.Detail,
         };
         return new IsolaException(code, $"sandboxer {socketPath}: {operation} sandbox '{sandboxId}': {detail}", e);
@@ -35,21 +35,51 @@ internal static class RpcErrors
         _ => IsolaErrorCode.Unknown,
     };
 
-    private static string InnermostMessage(RpcException e)
+    /// <summary>
+    /// True when the call died in the transport (the server went away mid-call, the connection was reset) rather than
+    /// with a status the server sent. Grpc.Net.Client reports a reset stream as Internal or Unknown; for the host that
+    /// is the same as Unavailable: retry, and mark the sandbox Pending meanwhile.
+    /// </summary>
+    private static bool IsTransportFailure(RpcException e)
     {
-        Exception? inner = e.Status.DebugException ?? e.InnerException;
-        string? message = null;
-        for (; inner is not null; inner = inner.InnerException)
+        // The controller turns caller cancellations into OperationCanceledException first; a Cancelled that
+        // reaches here came from a server shutting down under the call.
+        if (e.StatusCode is StatusCode.Cancelled or StatusCode.Unavailable)
         {
-            // Our own connect error names the socket; deeper ones (SocketException) only say what went wrong.
-            if (inner is HttpRequestException { Message: var m } && m.StartsWith("cannot connect to", StringComparison.Ordinal))
-            {
-                return m;
-            }
-
-            message = inner.Message;
+            return true;
         }
 
-        return message ?? e.Status.Detail;
+        if (e.StatusCode is not (StatusCode.Internal or StatusCode.Unknown))
+        {
+            return false;
+        }
+
+        for (Exception? inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is IOException or HttpRequestException or System.Net.Sockets.SocketException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string InnermostMessage(RpcException e)
+    {
+        string? ours = null;
+        string? deepest = null;
+        for (Exception? inner = e.Status.DebugException ?? e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            // SocketsHttpHandler re-wraps our connect error adding "(localhost:80)"; the deepest copy is ours.
+            if (inner is HttpRequestException { Message: var m } && m.StartsWith("cannot connect to", StringComparison.Ordinal))
+            {
+                ours = m;
+            }
+
+            deepest = inner.Message;
+        }
+
+        return ours ?? deepest ?? e.Status.Detail;
     }
 }

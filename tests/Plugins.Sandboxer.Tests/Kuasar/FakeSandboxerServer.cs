@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Isola.Plugins.Sandboxer.Tests.Kuasar;
 
 /// <summary>Which double a <see cref="FakeSandboxerServer"/> serves.</summary>
-internal enum FakeKind
+public enum FakeKind
 {
     KuasarV0,
     KuasarV1,
