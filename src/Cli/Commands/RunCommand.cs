@@ -1,0 +1,74 @@
+using System.CommandLine;
+using Isola.Hosting;
+using Isola.Hosting.Scripting;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Cli.Commands;
+
+/// <summary>
+/// <c>isola run SCRIPT.csx [-- ARGS...]</c>: runs a workflow script on a host started from the usual configuration.
+/// The script's int result is the exit code; compile errors print as <c>file:line:col: error CSxxxx: message</c>, an
+/// uncaught exception as <c>file:line: error Type: message</c> (exit 1); Ctrl+C or SIGTERM trips the script's
+/// <c>Ct</c> (exit 130 once it has stopped and its scoped sandboxes are torn down).
+/// </summary>
+internal static class RunCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var script = new Argument<string>("script") { Description = "The workflow script (.csx)" };
+        var scriptArgs = new Argument<string[]>("args") { Description = "Arguments for the script (its Args), after --", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("run", "Run a C# workflow script (.csx) against the host's API") { script, scriptArgs };
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            var verbose = parse.GetValue(context.VerboseOption);
+            using var loggerFactory = CreateScriptLogging(verbose);
+            var runner = IsolaScripting.CreateRunner(host, ReadOptions(context, parse), loggerFactory);
+            var result = await runner.RunAsync(parse.GetValue(script)!, parse.GetValue(scriptArgs) ?? [], ct).ConfigureAwait(false);
+            await ReportAsync(context.Stderr, result, verbose).ConfigureAwait(false);
+            return result.ExitCode;
+        });
+        return command;
+    }
+
+    private static async Task ReportAsync(TextWriter stderr, ScriptRunResult result, bool verbose)
+    {
+        foreach (var diagnostic in result.Diagnostics.Where(d => result.Outcome != ScriptOutcome.Failed || d.Severity != "error"))
+        {
+            await stderr.WriteLineAsync(diagnostic.ToString()).ConfigureAwait(false);
+        }
+
+        switch (result.Outcome)
+        {
+            case ScriptOutcome.Failed:
+                var at = result.Diagnostics.LastOrDefault(d => d.IsError);
+                await stderr.WriteLineAsync(at is null ? $"isola: {result.Error}" : $"{at.File}:{at.Line}: error {result.Error}").ConfigureAwait(false);
+                if (verbose && result.ErrorDetail is not null)
+                {
+                    await stderr.WriteLineAsync(result.ErrorDetail).ConfigureAwait(false);
+                }
+
+                break;
+            case ScriptOutcome.Cancelled:
+                await stderr.WriteLineAsync("isola: cancelled").ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>Isola:Scripting from the same sources the host reads (--config, ISOLA_CONFIG, ISOLA__ variables).</summary>
+    private static ScriptingOptions ReadOptions(CliContext context, ParseResult parse)
+    {
+        var config = parse.GetValue(context.ConfigOption);
+        return IsolaScripting.BindOptions(IsolaHost.CreateBuilder(config is null ? [] : ["--config", config]).Configuration);
+    }
+
+    /// <summary>The script's <c>Log</c> always reaches stderr (Information and up); the runner's own cache and compile
+    /// messages show with -v.</summary>
+    private static ILoggerFactory CreateScriptLogging(bool verbose) =>
+        LoggerFactory.Create(logging =>
+        {
+            logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
+            logging.AddFilter("Isola.Scripting", verbose ? LogLevel.Debug : LogLevel.Warning);
+            logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            logging.AddSimpleConsole(o => o.SingleLine = true);
+        });
+}
