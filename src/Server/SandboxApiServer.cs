@@ -1,0 +1,118 @@
+using System.Net.Sockets;
+using Isola.Server.Security;
+using Isola.Server.Services;
+using Isola.Server.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Server;
+
+/// <summary>
+/// <c>isola serve --sandbox-api &lt;socket&gt;</c>: serves containerd's v1 Sandbox Controller API (gRPC, h2c) on a Unix
+/// socket, backed by an <see cref="IIsola"/>. The socket is mode 0600 and connections from uids not in
+/// <see cref="SandboxApiServerOptions.AllowedUids"/> are dropped.
+/// </summary>
+public sealed class SandboxApiServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private SandboxApiServer(WebApplication app, string socketPath)
+    {
+        _app = app;
+        SocketPath = socketPath;
+    }
+
+    /// <summary>The socket it listens on.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>Binds the socket and starts serving. Throws <see cref="IsolaErrorCode.AlreadyExists"/> when another
+    /// server answers on the socket, <see cref="IsolaErrorCode.InvalidArgument"/> when the path is not usable.</summary>
+    public static async Task<SandboxApiServer> StartAsync(IIsola isola, SandboxApiServerOptions options, ILoggerFactory loggerFactory,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(isola);
+        ArgumentNullException.ThrowIfNull(options);
+        var path = options.SocketPath;
+        await RemoveStaleSocketAsync(path, cancellationToken).ConfigureAwait(false);
+        var allowed = options.AllowedUids.Count > 0 ? options.AllowedUids.ToHashSet() : [PeerCredentials.EffectiveUid()];
+        var logger = loggerFactory.CreateLogger<SandboxApiServer>();
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.Services.AddSingleton(isola);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(new TaskBundleWriter(options.BundleRoot, loggerFactory.CreateLogger<TaskBundleWriter>()));
+        builder.Services.AddGrpc();
+        builder.WebHost.ConfigureKestrel(k => k.ListenUnixSocket(path, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.Use(PeerUidFilter.Create(allowed, logger));
+        }));
+        var app = builder.Build();
+        app.MapGrpcService<ControllerService>();
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        logger.LogInformation("serving the Sandbox API (v1) on {Socket} for uids {Uids}", path, string.Join(",", allowed));
+        return new SandboxApiServer(app, path);
+    }
+
+    /// <summary>Completes when the server stops.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+
+    /// <summary>Stops serving (in-flight Waits are cancelled) and removes the socket file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
+        File.Delete(SocketPath);
+    }
+
+    private static async Task RemoveStaleSocketAsync(string path, CancellationToken cancellationToken)
+    {
+        if (!Path.IsPathRooted(path) || System.Text.Encoding.UTF8.GetByteCount(path) > 107)
+        {
+            throw IsolaException.InvalidArgument($"--sandbox-api '{path}' must be an absolute path of at most 107 bytes");
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw IsolaException.InvalidArgument($"--sandbox-api '{path}' is a directory");
+        }
+
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            return;
+        }
+
+        // A socket file has no content; refuse to touch anything that has some.
+        if (info.Length != 0)
+        {
+            throw IsolaException.InvalidArgument($"--sandbox-api '{path}' exists and is not a socket");
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await probe.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+            // Nobody listens: a leftover of a crashed server.
+            File.Delete(path);
+            return;
+        }
+
+        throw IsolaException.AlreadyExists($"--sandbox-api '{path}': another server is listening on it");
+    }
+}

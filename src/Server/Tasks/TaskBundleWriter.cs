@@ -1,0 +1,108 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Isola.SandboxApi.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Server.Tasks;
+
+/// <summary>
+/// What <c>isola serve</c> does with Update(fields=["extensions.tasks"]): like Kuasar, it keeps one bundle directory
+/// per listed container under <c>&lt;root&gt;/&lt;sandbox&gt;/&lt;container&gt;</c> with the container's config.json,
+/// adds bundles for new tasks and removes those no longer listed. For a process sandbox (a pause container) the spec's
+/// network, ipc and uts namespaces are pointed at the sandbox process's, so the container joins the pod. The client
+/// learns the root from Start's labels and hands <c>&lt;root&gt;/&lt;sandbox&gt;/&lt;container&gt;</c> to Task.Create.
+/// </summary>
+internal sealed class TaskBundleWriter(string root, ILogger logger)
+{
+    private const string ListFile = "tasks.json";
+    private static readonly (string Type, string Proc)[] SharedNamespaces = [("network", "net"), ("ipc", "ipc"), ("uts", "uts")];
+
+    /// <summary>The directory holding this sandbox's bundles (what Start announces).</summary>
+    public string SandboxRoot(string sandboxId) => Path.Combine(root, sandboxId);
+
+    /// <summary>Makes the bundles match <paramref name="list"/>; throws InvalidArgument naming a bad task.</summary>
+    public void Apply(string sandboxId, uint sandboxPid, TaskResources list)
+    {
+        foreach (var task in list.Tasks)
+        {
+            IdValidator.Validate(task.TaskId, "container");
+            if (task.Spec is null)
+            {
+                throw IsolaException.InvalidArgument($"sandbox '{sandboxId}': task '{task.TaskId}' has no spec");
+            }
+
+            foreach (var p in task.Processes)
+            {
+                IdValidator.Validate(p.ExecId, "exec");
+            }
+        }
+
+        var dir = SandboxRoot(sandboxId);
+        CreatePrivateDirectory(root);
+        CreatePrivateDirectory(dir);
+        var wanted = list.Tasks.Select(t => t.TaskId).ToHashSet(StringComparer.Ordinal);
+        foreach (var existing in Directory.EnumerateDirectories(dir))
+        {
+            var name = Path.GetFileName(existing);
+            if (!wanted.Contains(name))
+            {
+                Directory.Delete(existing, recursive: true);
+                logger.LogDebug("sandbox {Sandbox}: removed bundle of task {Task}", sandboxId, name);
+            }
+        }
+
+        foreach (var task in list.Tasks)
+        {
+            var bundle = Path.Combine(dir, task.TaskId);
+            CreatePrivateDirectory(bundle);
+            var spec = (JsonObject)task.Spec!.DeepClone();
+            JoinSandboxNamespaces(spec, sandboxPid);
+            WriteAtomically(Path.Combine(bundle, "config.json"), Encoding.UTF8.GetBytes(spec.ToJsonString()));
+        }
+
+        WriteAtomically(Path.Combine(dir, ListFile), list.ToUtf8Json());
+    }
+
+    /// <summary>Removes every bundle of the sandbox (Shutdown).</summary>
+    public void Remove(string sandboxId)
+    {
+        var dir = SandboxRoot(sandboxId);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static void JoinSandboxNamespaces(JsonObject spec, uint pid)
+    {
+        if (pid == 0 || !File.Exists($"/proc/{pid}/ns/net") || spec["linux"]?["namespaces"] is not JsonArray namespaces)
+        {
+            return;
+        }
+
+        foreach (var ns in namespaces.OfType<JsonObject>())
+        {
+            var type = (string?)ns["type"];
+            var shared = Array.Find(SharedNamespaces, s => s.Type == type);
+            if (shared.Type is not null && ns["path"] is null)
+            {
+                ns["path"] = $"/proc/{pid}/ns/{shared.Proc}";
+            }
+        }
+    }
+
+    private static void CreatePrivateDirectory(string path) =>
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+    private static void WriteAtomically(string path, byte[] content)
+    {
+        var temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+}
