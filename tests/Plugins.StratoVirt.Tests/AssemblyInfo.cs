@@ -1,0 +1,4 @@
+using System.Runtime.Versioning;
+
+// Everything here drives Linux VMMs, sockets and /proc.
+[assembly: SupportedOSPlatform("linux")]
