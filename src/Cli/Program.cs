@@ -1,2 +1,3 @@
-// Replaced by the System.CommandLine front end (issue 2).
-return 0;
+using Isola.Cli;
+
+return await IsolaCli.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

@@ -1,0 +1,137 @@
+using System.CommandLine;
+using Isola.Cli.Output;
+using Isola.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Isola.Cli;
+
+/// <summary>
+/// What every command shares: the global options, the output streams, and how to start the host. A command's
+/// action goes through <see cref="SetHostAction"/> or <see cref="SetAction"/>, which turn any failure into one
+/// line on stderr and a non-zero exit code.
+/// </summary>
+public sealed class CliContext
+{
+    private readonly Action<IsolaHostBuilder>? _configureHost;
+
+    internal CliContext(TextWriter stdout, TextWriter stderr, Action<IsolaHostBuilder>? configureHost)
+    {
+        Stdout = stdout;
+        Stderr = stderr;
+        _configureHost = configureHost;
+        Output = new OutputWriter(this);
+    }
+
+    /// <summary>Where results go.</summary>
+    public TextWriter Stdout { get; }
+
+    /// <summary>Where errors go.</summary>
+    public TextWriter Stderr { get; }
+
+    /// <summary>Table or JSON output of results.</summary>
+    public OutputWriter Output { get; }
+
+    /// <summary><c>--config FILE</c>: the JSON configuration file.</summary>
+    public Option<string?> ConfigOption { get; } = new("--config")
+    {
+        Description = "JSON configuration file (default: $ISOLA_CONFIG, else /etc/isola/isola.json)",
+        Recursive = true,
+    };
+
+    /// <summary><c>--root DIR</c>: the state root, overriding Isola:Root.</summary>
+    public Option<string?> RootOption { get; } = new("--root")
+    {
+        Description = "State directory (overrides Isola:Root; default /var/lib/isola)",
+        Recursive = true,
+    };
+
+    /// <summary><c>-o table|json</c>.</summary>
+    public Option<string> OutputOption { get; } = CreateOutputOption();
+
+    /// <summary><c>-v</c>: debug logs and full error chains on stderr.</summary>
+    public Option<bool> VerboseOption { get; } = new("--verbose", "-v")
+    {
+        Description = "Log to stderr and print the full error chain",
+        Recursive = true,
+    };
+
+    /// <summary>Starts a host from the global options and the standard configuration sources.</summary>
+    public async Task<IsolaHost> StartHostAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var config = parse.GetValue(ConfigOption);
+        var builder = IsolaHost.CreateBuilder(config is null ? [] : ["--config", config]);
+        if (parse.GetValue(RootOption) is { } root)
+        {
+            builder.Configuration.AddInMemoryCollection([new KeyValuePair<string, string?>("Isola:Root", Path.GetFullPath(root))]);
+        }
+
+        if (parse.GetValue(VerboseOption))
+        {
+            builder.Logging.SetMinimumLevel(LogLevel.Debug);
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+            builder.Logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        }
+
+        _configureHost?.Invoke(builder);
+        return await builder.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sets an action that needs a running host; the host is disposed afterwards.</summary>
+    public void SetHostAction(Command command, Func<ParseResult, IsolaHost, CancellationToken, Task<int>> action) =>
+        SetAction(command, async (parse, ct) =>
+        {
+            await using var host = await StartHostAsync(parse, ct).ConfigureAwait(false);
+            return await action(parse, host, ct).ConfigureAwait(false);
+        });
+
+    /// <summary>Sets an action; any exception becomes one line on stderr and exit code 1 (130 when cancelled).</summary>
+    public void SetAction(Command command, Func<ParseResult, CancellationToken, Task<int>> action) =>
+        command.SetAction(async (parse, ct) =>
+        {
+            try
+            {
+                return await action(parse, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                await Stderr.WriteLineAsync("isola: cancelled").ConfigureAwait(false);
+                return 130;
+            }
+            catch (Exception e)
+            {
+                await ReportAsync(parse, e).ConfigureAwait(false);
+                return IsolaCli.Failure;
+            }
+        });
+
+    /// <summary>Prints <paramref name="error"/> as one line; with -v, the whole chain follows.</summary>
+    internal async Task ReportAsync(ParseResult parse, Exception error)
+    {
+        var line = error is IsolaException ? error.Message : $"{error.GetType().Name}: {error.Message}";
+        await Stderr.WriteLineAsync($"isola: {OneLine(line)}").ConfigureAwait(false);
+        if (parse.GetValue(VerboseOption))
+        {
+            await Stderr.WriteLineAsync(error.ToString()).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Argument-level validation failure, reported like any other error.</summary>
+    public static IsolaException Usage(string message) => IsolaException.InvalidArgument(message);
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    private static Option<string> CreateOutputOption()
+    {
+        var option = new Option<string>("--output", "-o")
+        {
+            Description = "Output format",
+            Recursive = true,
+            DefaultValueFactory = _ => "table",
+        };
+        option.AcceptOnlyFromAmong("table", "json");
+        return option;
+    }
+}

@@ -1,0 +1,194 @@
+using System.CommandLine;
+using Isola.Cli.Output;
+
+namespace Isola.Cli.Commands;
+
+/// <summary><c>isola sandbox run|ls|inspect|stop|rm|wait</c>.</summary>
+internal static class SandboxCommands
+{
+    public static Command Create(CliContext context)
+    {
+        var group = new Command("sandbox", "Manage sandboxes (pods)");
+        group.Subcommands.Add(Run(context));
+        group.Subcommands.Add(List(context));
+        group.Subcommands.Add(Inspect(context));
+        group.Subcommands.Add(Stop(context));
+        group.Subcommands.Add(Remove(context));
+        group.Subcommands.Add(Wait(context));
+        return group;
+    }
+
+    private static Argument<string> SandboxArgument() => new("sandbox") { Description = "Sandbox id or name" };
+
+    private static Command Run(CliContext context)
+    {
+        var id = new Option<string?>("--id") { Description = "Sandbox id (generated when omitted)" };
+        var name = new Option<string?>("--name") { Description = "Unique name (default: the id)" };
+        var runtime = new Option<string?>("--runtime") { Description = "Runtime handler (default: Isola:DefaultRuntime)" };
+        var hostname = new Option<string?>("--hostname") { Description = "The pod's hostname" };
+        var network = new Option<string?>("--network") { Description = "'host', a netns path, or empty for a new namespace" };
+        var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var annotations = new Option<string[]>("--annotation") { Description = "Annotation KEY=VALUE passed to the controller (repeatable)" };
+        var command = new Command("run", "Create and start a sandbox; prints its id") { id, name, runtime, hostname, network, labels, annotations };
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            var spec = new SandboxSpec
+            {
+                Id = parse.GetValue(id),
+                Name = parse.GetValue(name),
+                Runtime = parse.GetValue(runtime),
+                Hostname = parse.GetValue(hostname),
+                Network = parse.GetValue(network),
+                Labels = KeyValues(parse.GetValue(labels), "--label"),
+                Annotations = KeyValues(parse.GetValue(annotations), "--annotation"),
+            };
+            var sandbox = await host.Sandboxes.RunAsync(spec, ct).ConfigureAwait(false);
+            await Print(context, parse, sandbox.Info, idOnly: true).ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command List(CliContext context)
+    {
+        var command = new Command("ls", "List sandboxes");
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            var all = await host.Sandboxes.ListAsync(ct).ConfigureAwait(false);
+            if (context.Output.IsJson(parse))
+            {
+                await context.Output.JsonAsync(all).ConfigureAwait(false);
+            }
+            else
+            {
+                await context.Output.TableAsync(["ID", "NAME", "RUNTIME", "STATE", "PID", "CONTAINERS", "CREATED"],
+                    all.Select(s => (IReadOnlyList<string>)[s.Id, s.Name, s.Runtime, s.State.ToString(), s.Pid == 0 ? "-" : s.Pid.ToString(),
+                        s.Containers.Count.ToString(), OutputWriter.Time(s.CreatedAt)])).ConfigureAwait(false);
+            }
+
+            foreach (var path in host.Sandboxes.QuarantinedRecords)
+            {
+                await context.Stderr.WriteLineAsync($"isola: warning: unreadable record quarantined at '{path}'").ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Inspect(CliContext context)
+    {
+        var sandboxArg = SandboxArgument();
+        var command = new Command("inspect", "Show a sandbox, refreshed from its controller") { sandboxArg };
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
+            var info = await sandbox.InspectAsync(ct).ConfigureAwait(false);
+            await Print(context, parse, info, idOnly: false).ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Stop(CliContext context)
+    {
+        var sandboxArg = SandboxArgument();
+        var timeout = new Option<double?>("--timeout", "-t") { Description = "Seconds to wait for a graceful stop (default Isola:Timeouts:Stop)" };
+        var command = new Command("stop", "Stop a sandbox (idempotent)") { sandboxArg, timeout };
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
+            var seconds = parse.GetValue(timeout);
+            if (seconds is < 0)
+            {
+                throw CliContext.Usage($"--timeout must not be negative (got {seconds})");
+            }
+
+            await sandbox.StopAsync(seconds is { } s ? TimeSpan.FromSeconds(s) : null, ct).ConfigureAwait(false);
+            await Print(context, parse, sandbox.Info, idOnly: true).ConfigureAwait(false);
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Remove(CliContext context)
+    {
+        var sandboxes = new Argument<string[]>("sandbox") { Description = "Sandbox ids or names", Arity = ArgumentArity.OneOrMore };
+        var command = new Command("rm", "Stop and remove sandboxes (idempotent for a sandbox removed concurrently)") { sandboxes };
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            foreach (var idOrName in parse.GetValue(sandboxes)!)
+            {
+                var sandbox = await host.Sandboxes.GetAsync(idOrName, ct).ConfigureAwait(false);
+                await sandbox.RemoveAsync(ct).ConfigureAwait(false);
+                await context.Stdout.WriteLineAsync(sandbox.Id).ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Wait(CliContext context)
+    {
+        var sandboxArg = SandboxArgument();
+        var command = new Command("wait", "Block until a sandbox exits; prints its exit status") { sandboxArg };
+        context.SetHostAction(command, async (parse, host, ct) =>
+        {
+            var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
+            var exit = await sandbox.WaitAsync(ct).ConfigureAwait(false);
+            if (context.Output.IsJson(parse))
+            {
+                await context.Output.JsonAsync(exit).ConfigureAwait(false);
+            }
+            else
+            {
+                await context.Stdout.WriteLineAsync(exit.Code.ToString()).ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task Print(CliContext context, ParseResult parse, SandboxInfo info, bool idOnly)
+    {
+        if (context.Output.IsJson(parse))
+        {
+            await context.Output.JsonAsync(info).ConfigureAwait(false);
+        }
+        else if (idOnly)
+        {
+            await context.Stdout.WriteLineAsync(info.Id).ConfigureAwait(false);
+        }
+        else
+        {
+            await context.Output.PairsAsync(
+            [
+                ("ID", info.Id), ("Name", info.Name), ("Runtime", info.Runtime), ("Controller", info.Controller),
+                ("State", info.State.ToString()), ("Pid", info.Pid.ToString()), ("Task address", info.TaskAddress == "" ? "-" : info.TaskAddress),
+                ("Task API", info.TaskApiVersion == 0 ? "-" : $"v{info.TaskApiVersion}"), ("Created", OutputWriter.Time(info.CreatedAt)),
+                ("Started", OutputWriter.Time(info.StartedAt)), ("Exit", info.Exit is { } e ? $"{e.Code} at {OutputWriter.Time(e.ExitedAt)}" : "-"),
+                ("Containers", info.Containers.Count == 0 ? "-" : string.Join(", ", info.Containers.Select(c => $"{c.Id} ({c.State})"))),
+            ]).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Parses KEY=VALUE pairs; the error names the option and the bad value.</summary>
+    internal static Dictionary<string, string> KeyValues(string[]? values, string option)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in values ?? [])
+        {
+            var eq = pair.IndexOf('=');
+            if (eq <= 0)
+            {
+                throw CliContext.Usage($"{option} '{pair}': expected KEY=VALUE");
+            }
+
+            result[pair[..eq]] = pair[(eq + 1)..];
+        }
+
+        return result;
+    }
+}
