@@ -95,8 +95,8 @@ internal static class QemuCommandLine
         if (settings.AgentChannel == AgentChannel.Vsock)
         {
             var cid = spec.VsockCid ?? throw IsolaException.InvalidArgument($"VM {spec.Id}: the vsock agent channel needs a guest CID");
-            var fd = settings.VsockFd is { } f ? new[] { $"vhostfd={f}" } : [];
-            a.AddRange(["-device", Dev("vhost-vsock", [$"id=vsock-{cid}", $"guest-cid={cid}", .. fd])]);
+            var vsock = Dev("vhost-vsock", $"id=vsock-{cid}", $"guest-cid={cid}");
+            a.AddRange(["-device", settings.VsockFd is { } fd ? $"{vsock},vhostfd={fd}" : vsock]);
         }
         else
         {

@@ -82,8 +82,9 @@ internal static class StratoVirtCommandLine
         if (settings.AgentChannel == AgentChannel.Vsock)
         {
             var cid = spec.VsockCid ?? throw IsolaException.InvalidArgument($"VM {spec.Id}: the vsock agent channel needs a guest CID");
-            var fd = settings.VsockFd is { } f ? new[] { $"vhostfd={f}" } : [];
-            a.AddRange(["-device", Dev([Driver("vhost-vsock"), $"id=vsock-{cid}", $"guest-cid={cid}", .. fd])]);
+            // Kuasar's order: the pre-bound descriptor comes last.
+            var vsock = Dev(Driver("vhost-vsock"), $"id=vsock-{cid}", $"guest-cid={cid}");
+            a.AddRange(["-device", settings.VsockFd is { } fd ? $"{vsock},vhostfd={fd}" : vsock]);
         }
         else
         {
@@ -97,7 +98,7 @@ internal static class StratoVirtCommandLine
             a.AddRange(["-device", Dev(Driver("vhost-user-fs"), $"id=vhost-user-fs-{spec.Id}", $"chardev=virtio-fs-{spec.Id}", "tag=kuasar")]);
         }
 
-        foreach (var port in HotplugSlots(spec, settings, slot))
+        foreach (var port in HotplugSlots(spec, settings, slot).Where(p => p.IsPci))
         {
             a.AddRange(["-device", $"pcie-root-port,id={port.Bus},port={MachineKind.Hex(port.PciSlot)},bus=pcie.0,addr={MachineKind.Hex(port.PciSlot)}"]);
         }
