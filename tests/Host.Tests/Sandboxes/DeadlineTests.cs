@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using Isola.Host.Tests.Doubles;
+
+namespace Isola.Host.Tests.Sandboxes;
+
+/// <summary>A hung controller cannot hang the host: every call but Wait has the configured deadline.</summary>
+public sealed class DeadlineTests : IDisposable
+{
+    private readonly TestRoot _t = new();
+
+    public void Dispose() => _t.Dispose();
+
+    [Theory]
+    [InlineData("Create")]
+    [InlineData("Start")]
+    public async Task A_hanging_create_or_start_fails_with_DeadlineExceeded_and_is_rolled_back(string operation)
+    {
+        await using var host = await _t.StartAsync(("Isola:Timeouts:Controller", "0.5"));
+        _t.Controller.Hangs[operation] = true;
+        var clock = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" }));
+        clock.Stop();
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
+        Assert.Contains("sandbox 'sb1'", e.Message);
+        Assert.Contains(operation, e.Message);
+        Assert.Contains("0.5s", e.Message);
+        // Generous bound: the point is "about the deadline", not "forever" (the double ignores its token).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Equal(1, _t.Controller.Calls("Shutdown"));
+        Assert.Empty(await host.Sandboxes.ListAsync());
+    }
+
+    [Fact]
+    public async Task A_hanging_stop_fails_with_DeadlineExceeded_and_leaves_Stopping_for_a_retry()
+    {
+        await using var host = await _t.StartAsync(("Isola:Timeouts:Controller", "00:00:00.5"), ("Isola:Timeouts:Stop", "0.1"));
+        var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        _t.Controller.Hangs["Stop"] = true;
+        var e = await Assert.ThrowsAsync<IsolaException>(() => sandbox.StopAsync());
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
+        Assert.Contains("Stop", e.Message);
+        Assert.Equal(SandboxState.Stopping, (await host.Sandboxes.ListAsync()).Single().State);
+        _t.Controller.Hangs.Clear();
+        await sandbox.StopAsync();
+        Assert.Equal(SandboxState.Stopped, sandbox.Info.State);
+    }
+
+    [Fact]
+    public async Task A_hanging_Status_at_recovery_does_not_block_start_beyond_the_deadline()
+    {
+        await using (var host = await _t.StartAsync())
+        {
+            await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        }
+
+        _t.Controller.Hangs["Status"] = true;
+        await using (var host = await _t.StartAsync(("Isola:Timeouts:Controller", "0.3")))
+        {
+            Assert.Equal(SandboxState.Pending, (await host.Sandboxes.ListAsync()).Single().State);
+        }
+    }
+
+    [Fact]
+    public async Task Cancelling_the_caller_is_a_cancellation_not_a_deadline()
+    {
+        await using var host = await _t.StartAsync();
+        _t.Controller.Hangs["Create"] = true;
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" }, cts.Token));
+    }
+}
