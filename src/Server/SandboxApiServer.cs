@@ -36,6 +36,11 @@ public sealed class SandboxApiServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(isola);
         ArgumentNullException.ThrowIfNull(options);
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("isola serve needs Linux (Unix sockets with SO_PEERCRED)");
+        }
+
         var path = options.SocketPath;
         await RemoveStaleSocketAsync(path, cancellationToken).ConfigureAwait(false);
         var allowed = options.AllowedUids.Count > 0 ? options.AllowedUids.ToHashSet() : [PeerCredentials.EffectiveUid()];

@@ -91,8 +91,15 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
         }
     }
 
-    private static void CreatePrivateDirectory(string path) =>
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("bundles need Linux");
+        }
+
         Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
 
     private static void WriteAtomically(string path, byte[] content)
     {

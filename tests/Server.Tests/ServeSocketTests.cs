@@ -1,0 +1,72 @@
+using System.Net.Sockets;
+using Grpc.Core;
+using Isola.SandboxApi.V1;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Isola.Server.Tests;
+
+/// <summary>Who may reach `isola serve`, and what it does with the socket path.</summary>
+public sealed class ServeSocketTests
+{
+    [Fact]
+    public async Task The_socket_is_0600_and_a_second_server_on_it_is_refused()
+    {
+        await using var f = await ServeFixture.StartAsync();
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f.Server.SocketPath));
+        var e = await Assert.ThrowsAsync<IsolaException>(() => SandboxApiServer.StartAsync(f.Host,
+            new SandboxApiServerOptions { SocketPath = f.Server.SocketPath, BundleRoot = f.BundleRoot }, NullLoggerFactory.Instance));
+        Assert.Equal(IsolaErrorCode.AlreadyExists, e.Code);
+        Assert.Contains(f.Server.SocketPath, e.Message);
+        // The first server still answers.
+        await f.Client.MetricsAsync(new ControllerMetricsRequest { SandboxId = "none" }).ResponseAsync
+            .ContinueWith(t => Assert.Equal(StatusCode.NotFound, ((RpcException)t.Exception!.InnerException!).StatusCode));
+    }
+
+    [Fact]
+    public async Task A_stale_socket_file_is_replaced_but_a_regular_file_is_not_touched()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "isola-serve-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var stale = Path.Combine(dir, "stale.sock");
+            using (var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                s.Bind(new UnixDomainSocketEndPoint(stale));
+            }
+
+            await using var f = await ServeFixture.StartAsync();
+            await using (var server = await SandboxApiServer.StartAsync(f.Host,
+                             new SandboxApiServerOptions { SocketPath = stale, BundleRoot = f.BundleRoot }, NullLoggerFactory.Instance))
+            {
+                Assert.True(File.Exists(stale));
+            }
+
+            Assert.False(File.Exists(stale));
+            var regular = Path.Combine(dir, "data.txt");
+            await File.WriteAllTextAsync(regular, "keep me");
+            var e = await Assert.ThrowsAsync<IsolaException>(() => SandboxApiServer.StartAsync(f.Host,
+                new SandboxApiServerOptions { SocketPath = regular, BundleRoot = f.BundleRoot }, NullLoggerFactory.Instance));
+            Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+            Assert.Equal("keep me", await File.ReadAllTextAsync(regular));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_peer_whose_uid_is_not_allowed_is_disconnected_before_any_call()
+    {
+        // The test runs as root (uid 0); allow only another uid.
+        await using var f = await ServeFixture.StartAsync(allowedUids: [65534]);
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            f.Client.CreateAsync(new ControllerCreateRequest { SandboxId = "sv-refused" }).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+        Assert.Empty(await f.Host.Sandboxes.ListAsync());
+    }
+}
