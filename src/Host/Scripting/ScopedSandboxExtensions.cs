@@ -16,4 +16,14 @@ public static class ScopedSandboxExtensions
         var sandbox = await sandboxes.RunAsync(spec, cancellationToken).ConfigureAwait(false);
         return new ScopedSandbox(sandbox, stopTimeout);
     }
+
+    /// <summary>Takes ownership of an existing sandbox (for example one made with <see cref="ISandboxes.CreateAsync"/> and
+    /// started by hand): disposing the returned handle stops and removes it.</summary>
+    /// <param name="sandbox">The sandbox.</param>
+    /// <param name="stopTimeout">Graceful stop timeout at teardown; null uses the configured default.</param>
+    public static ScopedSandbox ToScoped(this ISandbox sandbox, TimeSpan? stopTimeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(sandbox);
+        return sandbox as ScopedSandbox ?? new ScopedSandbox(sandbox, stopTimeout);
+    }
 }

@@ -20,7 +20,7 @@ internal static class ScriptReferenceSet
         "System.Linq", "System.Threading", "System.Threading.Tasks", "System.Threading.Channels", "System.IO",
         "System.Memory", "System.Text.Json", "System.Text.RegularExpressions", "System.Diagnostics.Process",
         "System.ComponentModel.Primitives", "System.Net.Primitives", "System.Net.Sockets", "System.Net.Http",
-        "System.ObjectModel", "System.Runtime.InteropServices", "Microsoft.Win32.Primitives",
+        "System.ObjectModel", "System.Runtime.InteropServices", "Microsoft.Win32.Primitives", "System.Private.Uri",
     ];
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(Build);
