@@ -97,8 +97,11 @@ internal static class VmmLauncher
         {
             vmm ??= ReadPidFile(layout.PidFile);
             await KillAsync(launcher, vmm).ConfigureAwait(false);
-            File.Delete(layout.QmpSocket);
-            File.Delete(layout.PidFile);
+            foreach (var path in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket })
+            {
+                File.Delete(path);
+            }
+
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 throw IsolaException.DeadlineExceeded(
