@@ -1,0 +1,145 @@
+using Isola.Host.Tests.Doubles;
+using Isola.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Host.Tests.Configuration;
+
+/// <summary>Runtime handlers and timeouts are validated at start, with errors naming the key; sources layer as documented.</summary>
+[Collection(EnvironmentCollection.Name)]
+public sealed class ConfigurationTests : IDisposable
+{
+    private readonly TestRoot _t = new();
+
+    public void Dispose() => _t.Dispose();
+
+    private async Task<IsolaException> StartFails(params (string, string?)[] settings)
+    {
+        var e = await Assert.ThrowsAsync<IsolaException>(async () =>
+        {
+            await using var host = await _t.StartAsync(settings);
+        });
+        return e;
+    }
+
+    [Fact]
+    public async Task An_unknown_controller_names_the_key_and_the_known_controllers()
+    {
+        var e = await StartFails(("Isola:Runtimes:kata:Controller", "kata-x"));
+        Assert.Equal("Isola:Runtimes:kata:Controller: no controller named 'kata-x' (known: fake)", e.Message);
+    }
+
+    [Fact]
+    public async Task A_runtime_without_a_controller_names_the_key()
+    {
+        var e = await StartFails(("Isola:Runtimes:kata:Options:Vcpus", "2"));
+        Assert.StartsWith("Isola:Runtimes:kata:Controller: missing", e.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_default_runtime_names_the_key_and_the_configured_ones()
+    {
+        var e = await StartFails(("Isola:DefaultRuntime", "runc"));
+        Assert.Equal("Isola:DefaultRuntime: no runtime named 'runc' (configured: fake)", e.Message);
+    }
+
+    [Theory]
+    [InlineData("Controller", "soon")]
+    [InlineData("Task", "-00:00:01")]
+    [InlineData("Stop", "0")]
+    public async Task Bad_timeouts_name_the_key(string key, string value)
+    {
+        var e = await StartFails(($"Isola:Timeouts:{key}", value));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.StartsWith($"Isola:Timeouts:{key}: '{value}'", e.Message);
+    }
+
+    [Fact]
+    public async Task Options_rejected_by_the_factory_name_the_key()
+    {
+        var e = await StartFails(("Isola:Runtimes:fake:Options:Reject", "yes"));
+        Assert.Contains("Isola:Runtimes:fake:Options:Reject", e.Message);
+    }
+
+    [Fact]
+    public async Task The_factory_gets_the_handler_options_path_and_state_root()
+    {
+        var plugin = new FakePlugin(_t.Controller);
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(_t.Settings(("Isola:Runtimes:fake:Options:Vcpus", "2")));
+        builder.AddPlugin(plugin);
+        await using var host = await builder.StartAsync();
+        var context = Assert.Single(plugin.Contexts);
+        Assert.Equal("fake", context.RuntimeName);
+        Assert.Equal("2", context.Options["Vcpus"]);
+        Assert.Equal("Isola:Runtimes:fake:Options", context.ConfigPath);
+        Assert.Equal(_t.Root, context.StateRoot);
+        var runtime = Assert.Single(host.Runtimes);
+        Assert.True(runtime.IsDefault);
+        Assert.Equal("2", runtime.Details["Vcpus"]);
+    }
+
+    [Fact]
+    public async Task Json_file_then_environment_then_command_line_win_in_that_order()
+    {
+        var file = Path.Combine(_t.Root + "-plugins", "isola.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await File.WriteAllTextAsync(file, $$"""
+            { "Isola": { "Root": "{{_t.Root}}-json", "PluginsDir": "{{_t.EmptyPluginsDir()}}", "DefaultRuntime": "fake",
+                         "Runtimes": { "fake": { "Controller": "fake" } }, "Timeouts": { "Stop": "00:00:03" } } }
+            """);
+        Environment.SetEnvironmentVariable("ISOLA__ROOT", _t.Root + "-env");
+        try
+        {
+            var builder = IsolaHost.CreateBuilder(["--config", file, "--Isola:Timeouts:Stop=00:00:04"]);
+            Assert.Equal(_t.Root + "-env", builder.Configuration["Isola:Root"]);
+            Assert.Equal("00:00:04", builder.Configuration["Isola:Timeouts:Stop"]);
+            Assert.Equal("fake", builder.Configuration["Isola:Runtimes:fake:Controller"]);
+            builder.Configuration.AddInMemoryCollection([new("Isola:Root", _t.Root)]);
+            builder.AddPlugin(new FakePlugin(_t.Controller));
+            await using var host = await builder.StartAsync();
+            Assert.Equal(TimeSpan.FromSeconds(4), host.Manager.Settings.StopTimeout);
+            Assert.Equal(_t.Root, host.Manager.Store.Root);
+            Assert.False(Directory.Exists(_t.Root + "-json"));
+            Assert.False(Directory.Exists(_t.Root + "-env"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("ISOLA__ROOT", null);
+        }
+    }
+
+    [Fact]
+    public void A_missing_config_file_is_an_error_naming_it()
+    {
+        var e = Assert.Throws<IsolaException>(() => IsolaHost.CreateBuilder(["--config", "/nonexistent/isola.json"]));
+        Assert.Contains("'/nonexistent/isola.json'", e.Message);
+    }
+
+    [Fact]
+    public async Task Without_runtimes_and_without_a_shim_controller_the_host_starts_with_none()
+    {
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection([new("Isola:Root", _t.Root), new("Isola:PluginsDir", _t.EmptyPluginsDir())]);
+        await using var host = await builder.StartAsync();
+        Assert.Empty(host.Runtimes);
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec()));
+        Assert.Contains("unknown runtime 'runc'", e.Message);
+    }
+
+    [Fact]
+    public async Task Without_runtimes_a_shim_controller_gets_an_implicit_runc_handler()
+    {
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection([new("Isola:Root", _t.Root), new("Isola:PluginsDir", _t.EmptyPluginsDir())]);
+        builder.AddPlugin(new FakePlugin(_t.Controller, controllerName: "shim"));
+        await using var host = await builder.StartAsync();
+        var runc = Assert.Single(host.Runtimes);
+        Assert.Equal(("runc", "shim", true), (runc.Name, runc.Controller, runc.IsDefault));
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EnvironmentCollection
+{
+    public const string Name = "process environment";
+}
