@@ -58,6 +58,11 @@ internal static class ReadinessProbe
                         // The agent is not serving yet: try again until the deadline.
                         lastError = e.Message;
                     }
+                    catch (IsolaException e) when (!deadline.IsCancellationRequested)
+                    {
+                        // It answered, but not as Kuasar's vmm-task would: waiting longer will not help.
+                        throw new IsolaException(e.Code, $"sandbox {sandboxId}: the guest agent at {taskAddress} refused {SandboxService}/{CheckMethod}: {e.Message}", e);
+                    }
                 }
 
                 await Task.Delay(Poll, deadline.Token).ConfigureAwait(false);
