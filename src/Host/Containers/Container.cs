@@ -50,7 +50,7 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
 
         Sandbox.RequireReady(record, $"wait for container '{Id}' in");
         var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
-        var exit = await TaskClients.Named(SandboxId, Id, "Wait", client.WaitAsync(Id, null, cancellationToken)).ConfigureAwait(false);
+        var exit = await TaskClients.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, null, cancellationToken)).ConfigureAwait(false);
         await RecordExitAsync(exit, cancellationToken).ConfigureAwait(false);
         return exit;
     }
@@ -148,7 +148,7 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
             await manager.TaskClients.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
             created = true;
             await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);
-            return await TaskClients.Named(SandboxId, Id, "Wait", client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
+            return await TaskClients.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
         }
         finally
         {

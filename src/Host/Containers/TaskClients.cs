@@ -62,7 +62,7 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) :
     public Task<T> CallAsync<T>(string sandboxId, string containerId, string operation, Func<CancellationToken, Task<T>> call,
         CancellationToken cancellationToken) =>
         Deadline.RunAsync($"container '{containerId}' in sandbox '{sandboxId}': Task {operation}", taskTimeout,
-            ct => Named(sandboxId, containerId, operation, call(ct)), cancellationToken);
+            ct => Named(sandboxId, containerId, operation, () => call(ct)), cancellationToken);
 
     /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>
     public Task CallAsync(string sandboxId, string containerId, string operation, Func<CancellationToken, Task> call,
@@ -74,11 +74,11 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) :
         }, cancellationToken);
 
     /// <summary>Makes sure a Task API error names the container, keeping its code.</summary>
-    public static async Task<T> Named<T>(string sandboxId, string containerId, string operation, Task<T> task)
+    public static async Task<T> Named<T>(string sandboxId, string containerId, string operation, Func<Task<T>> call)
     {
         try
         {
-            return await task.ConfigureAwait(false);
+            return await call().ConfigureAwait(false);
         }
         catch (IsolaException e) when (!e.Message.Contains($"'{containerId}'", StringComparison.Ordinal))
         {

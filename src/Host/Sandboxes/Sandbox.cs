@@ -129,7 +129,7 @@ internal sealed class Sandbox : ISandbox
         ExitStatus? exit;
         try
         {
-            exit = await SandboxManager.Named(Id, "Wait", handler.Controller.WaitAsync(context, cancellationToken)).ConfigureAwait(false);
+            exit = await SandboxManager.Named(Id, "Wait", () => handler.Controller.WaitAsync(context, cancellationToken)).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
         {

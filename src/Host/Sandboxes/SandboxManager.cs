@@ -177,7 +177,7 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     {
         var what = $"sandbox '{scope.Record.Id}': controller '{scope.Handler.ControllerName}' {operation}";
         return Deadline.RunAsync(what, _settings.ControllerTimeout + extra,
-            ct => Named(scope.Record.Id, operation, call(scope.Handler.Controller, scope.Context, ct)), cancellationToken);
+            ct => Named(scope.Record.Id, operation, () => call(scope.Handler.Controller, scope.Context, ct)), cancellationToken);
     }
 
     /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>
@@ -190,11 +190,11 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
         }, cancellationToken, extra);
 
     /// <summary>Makes sure a plugin's error names the sandbox and the operation, keeping its code.</summary>
-    internal static async Task<T> Named<T>(string sandboxId, string operation, Task<T> task)
+    internal static async Task<T> Named<T>(string sandboxId, string operation, Func<Task<T>> call)
     {
         try
         {
-            return await task.ConfigureAwait(false);
+            return await call().ConfigureAwait(false);
         }
         catch (IsolaException e) when (!e.Message.Contains($"'{sandboxId}'", StringComparison.Ordinal))
         {

@@ -1,10 +1,9 @@
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Scripting;
 
 /// <summary>
-/// Compiled scripts on disk. An entry lives in <c>CacheDir/&lt;key&gt;/</c> (<c>manifest.json</c> + <c>script.dll</c>),
+/// Compiled scripts on disk. An entry lives in <c>CacheDir/&lt;key&gt;/</c> (<c>manifest</c> + <c>script.dll</c>),
 /// where the key is SHA-256 over the toolchain identity, the script's full path and its text. The manifest then pins
 /// every <c>#load</c>ed file and <c>#r</c>ed assembly by hash, so the effective key covers all of them; the image's own
 /// hash is checked before each load, so a torn or tampered entry is rebuilt rather than run.
@@ -14,7 +13,7 @@ internal sealed class ScriptCache
     /// <summary>Bumped whenever the entry layout or the way scripts are compiled changes.</summary>
     public const int FormatVersion = 1;
 
-    private const string ManifestFile = "manifest.json";
+    private const string ManifestFile = "manifest";
     private const string ImageFile = "script.dll";
     private const UnixFileMode PrivateDir = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
@@ -53,8 +52,8 @@ internal sealed class ScriptCache
 
         try
         {
-            var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), ScriptManifestJson.Default.ScriptManifest);
-            if (manifest is null || manifest.Format != FormatVersion || manifest.Toolchain != Toolchain || manifest.Sources.Count == 0)
+            var manifest = ScriptManifest.Parse(File.ReadAllText(manifestPath));
+            if (manifest.Format != FormatVersion || manifest.Toolchain != Toolchain || manifest.Sources.Count == 0)
             {
                 return Corrupt(dir, "its manifest does not match this version of Isola");
             }
@@ -71,7 +70,7 @@ internal sealed class ScriptCache
                 ? new CacheLookup(ScriptCacheStatus.Hit, image, manifest)
                 : Corrupt(dir, "its image does not match the recorded hash");
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or NotSupportedException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or FormatException)
         {
             return Corrupt(dir, e.Message);
         }
@@ -89,8 +88,7 @@ internal sealed class ScriptCache
             CreatePrivateDirectory(Directory);
             CreatePrivateDirectory(temp);
             File.WriteAllBytes(Path.Combine(temp, ImageFile), image);
-            File.WriteAllBytes(Path.Combine(temp, ManifestFile),
-                JsonSerializer.SerializeToUtf8Bytes(manifest, ScriptManifestJson.Default.ScriptManifest));
+            File.WriteAllText(Path.Combine(temp, ManifestFile), manifest.Serialize());
             if (System.IO.Directory.Exists(target))
             {
                 System.IO.Directory.Delete(target, recursive: true);
@@ -98,7 +96,7 @@ internal sealed class ScriptCache
 
             System.IO.Directory.Move(temp, target);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             // Another process may have stored the same entry first; either way the script still runs.
             _logger.LogWarning("Could not store compiled script in {CacheDir}: {Error}", Directory, e.Message);

@@ -1,4 +1,5 @@
-using System.Text.Json.Serialization;
+using System.Globalization;
+using System.Text;
 
 namespace Isola.Hosting.Scripting;
 
@@ -15,9 +16,74 @@ internal sealed record ScriptManifest(
     string ImageSha256,
     IReadOnlyList<ScriptDependency> Sources,
     IReadOnlyList<ScriptDependency> References,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    private const string Magic = "isola-script-cache";
 
-/// <summary>Source-generated JSON for the manifest: reflection-based serialization would cost a cached run ~30 ms.</summary>
-[JsonSerializable(typeof(ScriptManifest))]
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
-internal sealed partial class ScriptManifestJson : JsonSerializerContext;
+    /// <summary>
+    /// A line-per-field text form (<c>source SHA256 PATH</c>). Hand-written rather than JSON on purpose: a cached run
+    /// must stay near process-start cost, and loading and warming System.Text.Json alone cost ~15 ms of it (measured
+    /// with <c>isola run -v</c>). Paths containing a line break are rejected, so each line parses unambiguously.
+    /// </summary>
+    public string Serialize()
+    {
+        var text = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"{Magic} {Format}\n")
+            .Append(CultureInfo.InvariantCulture, $"toolchain {Toolchain}\n")
+            .Append(CultureInfo.InvariantCulture, $"image {ImageSha256}\n")
+            .Append(CultureInfo.InvariantCulture, $"created {CreatedAt:O}\n");
+        foreach (var (kind, deps) in new[] { ("source", Sources), ("reference", References) })
+        {
+            foreach (var dep in deps)
+            {
+                if (dep.Path.AsSpan().ContainsAny('\n', '\r'))
+                {
+                    throw new InvalidDataException($"cannot cache a script whose input path contains a line break: {dep.Path}");
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"{kind} {dep.Sha256} {dep.Path}\n");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Parses <see cref="Serialize"/>'s output; throws <see cref="InvalidDataException"/> on anything else.</summary>
+    public static ScriptManifest Parse(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length < 4 || !lines[0].StartsWith(Magic + " ", StringComparison.Ordinal)
+            || !int.TryParse(lines[0].AsSpan(Magic.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var format))
+        {
+            throw new InvalidDataException("not a script cache manifest");
+        }
+
+        string toolchain = "", image = "";
+        var created = DateTimeOffset.MinValue;
+        List<ScriptDependency> sources = [], references = [];
+        foreach (var line in lines.Skip(1))
+        {
+            var space = line.IndexOf(' ', StringComparison.Ordinal);
+            var (kind, rest) = space > 0 ? (line[..space], line[(space + 1)..]) : throw new InvalidDataException($"bad manifest line '{line}'");
+            switch (kind)
+            {
+                case "toolchain": toolchain = rest; break;
+                case "image": image = rest; break;
+                case "created": created = DateTimeOffset.Parse(rest, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind); break;
+                case "source": sources.Add(Dependency(rest)); break;
+                case "reference": references.Add(Dependency(rest)); break;
+                default: throw new InvalidDataException($"unknown manifest field '{kind}'");
+            }
+        }
+
+        return new ScriptManifest(format, toolchain, image, sources, references, created);
+    }
+
+    private static ScriptDependency Dependency(string rest)
+    {
+        var space = rest.IndexOf(' ', StringComparison.Ordinal);
+        return space == 64 && rest.Length > 65
+            ? new ScriptDependency(rest[(space + 1)..], rest[..space])
+            : throw new InvalidDataException($"bad dependency '{rest}'");
+    }
+}

@@ -36,13 +36,14 @@ internal sealed class ScriptRunner : IScriptRunner
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(scriptPath);
         ArgumentNullException.ThrowIfNull(args);
+        var started = Stopwatch.GetTimestamp();
         var fullPath = Path.GetFullPath(scriptPath);
         if (!File.Exists(fullPath))
         {
             throw IsolaException.NotFound($"script '{fullPath}' not found");
         }
 
-        var source = new ScriptSource(fullPath, await File.ReadAllTextAsync(fullPath, cancellationToken).ConfigureAwait(false));
+        var source = new ScriptSource(fullPath, File.ReadAllText(fullPath));
         var key = ScriptCache.KeyOf(source);
         var lookup = _cache.Lookup(key, source);
         var status = lookup.Status;
@@ -79,6 +80,12 @@ internal sealed class ScriptRunner : IScriptRunner
                 await ScriptImage.RunAsync(rebuilt.Image, rebuilt.Manifest, globals, cancellationToken).ConfigureAwait(false));
         }
 
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.LogDebug("Ran {Script} ({Cache}) in {Elapsed:F0} ms; compiler loaded in this process: {CompilerLoaded}",
+                fullPath, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, CompilerLoaded());
+        }
+
         return new ScriptRunResult
         {
             ExitCode = outcome.ExitCode,
@@ -107,6 +114,10 @@ internal sealed class ScriptRunner : IScriptRunner
         var manifest = new ScriptManifest(ScriptCache.FormatVersion, ScriptCache.Toolchain, "", compiled.Sources, compiled.References, DateTimeOffset.UtcNow);
         return new BuildResult(compiled.Image, manifest, compiled.Diagnostics);
     }
+
+    /// <summary>Whether Roslyn is loaded: a cache hit in a fresh process should leave it unloaded.</summary>
+    internal static bool CompilerLoaded() =>
+        AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name == "Microsoft.CodeAnalysis");
 
     private IScriptCompiler Compiler
     {
