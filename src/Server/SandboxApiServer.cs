@@ -48,6 +48,7 @@ public sealed class SandboxApiServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.Services.AddSingleton(isola);
@@ -67,19 +68,18 @@ public sealed class SandboxApiServer : IAsyncDisposable
         return new SandboxApiServer(app, path);
     }
 
-    /// <summary>Completes when the server stops.</summary>
-    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
-
     /// <summary>Stops serving (in-flight Waits are cancelled) and removes the socket file.</summary>
     public async ValueTask DisposeAsync()
     {
+        // Unlink first: no new client can connect, and the file is gone even if the process is torn down while
+        // Kestrel drains.
+        File.Delete(SocketPath);
         using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {
             await _app.StopAsync(cts.Token).ConfigureAwait(false);
         }
 
         await _app.DisposeAsync().ConfigureAwait(false);
-        File.Delete(SocketPath);
     }
 
     private static async Task RemoveStaleSocketAsync(string path, CancellationToken cancellationToken)

@@ -16,5 +16,6 @@ internal static class CommandCatalog
         RuntimeCommands.Create,
         VersionCommand.Create,
         RunCommand.Create,
+        ServeCommand.Create,
     ];
 }
