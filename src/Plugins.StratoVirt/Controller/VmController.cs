@@ -26,6 +26,7 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, IVmInstance> _vms = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SafeFileHandle> _cidHandles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _waiters = new(StringComparer.Ordinal);
 
     public VmController(VmControllerOptions options, IVmm vmm, ILogger logger)
     {
@@ -248,7 +249,33 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
     public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
-        return await vm.WaitAsync(cancellationToken).ConfigureAwait(false);
+        _waiters.AddOrUpdate(sandbox.Id, 1, (_, n) => n + 1);
+        var released = false;
+        try
+        {
+            return await vm.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // A host shutting down cancels its Waits. Let go of the QMP connection then, so that the next host process
+            // can attach (QEMU serves one QMP client at a time); the VM keeps running and the next call re-attaches.
+            released = true;
+            if (_waiters.AddOrUpdate(sandbox.Id, 0, (_, n) => Math.Max(0, n - 1)) == 0 &&
+                _vms.TryGetValue(sandbox.Id, out var current) && ReferenceEquals(current, vm) &&
+                _vms.TryRemove(new KeyValuePair<string, IVmInstance>(sandbox.Id, vm)))
+            {
+                await vm.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+        finally
+        {
+            if (!released)
+            {
+                _waiters.AddOrUpdate(sandbox.Id, 0, (_, n) => Math.Max(0, n - 1));
+            }
+        }
     }
 
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)

@@ -144,4 +144,28 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.False(status.Ready);
         Assert.Empty(Directory.EnumerateFileSystemEntries(reloaded.StateDirectory));
     }
+
+    [Fact]
+    public async Task Cancelling_the_last_Wait_releases_QMP_so_another_host_process_can_attach()
+    {
+        var options = VmHarness.GuestOptions(readiness: "none");
+        var first = _harness.CreateController(options);
+        var sandbox = _harness.NewSandbox("handover1");
+        await first.CreateAsync(sandbox, CancellationToken.None);
+        var started = await first.StartAsync(sandbox, CancellationToken.None);
+        using var stopMonitoring = new CancellationTokenSource();
+        var monitor = first.WaitAsync(sandbox, stopMonitoring.Token);
+
+        // The first host stops its background Wait (as IsolaHost.DisposeAsync does) but is never disposed itself.
+        await stopMonitoring.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => monitor);
+        var second = _harness.CreateController(options);
+        var reloaded = VmHarness.Reload(sandbox);
+        var status = await second.StatusAsync(reloaded, false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        await second.ShutdownAsync(reloaded, CancellationToken.None);
+
+        Assert.True(status.Ready);
+        Assert.Equal(started.Pid, status.Pid);
+        Assert.False(VmHarness.ProcessExists((int)started.Pid));
+    }
 }
