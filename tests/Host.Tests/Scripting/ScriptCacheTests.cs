@@ -63,8 +63,9 @@ public sealed class ScriptCacheTests : IDisposable
     [Theory]
     [InlineData("script.dll", "garbage")]
     [InlineData("script.dll", "")]
-    [InlineData("manifest.json", "{ not json")]
-    [InlineData("manifest.json", "{\"format\":1}")]
+    [InlineData("manifest", "{ not a manifest")]
+    [InlineData("manifest", "isola-script-cache 1\n")]
+    [InlineData("manifest", "isola-script-cache 1\ntoolchain x\nimage y\ncreated 2026-01-01T00:00:00Z\nsource 00 /a.csx\n")]
     public async Task A_corrupt_entry_is_rebuilt_not_fatal(string file, string content)
     {
         var script = _ws.Write("a.csx", "return 3;\n");
@@ -90,9 +91,9 @@ public sealed class ScriptCacheTests : IDisposable
         // A valid assembly with a matching hash but no Submission#0: the manifest is rewritten to "trust" it.
         var foreign = File.ReadAllBytes(typeof(ScriptCacheTests).Assembly.Location);
         File.WriteAllBytes(Path.Combine(entry, "script.dll"), foreign);
-        var manifestPath = Path.Combine(entry, "manifest.json");
+        var manifestPath = Path.Combine(entry, "manifest");
         var manifest = File.ReadAllText(manifestPath);
-        var oldHash = System.Text.RegularExpressions.Regex.Match(manifest, "\"imageSha256\": \"([0-9a-f]+)\"").Groups[1].Value;
+        var oldHash = System.Text.RegularExpressions.Regex.Match(manifest, "^image ([0-9a-f]{64})$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
         File.WriteAllText(manifestPath, manifest.Replace(oldHash, ScriptHashing.OfBytes(foreign), StringComparison.Ordinal));
 
         var result = await runner.RunAsync(script, []);
