@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Isola.Ttrpc.Native;
+
+namespace Isola.Ttrpc.Transports;
+
+/// <summary>
+/// Opens the byte streams ttrpc runs on. Addresses, with or without a "ttrpc+" prefix:
+/// <c>unix:///path</c> or a bare absolute path (AF_UNIX), <c>vsock://CID:PORT</c> (AF_VSOCK),
+/// <c>hvsock:///path/to/uds:PORT</c> (hybrid vsock: "CONNECT PORT\n" on a Unix socket, answered by "OK ...").
+/// </summary>
+public static class TtrpcTransport
+{
+    /// <summary>Connects to <paramref name="address"/>. Throws <see cref="IsolaErrorCode.Unavailable"/> naming the
+    /// address when nothing answers, and <see cref="IsolaErrorCode.InvalidArgument"/> when it is malformed.</summary>
+    public static async Task<Stream> ConnectAsync(string address, CancellationToken cancellationToken = default)
+    {
+        var target = address.StartsWith("ttrpc+", StringComparison.OrdinalIgnoreCase) ? address[6..] : address;
+        if (target.StartsWith('/'))
+        {
+            return await ConnectUnixAsync(target, cancellationToken).ConfigureAwait(false);
+        }
+
+        var sep = target.IndexOf("://", StringComparison.Ordinal);
+        var scheme = sep > 0 ? target[..sep].ToLowerInvariant() : "";
+        var rest = sep > 0 ? target[(sep + 3)..] : "";
+        switch (scheme)
+        {
+            case "unix" when rest.Length > 0:
+                return await ConnectUnixAsync(rest, cancellationToken).ConfigureAwait(false);
+            case "vsock":
+            {
+                var (cid, port) = SplitPort(address, rest);
+                if (!uint.TryParse(cid, NumberStyles.None, CultureInfo.InvariantCulture, out var cidValue))
+                {
+                    throw IsolaException.InvalidArgument($"malformed vsock address '{address}': expected vsock://CID:PORT");
+                }
+
+                return await ConnectVsockAsync(cidValue, port, cancellationToken).ConfigureAwait(false);
+            }
+
+            case "hvsock":
+            {
+                var (path, port) = SplitPort(address, rest);
+                return await ConnectHybridVsockAsync(path, port, cancellationToken).ConfigureAwait(false);
+            }
+
+            default:
+                throw IsolaException.InvalidArgument(
+                    $"unsupported ttrpc address '{address}': expected unix://PATH, vsock://CID:PORT or hvsock://PATH:PORT");
+        }
+    }
+
+    /// <summary>Connects an AF_UNIX stream socket to <paramref name="path"/>.</summary>
+    public static async Task<Stream> ConnectUnixAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw IsolaException.Unavailable($"cannot connect to unix socket {path}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Connects an AF_VSOCK stream socket to (<paramref name="cid"/>, <paramref name="port"/>) through libc,
+    /// since .NET's socket layer refuses the address family.</summary>
+    public static async Task<Stream> ConnectVsockAsync(uint cid, uint port, CancellationToken cancellationToken = default)
+    {
+        var fd = LibC.socket(LibC.AF_VSOCK, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw IsolaException.Unavailable($"cannot create a vsock socket for vsock://{cid}:{port}: {LibC.ErrorText(errno)} (is the vsock module loaded?)");
+        }
+
+        // connect(2) blocks; run it off the caller's thread and close the fd if the caller gives up.
+        var connect = Task.Run(() => ConnectVsockBlocking(fd, cid, port), CancellationToken.None);
+        try
+        {
+            await connect.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _ = connect.ContinueWith(_ => LibC.close(fd), TaskScheduler.Default);
+            throw;
+        }
+        catch
+        {
+            LibC.close(fd);
+            throw;
+        }
+
+        var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        return new NetworkStream(socket, ownsSocket: true);
+    }
+
+    /// <summary>Connects to a hybrid vsock (Firecracker / Cloud Hypervisor): the Unix socket <paramref name="path"/>,
+    /// then "CONNECT <paramref name="port"/>\n", expecting a line starting with "OK".</summary>
+    public static async Task<Stream> ConnectHybridVsockAsync(string path, uint port, CancellationToken cancellationToken = default)
+    {
+        var stream = await ConnectUnixAsync(path, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {port.ToString(CultureInfo.InvariantCulture)}\n"), cancellationToken).ConfigureAwait(false);
+            var line = await ReadLineAsync(stream, cancellationToken).ConfigureAwait(false);
+            if (!line.StartsWith("OK", StringComparison.Ordinal))
+            {
+                throw IsolaException.Unavailable($"hybrid vsock {path} refused CONNECT {port}: '{line}'");
+            }
+
+            return stream;
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static unsafe void ConnectVsockBlocking(int fd, uint cid, uint port)
+    {
+        var address = new LibC.SockaddrVm { Family = LibC.AF_VSOCK, Port = port, Cid = cid };
+        if (LibC.connect(fd, &address, (uint)sizeof(LibC.SockaddrVm)) != 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw IsolaException.Unavailable($"cannot connect to vsock://{cid}:{port}: {LibC.ErrorText(errno)}");
+        }
+    }
+
+    // Byte by byte: nothing after the newline may be consumed, it already belongs to ttrpc.
+    private static async Task<string> ReadLineAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var line = new StringBuilder();
+        var one = new byte[1];
+        while (line.Length < 256)
+        {
+            if (await stream.ReadAsync(one, cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw IsolaException.Unavailable($"hybrid vsock closed before answering CONNECT (got '{line}')");
+            }
+
+            if (one[0] == '\n')
+            {
+                return line.ToString();
+            }
+
+            line.Append((char)one[0]);
+        }
+
+        throw IsolaException.Unavailable($"hybrid vsock answered CONNECT with an over-long line '{line}'");
+    }
+
+    private static (string Head, uint Port) SplitPort(string address, string rest)
+    {
+        var colon = rest.LastIndexOf(':');
+        if (colon <= 0 || !uint.TryParse(rest.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            throw IsolaException.InvalidArgument($"malformed address '{address}': expected a ':PORT' suffix");
+        }
+
+        return (rest[..colon], port);
+    }
+}
