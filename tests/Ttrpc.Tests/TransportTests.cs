@@ -1,0 +1,97 @@
+using System.Net.Sockets;
+using System.Text;
+using Google.Protobuf.WellKnownTypes;
+using Isola.Ttrpc.Client;
+using Isola.Ttrpc.Server;
+
+namespace Isola.Ttrpc.Tests;
+
+/// <summary>Address parsing and the hybrid vsock handshake (Firecracker / Cloud Hypervisor's Unix-socket proxy).</summary>
+public sealed class TransportTests
+{
+    [Fact]
+    public async Task Hybrid_vsock_sends_CONNECT_port_and_then_speaks_ttrpc_on_the_same_socket()
+    {
+        using var socket = new TestSocket();
+        using var listener = ClientServerTests.Listen(socket.Path);
+        await using var server = new TtrpcServer();
+        server.AddUnary("t.S", "Echo", StringValue.Parser, (r, _) => Task.FromResult(r));
+        string? handshake = null;
+        var proxy = Task.Run(async () =>
+        {
+            var peer = await listener.AcceptAsync();
+            var stream = new NetworkStream(peer, ownsSocket: true);
+            handshake = await ReadLineAsync(stream);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("OK 1073741824\n"));
+            await server.ServeAsync(stream);
+        });
+
+        await using var client = await TtrpcClient.ConnectAsync($"ttrpc+hvsock://{socket.Path}:1024");
+        var reply = await client.CallAsync("t.S", "Echo", new StringValue { Value = "through" }, StringValue.Parser);
+
+        Assert.Equal("CONNECT 1024", handshake);
+        Assert.Equal("through", reply.Value);
+        await client.DisposeAsync();
+        await proxy.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Hybrid_vsock_refusal_is_Unavailable_with_the_reply()
+    {
+        using var socket = new TestSocket();
+        using var listener = ClientServerTests.Listen(socket.Path);
+        var proxy = Task.Run(async () =>
+        {
+            using var peer = await listener.AcceptAsync();
+            await using var stream = new NetworkStream(peer);
+            await ReadLineAsync(stream);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("ERR no listener\n"));
+        });
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => TtrpcClient.ConnectAsync($"hvsock://{socket.Path}:1024"));
+
+        Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
+        Assert.Contains("ERR no listener", e.Message);
+        Assert.Contains(socket.Path, e.Message);
+        await proxy;
+    }
+
+    [Theory]
+    [InlineData("tcp://1.2.3.4:5")]
+    [InlineData("vsock://x:1024")]
+    [InlineData("vsock://3")]
+    [InlineData("hvsock:///tmp/a.sock")]
+    [InlineData("unix://")]
+    public async Task Malformed_addresses_are_InvalidArgument_naming_them(string address)
+    {
+        var e = await Assert.ThrowsAsync<IsolaException>(() => TtrpcClient.ConnectAsync(address));
+
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains(address, e.Message);
+    }
+
+    [Fact]
+    public async Task Vsock_connect_reaches_the_kernel_and_reports_the_address_when_nothing_listens()
+    {
+        // No guest listens on port 1 of the host's own CID here; the failure must come from connect(2) through the
+        // raw AF_VSOCK socket (not from .NET refusing the address family) and name the address.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => TtrpcClient.ConnectAsync("ttrpc+vsock://1:1", cancellationToken: cts.Token));
+
+        var isola = Assert.IsType<IsolaException>(e);
+        Assert.Equal(IsolaErrorCode.Unavailable, isola.Code);
+        Assert.Contains("vsock://1:1", isola.Message);
+    }
+
+    private static async Task<string> ReadLineAsync(Stream s)
+    {
+        var sb = new StringBuilder();
+        var b = new byte[1];
+        while (await s.ReadAsync(b) == 1 && b[0] != '\n')
+        {
+            sb.Append((char)b[0]);
+        }
+
+        return sb.ToString();
+    }
+}
