@@ -1,0 +1,160 @@
+using System.Diagnostics;
+
+namespace Isola.Bench;
+
+/// <summary>
+/// <c>isola run</c> of hello-sandbox.csx with its sandbox work taken out (same #load, same rootfs helper, no pod):
+/// cold (compile) and cached, each a fresh <c>isola</c> process, beside <c>isola version</c> as the process-start
+/// floor, interleaved in the same run. Target: cached at most 100 ms above the floor.
+/// Args: [--runs N] [--cold-runs N] [--plugins DIR] (default: the isola build's own plugins folder).
+/// </summary>
+internal sealed class ScriptBench : IBenchmark
+{
+    private const double TargetOverFloorMs = 100;
+
+    public string Name => "script";
+
+    public string Description => "isola run hello-sandbox.csx (no sandbox): cold compile and cached run vs `isola version`; target cached <= floor + 100 ms";
+
+    public async Task<BenchResult> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var runs = IntArg(args, "--runs", 15);
+        var coldRuns = IntArg(args, "--cold-runs", 3);
+        var isola = FindIsola();
+        var plugins = StringArg(args, "--plugins") ?? Path.Combine(Path.GetDirectoryName(isola)!, "plugins");
+        var work = Path.Combine(Path.GetTempPath(), "isola-bench-script-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var script = WriteScript(work);
+            var env = new Dictionary<string, string>
+            {
+                ["XDG_CACHE_HOME"] = Path.Combine(work, "cache"),
+                ["ISOLA__ROOT"] = Path.Combine(work, "root"),
+                ["ISOLA__PLUGINSDIR"] = plugins,
+            };
+            string[] run = ["run", script], version = ["version"];
+
+            var cold = new List<double>();
+            for (var i = 0; i < coldRuns; i++)
+            {
+                if (Directory.Exists(env["XDG_CACHE_HOME"]))
+                {
+                    Directory.Delete(env["XDG_CACHE_HOME"], recursive: true);
+                }
+
+                cold.Add(await TimeAsync(isola, run, env, cancellationToken));
+            }
+
+            await TimeAsync(isola, version, env, cancellationToken); // warm the OS file cache for both
+            var floor = new List<double>();
+            var cached = new List<double>();
+            for (var i = 0; i < runs; i++)
+            {
+                floor.Add(await TimeAsync(isola, version, env, cancellationToken));
+                cached.Add(await TimeAsync(isola, run, env, cancellationToken));
+            }
+
+            var (floorMs, cachedMs) = (BenchResult.Median(floor), BenchResult.Median(cached));
+            return new BenchResult(Name, new Dictionary<string, double>
+            {
+                ["floor_isola_version_ms"] = floorMs,
+                ["cold_run_ms"] = BenchResult.Median(cold),
+                ["cached_run_ms"] = cachedMs,
+                ["cached_over_floor_ms"] = cachedMs - floorMs,
+                ["target_over_floor_ms"] = TargetOverFloorMs,
+            },
+            [
+                $"medians of {runs} interleaved process runs (cold: {coldRuns}, cache emptied before each)",
+                $"plugins: {plugins}",
+                cachedMs - floorMs <= TargetOverFloorMs ? "target met" : "TARGET MISSED",
+            ]);
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>hello-sandbox.csx minus the sandbox: the same #load and rootfs helper, so compile and load cost match.</summary>
+    private static string WriteScript(string work)
+    {
+        var examples = Path.Combine(RepoRoot(), "scripts", "examples");
+        Directory.CreateDirectory(Path.Combine(work, "lib"));
+        File.Copy(Path.Combine(examples, "lib", "busybox.csx"), Path.Combine(work, "lib", "busybox.csx"));
+        var script = Path.Combine(work, "hello-nosandbox.csx");
+        File.WriteAllText(script, """
+            #load "lib/busybox.csx"
+            var rootfs = Using(BusyboxRootfs.Create());
+            Log.LogDebug("rootfs {Path} ready; the sandbox would start here", rootfs.Path);
+            return 0;
+            """);
+        return script;
+    }
+
+    private static async Task<double> TimeAsync(string isola, string[] args, Dictionary<string, string> env, CancellationToken ct)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(isola);
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in env)
+        {
+            start.Environment[k] = v;
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        var elapsed = clock.Elapsed.TotalMilliseconds;
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"isola {string.Join(' ', args)} exited {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
+        }
+
+        return elapsed;
+    }
+
+    private static string FindIsola()
+    {
+        foreach (var config in new[] { "Release", "Debug" })
+        {
+            var path = Path.Combine(RepoRoot(), "src", "Cli", "bin", config, "net10.0", "isola.dll");
+            if (File.Exists(path))
+            {
+                return path;
+            }
+        }
+
+        throw new FileNotFoundException("isola.dll not found: build it first (dotnet build src/Cli/Isola.Cli.csproj)");
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("run isola-bench from inside the repository");
+    }
+
+    private static int IntArg(string[] args, string name, int fallback) =>
+        StringArg(args, name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+
+    private static string? StringArg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
