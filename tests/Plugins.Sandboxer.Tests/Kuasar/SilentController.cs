@@ -18,6 +18,12 @@ internal sealed class SilentController : Controller.ControllerBase
         return new ControllerCreateResponse();
     }
 
+    public override async Task<ControllerShutdownResponse> Shutdown(ControllerShutdownRequest request, ServerCallContext context)
+    {
+        await Task.Delay(Timeout.Infinite, context.CancellationToken);
+        return new ControllerShutdownResponse();
+    }
+
     public override async Task<ControllerStatusResponse> Status(ControllerStatusRequest request, ServerCallContext context)
     {
         await Task.Delay(Timeout.Infinite, context.CancellationToken);
