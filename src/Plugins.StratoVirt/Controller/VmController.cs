@@ -24,15 +24,15 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
     private readonly VmControllerOptions _options;
     private readonly IVmm _vmm;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<string, IVmInstance> _vms = new(StringComparer.Ordinal);
+    private readonly VmLeases _vms;
     private readonly ConcurrentDictionary<string, SafeFileHandle> _cidHandles = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int> _waiters = new(StringComparer.Ordinal);
 
     public VmController(VmControllerOptions options, IVmm vmm, ILogger logger)
     {
         _options = options;
         _vmm = vmm;
         _logger = logger;
+        _vms = new VmLeases(AttachAsync);
     }
 
     public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
@@ -65,9 +65,12 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
 
     public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        if (_vms.TryGetValue(sandbox.Id, out var running) && (await running.StatusAsync(cancellationToken).ConfigureAwait(false)).Status != "shutdown")
+        await using (var running = await _vms.TryAcquireRunningAsync(sandbox, cancellationToken).ConfigureAwait(false))
         {
-            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: its VM already runs (pid {running.Pid})");
+            if (running is not null)
+            {
+                throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: its VM already runs (pid {running.Vm.Pid})");
+            }
         }
 
         var channel = Channel();
@@ -98,7 +101,7 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
             cidHandle?.Dispose();
         }
 
-        _vms[sandbox.Id] = vm;
+        await using var lease = _vms.Adopt(sandbox.Id, vm);
         SaveRecovery(sandbox, vm);
         var address = channel == AgentChannel.Vsock
             ? $"{_options.VsockAddressScheme}://{cid}:{_options.AgentPort}"
@@ -165,7 +168,8 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
             else if (ContainerRootfs.IsBlock(rootfs))
             {
                 Directory.CreateDirectory(Path.Combine(bundle, "rootfs"));
-                var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+                await using var lease = await _vms.AcquireAsync(sandbox, cancellationToken).ConfigureAwait(false);
+                var vm = lease.Vm;
                 var deviceId = NextDeviceId(sandbox);
                 var plugged = await vm.HotplugBlockAsync(new BlockDeviceSpec(deviceId, rootfs, request.Container.ReadOnlyRootfs), cancellationToken).ConfigureAwait(false);
                 SaveRecovery(sandbox, vm);
@@ -200,11 +204,11 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
 
         if (prepared is { Kind: "block", DeviceId: { } deviceId })
         {
-            var vm = await RunningInstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
-            if (vm is not null && vm.Devices.Any(d => d.Id == deviceId))
+            await using var lease = await _vms.TryAcquireRunningAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            if (lease is not null && lease.Vm.Devices.Any(d => d.Id == deviceId))
             {
-                await vm.UnplugAsync(deviceId, cancellationToken).ConfigureAwait(false);
-                SaveRecovery(sandbox, vm);
+                await lease.Vm.UnplugAsync(deviceId, cancellationToken).ConfigureAwait(false);
+                SaveRecovery(sandbox, lease.Vm);
             }
         }
 
@@ -239,43 +243,19 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
 
     public async Task StopAsync(SandboxContext sandbox, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var vm = await RunningInstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
-        if (vm is not null)
+        await using var lease = await _vms.TryAcquireRunningAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        if (lease is not null)
         {
-            await vm.StopAsync(timeout, cancellationToken).ConfigureAwait(false);
+            await lease.Vm.StopAsync(timeout, cancellationToken).ConfigureAwait(false);
         }
     }
 
     public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
-        _waiters.AddOrUpdate(sandbox.Id, 1, (_, n) => n + 1);
-        var released = false;
-        try
-        {
-            return await vm.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // A host shutting down cancels its Waits. Let go of the QMP connection then, so that the next host process
-            // can attach (QEMU serves one QMP client at a time); the VM keeps running and the next call re-attaches.
-            released = true;
-            if (_waiters.AddOrUpdate(sandbox.Id, 0, (_, n) => Math.Max(0, n - 1)) == 0 &&
-                _vms.TryGetValue(sandbox.Id, out var current) && ReferenceEquals(current, vm) &&
-                _vms.TryRemove(new KeyValuePair<string, IVmInstance>(sandbox.Id, vm)))
-            {
-                await vm.DisposeAsync().ConfigureAwait(false);
-            }
-
-            throw;
-        }
-        finally
-        {
-            if (!released)
-            {
-                _waiters.AddOrUpdate(sandbox.Id, 0, (_, n) => Math.Max(0, n - 1));
-            }
-        }
+        // The lease keeps the QMP connection (and so the SHUTDOWN event that gives the exit code) for as long as the
+        // Wait runs; a host shutting down cancels it, which lets the connection go for the next host process.
+        await using var lease = await _vms.AcquireAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        return await lease.Vm.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
@@ -285,7 +265,8 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
             throw IsolaException.NotFound($"sandbox {sandbox.Id}: state directory {sandbox.StateDirectory} is gone");
         }
 
-        var vm = await RunningInstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        await using var lease = await _vms.TryAcquireRunningAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        var vm = lease?.Vm;
         if (vm is null)
         {
             return new ControllerStatus { Ready = false, TaskAddress = sandbox.TaskAddress, TaskApiVersion = sandbox.TaskApiVersion };
@@ -323,11 +304,6 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
             await PurgeAsync(sandbox, new PurgeRequest(cid), cancellationToken).ConfigureAwait(false);
         }
 
-        if (_vms.TryRemove(sandbox.Id, out var vm))
-        {
-            await vm.DisposeAsync().ConfigureAwait(false);
-        }
-
         if (_cidHandles.TryRemove(sandbox.Id, out var handle))
         {
             handle.Dispose();
@@ -362,13 +338,7 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
     /// <summary>Drops QMP connections and exit watchers; the VMs keep running (the host is going away).</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var id in _vms.Keys.ToList())
-        {
-            if (_vms.TryRemove(id, out var vm))
-            {
-                await vm.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+        await _vms.DisposeAsync().ConfigureAwait(false);
 
         foreach (var h in _cidHandles.Values)
         {
@@ -410,41 +380,16 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
         };
     }
 
-    /// <summary>The VM of this sandbox, re-attached from the record after a host restart. NotFound when it is gone.</summary>
-    private async Task<IVmInstance> InstanceAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    /// <summary>Re-attaches to the sandbox's VM from its record (after a host restart, or after the last user let go).
+    /// NotFound when no VM was started or it is gone.</summary>
+    private Task<IVmInstance> AttachAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        if (_vms.TryGetValue(sandbox.Id, out var vm))
-        {
-            return vm;
-        }
-
         if (!sandbox.ControllerData.ContainsKey(RecoveryKeys.Vmm))
         {
             throw IsolaException.NotFound($"sandbox {sandbox.Id}: no VM was started");
         }
 
-        var data = new Dictionary<string, string>(sandbox.ControllerData);
-        var attached = await _vmm.AttachAsync(LaunchSpec(sandbox, Channel(), null, null), data, cancellationToken).ConfigureAwait(false);
-        if (!_vms.TryAdd(sandbox.Id, attached))
-        {
-            await attached.DisposeAsync().ConfigureAwait(false);
-        }
-
-        return _vms[sandbox.Id];
-    }
-
-    /// <summary>Like <see cref="InstanceAsync"/>, but null when the VM is not running (never started, stopped, gone).</summary>
-    private async Task<IVmInstance?> RunningInstanceAsync(SandboxContext sandbox, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var vm = await InstanceAsync(sandbox, cancellationToken).ConfigureAwait(false);
-            return vm.WaitAsync(CancellationToken.None).IsCompleted ? null : vm;
-        }
-        catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
-        {
-            return null;
-        }
+        return _vmm.AttachAsync(LaunchSpec(sandbox, Channel(), null, null), new Dictionary<string, string>(sandbox.ControllerData), cancellationToken);
     }
 
     private static string GuestDeviceSource(IVmInstance vm, PluggedDevice plugged) =>

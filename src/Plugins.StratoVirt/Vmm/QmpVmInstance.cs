@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Isola.Plugins.StratoVirt.Native;
@@ -25,7 +24,6 @@ internal sealed class QmpVmInstance : IVmInstance
     private readonly VmLayout _layout;
     private readonly ProcessIdentity _vmm;
     private readonly ProcessIdentity? _virtiofsd;
-    private readonly Process? _virtiofsdProcess;
     private readonly QmpClient _qmp;
     private readonly SlotAllocator _slots;
     private readonly string _dialect;
@@ -38,14 +36,13 @@ internal sealed class QmpVmInstance : IVmInstance
     private volatile bool _quitRequested;
 
     public QmpVmInstance(string id, string dialect, VmLayout layout, ProcessIdentity vmm, ProcessIdentity? virtiofsd,
-        Process? virtiofsdProcess, QmpClient qmp, SlotAllocator slots, TimeSpan unplugTimeout, ILogger logger)
+        QmpClient qmp, SlotAllocator slots, TimeSpan unplugTimeout, ILogger logger)
     {
         _id = id;
         _dialect = dialect;
         _layout = layout;
         _vmm = vmm;
         _virtiofsd = virtiofsd;
-        _virtiofsdProcess = virtiofsdProcess;
         _qmp = qmp;
         _slots = slots;
         _unplugTimeout = unplugTimeout;
@@ -241,7 +238,6 @@ internal sealed class QmpVmInstance : IVmInstance
         _shutdownSubscription.Dispose();
         await _watchCts.CancelAsync().ConfigureAwait(false);
         await _qmp.DisposeAsync().ConfigureAwait(false);
-        _virtiofsdProcess?.Dispose();
         _watchCts.Dispose();
     }
 
@@ -287,10 +283,6 @@ internal sealed class QmpVmInstance : IVmInstance
             await VmmLauncher.KillAndWaitAsync(v, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
 
-        if (_virtiofsdProcess is { } p)
-        {
-            await p.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
     }
 
     private async Task TryAsync(string command, JsonObject args)

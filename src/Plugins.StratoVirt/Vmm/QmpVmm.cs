@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Isola.Plugins.StratoVirt.Native;
 using Isola.Plugins.StratoVirt.Qmp;
@@ -52,7 +51,7 @@ internal abstract class QmpVmm : IVmm
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(spec.StartTimeout);
-        (Process Process, ProcessIdentity Identity)? virtiofsd = null;
+        ProcessIdentity? virtiofsd = null;
         if (spec.SharedDirectory is not null)
         {
             var daemon = spec.VirtiofsDaemon ?? throw IsolaException.InvalidArgument($"VM {spec.Id}: a shared directory needs a virtiofs daemon binary");
@@ -70,16 +69,14 @@ internal abstract class QmpVmm : IVmm
             var qmpOptions = new QmpClientOptions { CommandTimeout = settings.QmpTimeout };
             var (vmm, qmp) = await VmmLauncher.LaunchAsync(spec.Id, argv, layout, spec.StartTimeout, qmpOptions, logger, cancellationToken).ConfigureAwait(false);
             logger.LogInformation("VM {Id}: {Vmm} pid {Pid} up, QMP {Socket} ({Package})", spec.Id, Name, vmm.Pid, layout.QmpSocket, qmp.Greeting.Package);
-            return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd?.Identity, virtiofsd?.Process, qmp,
+            return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd, qmp,
                 new SlotAllocator(Slots(spec, settings), []), settings.UnplugTimeout, logger);
         }
         catch
         {
             if (virtiofsd is { } v)
             {
-                await VmmLauncher.KillAndWaitAsync(v.Identity, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                await v.Process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                v.Process.Dispose();
+                await VmmLauncher.KillAndWaitAsync(v, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 File.Delete(layout.VirtiofsSocket);
             }
 
@@ -110,10 +107,18 @@ internal abstract class QmpVmm : IVmm
         var logger = _loggers.CreateLogger("Isola.Vmm." + Name);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(spec.StartTimeout);
-        var qmp = await QmpClient.ConnectAsync(recoveryData.GetValueOrDefault(RecoveryKeys.Qmp, layout.QmpSocket),
-            new QmpClientOptions { CommandTimeout = settings.QmpTimeout }, logger, deadline.Token).ConfigureAwait(false);
+        QmpClient qmp;
+        try
+        {
+            qmp = await QmpClient.ConnectAsync(recoveryData.GetValueOrDefault(RecoveryKeys.Qmp, layout.QmpSocket),
+                new QmpClientOptions { CommandTimeout = settings.QmpTimeout }, logger, deadline.Token).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable && !vmm.IsAlive())
+        {
+            throw new IsolaException(IsolaErrorCode.NotFound, $"VM {spec.Id}: VMM pid {vmm.Pid} exited while re-attaching", e);
+        }
         logger.LogInformation("VM {Id}: re-attached to {Vmm} pid {Pid} with {Count} plugged device(s)", spec.Id, Name, vmm.Pid, devices.Count);
-        return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd is { } v && v.IsAlive() ? v : null, null, qmp,
+        return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd is { } v && v.IsAlive() ? v : null, qmp,
             new SlotAllocator(Slots(spec, settings), devices), settings.UnplugTimeout, logger);
     }
 

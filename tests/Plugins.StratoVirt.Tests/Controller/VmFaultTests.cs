@@ -24,6 +24,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         var started = await controller.StartAsync(sandbox, CancellationToken.None);
         var virtiofsd = int.Parse(sandbox.ControllerData[RecoveryKeys.Virtiofsd].Split('@')[0]);
         var wait = controller.WaitAsync(sandbox, CancellationToken.None);
+        await Task.Delay(500); // let Wait attach to QMP, as the host's background Wait has long before a VM dies
 
         Native.LibC.Kill((int)started.Pid, Native.LibC.SIGKILL);
         var exit = await wait.WaitAsync(TimeSpan.FromSeconds(10));
@@ -167,5 +168,27 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.True(status.Ready);
         Assert.Equal(started.Pid, status.Pid);
         Assert.False(VmHarness.ProcessExists((int)started.Pid));
+    }
+
+    [Fact]
+    public async Task A_VM_that_dies_before_Wait_attaches_is_NotFound_for_Wait()
+    {
+        var controller = _harness.CreateController(VmHarness.GuestOptions(readiness: "none"));
+        var sandbox = _harness.NewSandbox("early1");
+        await controller.CreateAsync(sandbox, CancellationToken.None);
+        var started = await controller.StartAsync(sandbox, CancellationToken.None);
+
+        Native.LibC.Kill((int)started.Pid, Native.LibC.SIGKILL);
+        while (VmHarness.ProcessExists((int)started.Pid))
+        {
+            await Task.Delay(20);
+        }
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => controller.WaitAsync(sandbox, CancellationToken.None));
+        await controller.ShutdownAsync(sandbox, CancellationToken.None);
+
+        Assert.Equal(IsolaErrorCode.NotFound, e.Code);
+        Assert.Contains("early1", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(sandbox.StateDirectory));
     }
 }

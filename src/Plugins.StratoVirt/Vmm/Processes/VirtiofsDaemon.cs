@@ -16,8 +16,8 @@ internal static class VirtiofsDaemon
     public const string RustTemplate = "--socket-path={socket} --shared-dir={shared} --cache=never";
 
     /// <summary>Starts the daemon and waits for its socket. The daemon gets its own session (it must not die with
-    /// the host's terminal) and its output appended to <paramref name="logPath"/>. Returns the running process.</summary>
-    public static async Task<(Process Process, ProcessIdentity Identity)> StartAsync(string vmId, string binary, string template,
+    /// the host's terminal) and its output appended to <paramref name="logPath"/>. Returns the running daemon.</summary>
+    public static async Task<ProcessIdentity> StartAsync(string vmId, string binary, string template,
         string socketPath, string sharedDirectory, string logPath, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (!File.Exists(binary))
@@ -64,7 +64,8 @@ internal static class VirtiofsDaemon
             }
 
             var identity = ProcessIdentity.Read(process.Id) ?? throw IsolaException.Internal($"VM {vmId}: virtiofs daemon {binary} vanished after start");
-            return (process, identity);
+            ChildProcesses.Track(process);
+            return identity;
         }
         catch
         {

@@ -1,0 +1,80 @@
+namespace Isola.Integration.Tests.Vm;
+
+/// <summary>The QEMU microvm runtime handler used by the VM integration tests, running the test guest that
+/// scripts/guest/build-guest makes (Debian's kernel and a busybox initramfs) under TCG.</summary>
+internal static class VmGuest
+{
+    public const string Runtime = "qemu-vm";
+
+    public static Dictionary<string, string?> HostConfiguration(string root)
+    {
+        var dir = Environment.GetEnvironmentVariable("ISOLA_GUEST_DIR") ?? Path.Combine(RepoRoot(), "artifacts", "guest");
+        var kernel = Path.Combine(dir, "vmlinux");
+        var initrd = Path.Combine(dir, "initrd.gz");
+        if (!File.Exists(kernel) || !File.Exists(initrd))
+        {
+            throw new InvalidOperationException($"the test guest is missing in {dir}: run scripts/guest/build-guest (scripts/setup does)");
+        }
+
+        if (!File.Exists("/usr/bin/qemu-system-x86_64"))
+        {
+            throw new InvalidOperationException("/usr/bin/qemu-system-x86_64 is missing: apt-get install qemu-system-x86");
+        }
+
+        const string options = $"Isola:Runtimes:{Runtime}:Options";
+        return new Dictionary<string, string?>
+        {
+            ["Isola:Root"] = root,
+            ["Isola:PluginsDir"] = PluginsDir(root),
+            ["Isola:DefaultRuntime"] = Runtime,
+            [$"Isola:Runtimes:{Runtime}:Controller"] = "vm",
+            [$"{options}:Vmm"] = "qemu",
+            [$"{options}:Binary"] = "/usr/bin/qemu-system-x86_64",
+            [$"{options}:Kernel"] = kernel,
+            [$"{options}:Initrd"] = initrd,
+            [$"{options}:MemoryMiB"] = "256",
+            [$"{options}:MachineType"] = "microvm",
+            [$"{options}:KernelParams"] = "quiet",
+            [$"{options}:Readiness"] = "console-marker",
+            [$"{options}:AgentChannel"] = "serial",
+            [$"{options}:HotplugSlots"] = "2",
+            [$"{options}:ReadyTimeout"] = "00:01:00",
+        };
+    }
+
+    /// <summary>A plugins folder holding only the StratoVirt plugin (copied from the default plugins the build lays
+    /// out), so these tests depend on no other plugin.</summary>
+    private static string PluginsDir(string root)
+    {
+        var source = Path.Combine(AppContext.BaseDirectory, "plugins", "Isola.Plugins.StratoVirt");
+        var target = Path.Combine(root + "-plugins", "Isola.Plugins.StratoVirt");
+        if (!Directory.Exists(source))
+        {
+            throw new InvalidOperationException($"{source} is missing: build tests/Integration.Tests (it lays out the default plugins)");
+        }
+
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(source))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+        }
+
+        return Path.GetDirectoryName(target)!;
+    }
+
+    public static bool ProcessExists(uint pid) => Directory.Exists($"/proc/{pid}") &&
+        !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
+
+    private static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "Framework.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("cannot find the repository root above " + AppContext.BaseDirectory);
+    }
+}

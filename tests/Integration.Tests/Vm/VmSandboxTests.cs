@@ -1,0 +1,84 @@
+using Isola.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Integration.Tests.Vm;
+
+/// <summary>VM sandboxes through the public host API: the `vm` controller loaded from the plugins folder, driving a
+/// real QEMU microvm. The guest has no agent, so these cover the sandbox lifecycle, not containers.</summary>
+public sealed class VmSandboxTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "isola-itvm-" + Guid.NewGuid().ToString("N")[..8]);
+
+    private async Task<IsolaHost> StartHostAsync()
+    {
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(VmGuest.HostConfiguration(_root));
+        return await builder.StartAsync();
+    }
+
+    [Fact]
+    public async Task A_vm_sandbox_runs_stops_and_is_removed_without_leftovers()
+    {
+        await using var host = await StartHostAsync();
+
+        var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
+        var info = await sandbox.InspectAsync();
+        var pid = info.Pid;
+        var stateDir = Path.Combine(_root, sandbox.Id);
+        var console = await File.ReadAllTextAsync(Path.Combine(stateDir, "console.log"));
+        await sandbox.StopAsync(TimeSpan.FromSeconds(5));
+        var stopped = await sandbox.InspectAsync();
+        await sandbox.RemoveAsync();
+
+        Assert.Equal(SandboxState.Ready, info.State);
+        Assert.StartsWith("ttrpc+unix://", info.TaskAddress);
+        Assert.Contains("ISOLA-GUEST-READY", console);
+        Assert.Equal(SandboxState.Stopped, stopped.State);
+        Assert.False(VmGuest.ProcessExists(pid), $"VMM pid {pid} should be gone");
+        Assert.False(Directory.Exists(stateDir), "the sandbox's state directory should be removed");
+        Assert.Empty(await host.Sandboxes.ListAsync());
+    }
+
+    [Fact]
+    public async Task A_vm_sandbox_survives_a_host_restart_and_is_stoppable_from_the_new_host()
+    {
+        string id;
+        uint pid;
+        await using (var first = await StartHostAsync())
+        {
+            var sandbox = await first.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
+            id = sandbox.Id;
+            pid = sandbox.Info.Pid;
+        }
+
+        Assert.True(VmGuest.ProcessExists(pid), "the VM must outlive the host");
+        await using var second = await StartHostAsync();
+        var recovered = await second.Sandboxes.GetAsync(id);
+        var info = await recovered.InspectAsync();
+        await recovered.RemoveAsync();
+
+        Assert.Equal(SandboxState.Ready, info.State);
+        Assert.Equal(pid, info.Pid);
+        Assert.False(VmGuest.ProcessExists(pid), $"VMM pid {pid} should be gone after Remove");
+        Assert.False(Directory.Exists(Path.Combine(_root, id)));
+    }
+
+    public void Dispose()
+    {
+        foreach (var pidFile in Directory.Exists(_root) ? Directory.GetFiles(_root, "vmm.pid", SearchOption.AllDirectories) : [])
+        {
+            if (uint.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) && VmGuest.ProcessExists(pid))
+            {
+                System.Diagnostics.Process.GetProcessById((int)pid).Kill();
+            }
+        }
+
+        foreach (var dir in new[] { _root, _root + "-plugins" })
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+    }
+}
