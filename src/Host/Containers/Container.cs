@@ -267,7 +267,7 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
         var current = scope?.Record.Containers.FirstOrDefault(c => c.Id == Id);
         if (scope is not null && current is not null)
         {
-            Save(scope.Record, current with { State = ContainerState.Stopped, Exit = exit ?? current.Exit });
+            Save(scope.Record, current with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? current.Exit });
         }
     }
 

@@ -183,15 +183,32 @@ internal sealed partial class SandboxManager
         var grace = timeout ?? _settings.StopTimeout;
         try
         {
-            await CallAsync(scope, "Stop", (c, s, ct) => c.StopAsync(s, grace, ct), cancellationToken, extra: grace).ConfigureAwait(false);
+            await CallAsync(scope, "Stop", (c, s, ct) => c.StopAsync(s, grace, ct), cancellationToken, _settings.ControllerTimeout + grace).ConfigureAwait(false);
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))
         {
         }
 
+        record.Exit ??= await ExitAfterStopAsync(scope).ConfigureAwait(false);
         Persist(record, SandboxState.Stopped, "stop");
         await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
+    }
+
+    /// <summary>How a just-stopped sandbox exited: Wait returns at once for a stopped sandbox. Bounded tightly, and
+    /// best effort: a controller that cannot tell leaves the exit unknown rather than holding up Stop.</summary>
+    private async Task<ExitStatus?> ExitAfterStopAsync(SandboxScope scope)
+    {
+        var bound = TimeSpan.FromSeconds(Math.Min(5, _settings.ControllerTimeout.TotalSeconds));
+        try
+        {
+            return await CallAsync(scope, "Wait", (c, s, ct) => c.WaitAsync(s, ct), CancellationToken.None, bound)
+                .ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IsolaException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Remove under the lock: stop first when needed, persist Removing, Shutdown, delete.</summary>

@@ -71,6 +71,8 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     public Task<ISandbox> GetAsync(string idOrName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(idOrName);
+        // Names follow the id rule too, so a string that breaks it can name nothing: say so rather than "not found".
+        IdValidator.Validate(idOrName, "sandbox");
         var record = Find(idOrName) ?? throw IsolaException.NotFound($"sandbox '{idOrName}' not found");
         return Task.FromResult<ISandbox>(new Sandbox(this, record.ToInfo(), record.Generation));
     }
@@ -171,23 +173,23 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
         Store.Save(record);
     }
 
-    /// <summary>Calls the controller under the controller deadline (plus <paramref name="extra"/>).</summary>
+    /// <summary>Calls the controller under <paramref name="timeout"/> (default: the controller deadline).</summary>
     internal Task<T> CallAsync<T>(SandboxScope scope, string operation, Func<ISandboxController, SandboxContext, CancellationToken, Task<T>> call,
-        CancellationToken cancellationToken, TimeSpan extra = default)
+        CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var what = $"sandbox '{scope.Record.Id}': controller '{scope.Handler.ControllerName}' {operation}";
-        return Deadline.RunAsync(what, _settings.ControllerTimeout + extra,
+        return Deadline.RunAsync(what, timeout ?? _settings.ControllerTimeout,
             ct => Named(scope.Record.Id, operation, () => call(scope.Handler.Controller, scope.Context, ct)), cancellationToken);
     }
 
     /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>
     internal Task CallAsync(SandboxScope scope, string operation, Func<ISandboxController, SandboxContext, CancellationToken, Task> call,
-        CancellationToken cancellationToken, TimeSpan extra = default) =>
+        CancellationToken cancellationToken, TimeSpan? timeout = null) =>
         CallAsync(scope, operation, async (c, s, ct) =>
         {
             await call(c, s, ct).ConfigureAwait(false);
             return true;
-        }, cancellationToken, extra);
+        }, cancellationToken, timeout);
 
     /// <summary>Makes sure a plugin's error names the sandbox and the operation, keeping its code.</summary>
     internal static async Task<T> Named<T>(string sandboxId, string operation, Func<Task<T>> call)
