@@ -199,7 +199,7 @@ internal sealed partial class SandboxManager
     /// best effort: a controller that cannot tell leaves the exit unknown rather than holding up Stop.</summary>
     private async Task<ExitStatus?> ExitAfterStopAsync(SandboxScope scope)
     {
-        var bound = TimeSpan.FromSeconds(Math.Min(5, _settings.ControllerTimeout.TotalSeconds));
+        var bound = TimeSpan.FromSeconds(Math.Min(2, _settings.ControllerTimeout.TotalSeconds));
         try
         {
             return await CallAsync(scope, "Wait", (c, s, ct) => c.WaitAsync(s, ct), CancellationToken.None, bound)
