@@ -70,7 +70,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         TtrpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
         var call = new PendingCall(streaming: false);
-        var timeout = options?.Timeout ?? _options.DefaultTimeout;
+        var timeout = EffectiveTimeout(options);
         using var deadline = timeout is { } t ? new CancellationTokenSource(t) : null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline?.Token ?? CancellationToken.None);
         var id = Register(call);
@@ -100,7 +100,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         try
         {
             var flags = clientStreams ? FrameFlags.RemoteOpen : FrameFlags.RemoteClosed;
-            await SendRequestAsync(id, flags, service, method, payload, options?.Timeout ?? _options.DefaultTimeout, options, cancellationToken).ConfigureAwait(false);
+            await SendRequestAsync(id, flags, service, method, payload, EffectiveTimeout(options), options, cancellationToken).ConfigureAwait(false);
             return new TtrpcClientStream(this, id, call, $"{service}/{method}");
         }
         catch
@@ -127,6 +127,10 @@ public sealed class TtrpcClient : IAsyncDisposable
 
     internal IsolaException StatusError(Wire.Status status, string what) =>
         new(TtrpcStatus.ToErrorCode(status.Code), $"ttrpc {what} at {Endpoint}: {status.Message}");
+
+    // Timeout.InfiniteTimeSpan in the call's options opts out of the client's default deadline (a blocking Wait, say).
+    private TimeSpan? EffectiveTimeout(TtrpcCallOptions? options) =>
+        (options?.Timeout ?? _options.DefaultTimeout) is { } t && t != Timeout.InfiniteTimeSpan ? t : null;
 
     private uint Register(PendingCall call)
     {

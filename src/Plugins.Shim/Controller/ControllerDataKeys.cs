@@ -1,0 +1,17 @@
+namespace Isola.Plugins.Shim.Controller;
+
+/// <summary>What the shim controller keeps in <see cref="Isola.Controllers.SandboxContext.ControllerData"/> so that a
+/// later host process can find the shim, the pause and everything to clean up.</summary>
+internal static class ControllerDataKeys
+{
+    public const string Bundle = "shim.bundle";
+    public const string Address = "shim.address";
+    public const string Version = "shim.version";
+    public const string Namespace = "shim.namespace";
+    public const string ShimBinary = "shim.binary";
+    public const string ContainerdAddress = "shim.containerd-address";
+    public const string Runtime = "shim.runtime";
+    public const string CgroupsPath = "shim.cgroups-path";
+    public const string PausePid = "pause.pid";
+    public const string StartedAt = "pause.started-at";
+}

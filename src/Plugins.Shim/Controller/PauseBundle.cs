@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+using Isola.Plugins.Shim.Executor;
+
+namespace Isola.Plugins.Shim.Controller;
+
+/// <summary>Writes the pause container's OCI bundle: a rootfs holding only the pause binary, and its config.json.</summary>
+internal static class PauseBundle
+{
+    public const string PauseInRootfs = "/pause";
+
+    /// <summary>Creates <paramref name="bundle"/> (0700) with rootfs/pause and config.json.</summary>
+    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string pauseBinary)
+    {
+        var rootfs = Path.Combine(bundle, "rootfs");
+        Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(rootfs);
+        File.Copy(pauseBinary, Path.Combine(rootfs, PauseInRootfs.TrimStart('/')), overwrite: true);
+        File.SetUnixFileMode(Path.Combine(rootfs, "pause"), UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
+            UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        File.WriteAllText(Path.Combine(bundle, "config.json"), Config(sandboxId, spec, hostname, cgroupsPath).ToJsonString());
+    }
+
+    /// <summary>The pause's OCI runtime spec. New pid, ipc, uts and mount namespaces; the network namespace is new,
+    /// the host's ("host") or an existing path; read-only rootfs; no capabilities; no oomScoreAdj (lowering it
+    /// needs CAP_SYS_RESOURCE in the caller's user namespace, which not every host has).</summary>
+    public static JsonObject Config(string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath)
+    {
+        var namespaces = new JsonArray(
+            new JsonObject { ["type"] = "pid" },
+            new JsonObject { ["type"] = "ipc" },
+            new JsonObject { ["type"] = "uts" },
+            new JsonObject { ["type"] = "mount" });
+        if (string.IsNullOrEmpty(spec.Network))
+        {
+            namespaces.Add(new JsonObject { ["type"] = "network" });
+        }
+        else if (spec.Network != SandboxSpec.HostNetwork)
+        {
+            namespaces.Add(new JsonObject { ["type"] = "network", ["path"] = spec.Network });
+        }
+
+        var resources = spec.Resources is { } r ? OciResources.ToNode(r) : new JsonObject();
+        resources["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" });
+
+        return new JsonObject
+        {
+            ["ociVersion"] = "1.0.2",
+            ["process"] = new JsonObject
+            {
+                ["terminal"] = false,
+                ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
+                ["args"] = new JsonArray(PauseInRootfs),
+                ["env"] = new JsonArray("PATH=/"),
+                ["cwd"] = "/",
+                ["capabilities"] = new JsonObject
+                {
+                    ["bounding"] = new JsonArray(),
+                    ["effective"] = new JsonArray(),
+                    ["permitted"] = new JsonArray(),
+                },
+                ["noNewPrivileges"] = true,
+            },
+            ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = true },
+            ["hostname"] = hostname,
+            ["mounts"] = new JsonArray(),
+            ["annotations"] = new JsonObject
+            {
+                [Annotations.ContainerType] = "sandbox",
+                [Annotations.SandboxId] = sandboxId,
+            },
+            ["linux"] = new JsonObject
+            {
+                ["namespaces"] = namespaces,
+                ["cgroupsPath"] = cgroupsPath,
+                ["resources"] = resources,
+                ["maskedPaths"] = new JsonArray("/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"),
+                ["readonlyPaths"] = new JsonArray("/proc/sys", "/proc/sysrq-trigger"),
+            },
+        };
+    }
+}
+
+/// <summary>The CRI annotations the runc shim groups containers by.</summary>
+internal static class Annotations
+{
+    public const string SandboxId = "io.kubernetes.cri.sandbox-id";
+    public const string ContainerType = "io.kubernetes.cri.container-type";
+}

@@ -1,0 +1,83 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Plugins.Shim.Controller;
+
+/// <summary>The <c>Options</c> of a runtime handler whose controller is <c>shim</c>.</summary>
+internal sealed partial record ShimControllerOptions
+{
+    /// <summary>The OCI runtime the shim runs: "runc", "crun", or an absolute path to either.</summary>
+    public string Runtime { get; init; } = "runc";
+
+    /// <summary>The containerd runtime-v2 shim binary.</summary>
+    public string ShimBinary { get; init; } = "containerd-shim-runc-v2";
+
+    /// <summary>The parent cgroup of each sandbox's cgroup (cgroupsPath = parent/sandbox-id).</summary>
+    public string CgroupParent { get; init; } = "/isola";
+
+    /// <summary>The containerd namespace shims are started in; runc state lives under /run/containerd/runc/NAMESPACE.</summary>
+    public string Namespace { get; init; } = "isola";
+
+    /// <summary>The pause binary; by default the isola-pause built next to this plugin.</summary>
+    public string? PauseBinary { get; init; }
+
+    /// <summary>Binds and validates the options, naming the bad key (<paramref name="path"/>:Key) in the error.</summary>
+    public static ShimControllerOptions Bind(IConfiguration section, string path)
+    {
+        var known = new[] { nameof(Runtime), nameof(ShimBinary), nameof(CgroupParent), nameof(Namespace), nameof(PauseBinary) };
+        foreach (var child in section.GetChildren())
+        {
+            if (!known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                throw IsolaException.InvalidArgument($"{path}:{child.Key}: unknown option of the shim controller (known: {string.Join(", ", known)})");
+            }
+        }
+
+        var options = new ShimControllerOptions();
+        options = options with
+        {
+            Runtime = section[nameof(Runtime)] ?? options.Runtime,
+            ShimBinary = section[nameof(ShimBinary)] ?? options.ShimBinary,
+            CgroupParent = section[nameof(CgroupParent)] ?? options.CgroupParent,
+            Namespace = section[nameof(Namespace)] ?? options.Namespace,
+            PauseBinary = section[nameof(PauseBinary)],
+        };
+
+        if (options.Runtime is not ("runc" or "crun") && !(Path.IsPathFullyQualified(options.Runtime) && File.Exists(options.Runtime)))
+        {
+            throw IsolaException.InvalidArgument($"{path}:{nameof(Runtime)}: '{options.Runtime}' is not runc, crun or an existing absolute path");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ShimBinary) || options.ShimBinary.Contains(' ', StringComparison.Ordinal))
+        {
+            throw IsolaException.InvalidArgument($"{path}:{nameof(ShimBinary)}: '{options.ShimBinary}' is not a binary name or path");
+        }
+
+        if (!IsCgroupPath(options.CgroupParent))
+        {
+            throw IsolaException.InvalidArgument($"{path}:{nameof(CgroupParent)}: '{options.CgroupParent}' must be an absolute cgroup path like /isola (letters, digits, '.', '_', '-')");
+        }
+
+        if (!NamespacePattern().IsMatch(options.Namespace))
+        {
+            throw IsolaException.InvalidArgument($"{path}:{nameof(Namespace)}: '{options.Namespace}' is not a valid containerd namespace (letters, digits, '.', '_', '-'; up to 76)");
+        }
+
+        if (options.PauseBinary is { } pause && !(Path.IsPathFullyQualified(pause) && File.Exists(pause)))
+        {
+            throw IsolaException.InvalidArgument($"{path}:{nameof(PauseBinary)}: '{pause}' is not an existing absolute path");
+        }
+
+        return options;
+    }
+
+    /// <summary>True for "/a/b" style cgroup paths with safe segments (no "..", no empty segments).</summary>
+    public static bool IsCgroupPath(string? value) =>
+        value is { Length: > 1 } && value[0] == '/' && value[1..].TrimEnd('/').Split('/').All(s => s is not ("" or "." or "..") && CgroupSegmentPattern().IsMatch(s));
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,75}$")]
+    private static partial Regex NamespacePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9._-]+$")]
+    private static partial Regex CgroupSegmentPattern();
+}

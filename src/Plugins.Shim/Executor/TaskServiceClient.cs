@@ -1,0 +1,193 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Isola.Executors;
+using Isola.Plugins.Shim.Protos.Task;
+using Isola.Ttrpc.Client;
+using ProtoStatus = Isola.Plugins.Shim.Protos.Types.Status;
+
+namespace Isola.Plugins.Shim.Executor;
+
+/// <summary>
+/// The Task API (containerd.task.v2 or v3: the messages are the same, only the service name differs) over one ttrpc
+/// connection. Hand-written stubs: Grpc.Tools generates gRPC clients, and shims speak ttrpc.
+/// </summary>
+internal sealed class TaskServiceClient : ITaskClient
+{
+    /// <summary>Type url containerd uses for an OCI Process carried as JSON in ExecProcessRequest.spec.</summary>
+    public const string ProcessTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+
+    /// <summary>Type url containerd uses for OCI LinuxResources carried as JSON in UpdateTaskRequest.resources.</summary>
+    public const string ResourcesTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
+
+    private readonly TtrpcClient _client;
+    private readonly string _service;
+
+    public TaskServiceClient(TtrpcClient client, TaskEndpoint endpoint)
+    {
+        _client = client;
+        Endpoint = endpoint;
+        _service = ServiceName(endpoint.Version);
+    }
+
+    public TaskEndpoint Endpoint { get; }
+
+    public bool IsConnected => _client.IsConnected;
+
+    /// <summary>Completes when the connection closes.</summary>
+    public Task Completion => _client.Completion;
+
+    /// <summary>The ttrpc service name of Task API <paramref name="version"/>.</summary>
+    public static string ServiceName(uint version) => version switch
+    {
+        0 or 2 => "containerd.task.v2.Task",
+        3 => "containerd.task.v3.Task",
+        _ => throw IsolaException.InvalidArgument($"unsupported Task API version {version}: expected 2 or 3"),
+    };
+
+    public async Task<uint> CreateAsync(TaskCreateRequest request, CancellationToken cancellationToken)
+    {
+        var message = new CreateTaskRequest
+        {
+            Id = request.Id,
+            Bundle = request.Bundle,
+            Terminal = request.Terminal,
+            Stdin = request.Stdio.Stdin,
+            Stdout = request.Stdio.Stdout,
+            Stderr = request.Stdio.Stderr,
+        };
+        message.Rootfs.AddRange(request.Rootfs.Select(m => new Protos.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Destination, Options = { m.Options } }));
+        if (request.Options is { } options)
+        {
+            message.Options = new Any { TypeUrl = options.TypeUrl, Value = ByteString.CopyFrom(options.Value) };
+        }
+
+        return (await CallAsync("Create", message, CreateTaskResponse.Parser, request.Id, cancellationToken).ConfigureAwait(false)).Pid;
+    }
+
+    public async Task<uint> StartAsync(string id, string? execId, CancellationToken cancellationToken) =>
+        (await CallAsync("Start", new StartRequest { Id = id, ExecId = execId ?? "" }, StartResponse.Parser, id, cancellationToken).ConfigureAwait(false)).Pid;
+
+    public async Task<TaskState> StateAsync(string id, string? execId, CancellationToken cancellationToken)
+    {
+        var r = await CallAsync("State", new StateRequest { Id = id, ExecId = execId ?? "" }, StateResponse.Parser, id, cancellationToken).ConfigureAwait(false);
+        var status = ToStatus(r.Status);
+        return new TaskState
+        {
+            Id = r.Id,
+            ExecId = r.ExecId,
+            Bundle = r.Bundle,
+            Pid = r.Pid,
+            Status = status,
+            Stdio = new StdioSpec(r.Stdin, r.Stdout, r.Stderr),
+            Terminal = r.Terminal,
+            Exit = status == Executors.TaskStatus.Stopped ? new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt)) : null,
+        };
+    }
+
+    public async Task<ExitStatus> WaitAsync(string id, string? execId, CancellationToken cancellationToken)
+    {
+        var r = await CallAsync("Wait", new WaitRequest { Id = id, ExecId = execId ?? "" }, WaitResponse.Parser, id, cancellationToken, noDeadline: true).ConfigureAwait(false);
+        return new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt));
+    }
+
+    public Task KillAsync(string id, string? execId, uint signal, bool all, CancellationToken cancellationToken) =>
+        CallAsync("Kill", new KillRequest { Id = id, ExecId = execId ?? "", Signal = signal, All = all }, Empty.Parser, id, cancellationToken);
+
+    public async Task<TaskDeleteResult> DeleteAsync(string id, string? execId, CancellationToken cancellationToken)
+    {
+        var r = await CallAsync("Delete", new DeleteRequest { Id = id, ExecId = execId ?? "" }, DeleteResponse.Parser, id, cancellationToken).ConfigureAwait(false);
+        return new TaskDeleteResult(r.Pid, new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt)));
+    }
+
+    public Task ExecAsync(TaskExecRequest request, CancellationToken cancellationToken) =>
+        CallAsync("Exec", new ExecProcessRequest
+        {
+            Id = request.Id,
+            ExecId = request.ExecId,
+            Terminal = request.Terminal,
+            Stdin = request.Stdio.Stdin,
+            Stdout = request.Stdio.Stdout,
+            Stderr = request.Stdio.Stderr,
+            Spec = new Any { TypeUrl = ProcessTypeUrl, Value = ByteString.CopyFromUtf8(request.ProcessSpecJson) },
+        }, Empty.Parser, request.Id, cancellationToken);
+
+    public Task ResizePtyAsync(string id, string? execId, uint width, uint height, CancellationToken cancellationToken) =>
+        CallAsync("ResizePty", new ResizePtyRequest { Id = id, ExecId = execId ?? "", Width = width, Height = height }, Empty.Parser, id, cancellationToken);
+
+    public Task CloseIOAsync(string id, string? execId, CancellationToken cancellationToken) =>
+        CallAsync("CloseIO", new CloseIORequest { Id = id, ExecId = execId ?? "", Stdin = true }, Empty.Parser, id, cancellationToken);
+
+    public async Task<IReadOnlyList<uint>> PidsAsync(string id, CancellationToken cancellationToken) =>
+        (await CallAsync("Pids", new PidsRequest { Id = id }, PidsResponse.Parser, id, cancellationToken).ConfigureAwait(false))
+            .Processes.Select(p => p.Pid).ToList();
+
+    public Task PauseAsync(string id, CancellationToken cancellationToken) =>
+        CallAsync("Pause", new PauseRequest { Id = id }, Empty.Parser, id, cancellationToken);
+
+    public Task ResumeAsync(string id, CancellationToken cancellationToken) =>
+        CallAsync("Resume", new ResumeRequest { Id = id }, Empty.Parser, id, cancellationToken);
+
+    public Task UpdateAsync(string id, LinuxResources resources, IReadOnlyDictionary<string, string>? annotations, CancellationToken cancellationToken)
+    {
+        var request = new UpdateTaskRequest
+        {
+            Id = id,
+            Resources = new Any { TypeUrl = ResourcesTypeUrl, Value = ByteString.CopyFromUtf8(OciResources.ToJson(resources)) },
+        };
+        if (annotations is not null)
+        {
+            foreach (var (key, value) in annotations)
+            {
+                request.Annotations[key] = value;
+            }
+        }
+
+        return CallAsync("Update", request, Empty.Parser, id, cancellationToken);
+    }
+
+    public async Task<TaskStats> StatsAsync(string id, CancellationToken cancellationToken)
+    {
+        var r = await CallAsync("Stats", new StatsRequest { Id = id }, StatsResponse.Parser, id, cancellationToken).ConfigureAwait(false);
+        return new TaskStats(r.Stats?.TypeUrl ?? "", r.Stats?.Value.ToByteArray() ?? []);
+    }
+
+    public async Task<TaskConnectResult> ConnectAsync(string id, CancellationToken cancellationToken)
+    {
+        var r = await CallAsync("Connect", new ConnectRequest { Id = id }, ConnectResponse.Parser, id, cancellationToken).ConfigureAwait(false);
+        return new TaskConnectResult(r.ShimPid, r.TaskPid, r.Version);
+    }
+
+    public Task ShutdownAsync(string id, bool now, CancellationToken cancellationToken) =>
+        CallAsync("Shutdown", new ShutdownRequest { Id = id, Now = now }, Empty.Parser, id, cancellationToken);
+
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
+
+    private async Task<T> CallAsync<T>(string method, IMessage request, MessageParser<T> parser, string id,
+        CancellationToken cancellationToken, bool noDeadline = false)
+        where T : IMessage<T>
+    {
+        try
+        {
+            // Wait blocks until the process exits: it must not inherit the client's default deadline.
+            var options = noDeadline ? new TtrpcCallOptions { Timeout = Timeout.InfiniteTimeSpan } : null;
+            return await _client.CallAsync(_service, method, request, parser, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (!e.Message.Contains($"'{id}'", StringComparison.Ordinal))
+        {
+            throw new IsolaException(e.Code, $"task '{id}' {method}: {e.Message}", e);
+        }
+    }
+
+    private static Executors.TaskStatus ToStatus(ProtoStatus status) => status switch
+    {
+        ProtoStatus.Created => Executors.TaskStatus.Created,
+        ProtoStatus.Running => Executors.TaskStatus.Running,
+        ProtoStatus.Stopped => Executors.TaskStatus.Stopped,
+        ProtoStatus.Paused => Executors.TaskStatus.Paused,
+        ProtoStatus.Pausing => Executors.TaskStatus.Pausing,
+        _ => Executors.TaskStatus.Unknown,
+    };
+
+    private static DateTimeOffset ToTime(Timestamp? t) => t is null ? DateTimeOffset.UtcNow : t.ToDateTimeOffset();
+}

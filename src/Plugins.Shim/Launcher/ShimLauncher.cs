@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Plugins.Shim.Launcher;
+
+/// <summary>
+/// Runs a containerd runtime-v2 shim binary the way containerd does: <c>start</c> to launch (or find) the shim
+/// serving a bundle, <c>delete</c> to clean a container up when the shim cannot be reached.
+/// </summary>
+internal sealed class ShimLauncher
+{
+    private readonly ShimSettings _settings;
+    private readonly ILogger _logger;
+
+    public ShimLauncher(ShimSettings settings, ILogger logger)
+    {
+        _settings = settings;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// <c>SHIM -namespace NS -address ADDR -publish-binary BIN -id ID start</c> with cwd = the bundle and stdin at EOF
+    /// (the runc shim reads its options from stdin until EOF). The bundle's <c>log</c> FIFO must already be open for
+    /// reading (see <see cref="ShimLogDrain"/>): the daemonised shim opens it for writing.
+    /// </summary>
+    public async Task<ShimStartResult> StartAsync(string id, string bundle, CancellationToken cancellationToken)
+    {
+        var (exit, stdout, stderr) = await RunAsync(bundle, ["-id", id, "start"], cancellationToken).ConfigureAwait(false);
+        if (exit != 0)
+        {
+            throw IsolaException.Internal($"sandbox '{id}': {_settings.ShimBinary} start exited with {exit}: {FirstLine(stderr)}");
+        }
+
+        return ShimStartResult.Parse(stdout, _settings.ShimBinary);
+    }
+
+    /// <summary><c>SHIM ... -id ID -bundle BUNDLE delete</c>: force-deletes the container in the OCI runtime and
+    /// unmounts its rootfs, for when the shim is gone. A container already gone is not an error.</summary>
+    public async Task DeleteAsync(string id, string bundle, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(bundle))
+        {
+            return;
+        }
+
+        var (exit, _, stderr) = await RunAsync(bundle, ["-id", id, "-bundle", bundle, "delete"], cancellationToken).ConfigureAwait(false);
+        if (exit != 0)
+        {
+            _logger.LogDebug("{Shim} delete of '{Id}' exited with {Exit}: {Error}", _settings.ShimBinary, id, exit, FirstLine(stderr));
+        }
+    }
+
+    private async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string bundle, IReadOnlyList<string> args, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo(_settings.ShimBinary)
+        {
+            WorkingDirectory = bundle,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "-namespace", _settings.Namespace, "-address", _settings.ContainerdAddress, "-publish-binary", _settings.PublishBinary })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        // containerd's environment for shims: 1.x reads TTRPC_ADDRESS; 2.x also GRPC_ADDRESS, NAMESPACE, MAX_SHIM_VERSION.
+        psi.Environment["TTRPC_ADDRESS"] = _settings.TtrpcAddress;
+        psi.Environment["GRPC_ADDRESS"] = _settings.ContainerdAddress;
+        psi.Environment["NAMESPACE"] = _settings.Namespace;
+        psi.Environment["MAX_SHIM_VERSION"] = "2";
+
+        Process process;
+        try
+        {
+            process = Process.Start(psi) ?? throw new InvalidOperationException("no process");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            throw IsolaException.Unavailable($"cannot run shim binary {_settings.ShimBinary}: {e.Message} (install containerd, or set Options:ShimBinary)", e);
+        }
+
+        using (process)
+        {
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+            try
+            {
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill();
+                throw;
+            }
+
+            return (process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+        }
+    }
+
+    private static string FirstLine(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 0 ? "(no output)" : lines[^1];
+    }
+}

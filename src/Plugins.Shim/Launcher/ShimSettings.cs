@@ -1,0 +1,22 @@
+namespace Isola.Plugins.Shim.Launcher;
+
+/// <summary>How shims are launched for one runtime handler.</summary>
+internal sealed record ShimSettings
+{
+    /// <summary>The shim binary (name on PATH or absolute path).</summary>
+    public required string ShimBinary { get; init; }
+
+    /// <summary>The containerd namespace handed to the shim (-namespace); the runc shim keeps runc state under it.</summary>
+    public required string Namespace { get; init; }
+
+    /// <summary>What the shim is told containerd's address is (-address). Shims hash it into their socket path; this
+    /// host serves nothing there.</summary>
+    public required string ContainerdAddress { get; init; }
+
+    /// <summary>Where this host serves containerd.services.events.ttrpc.v1.Events (TTRPC_ADDRESS).</summary>
+    public required string TtrpcAddress { get; init; }
+
+    /// <summary>-publish-binary: the legacy event publisher. 1.x+ shims publish over TTRPC_ADDRESS instead, so this
+    /// is a program that accepts any arguments and drops the event.</summary>
+    public string PublishBinary { get; init; } = "/bin/true";
+}
