@@ -57,7 +57,7 @@ internal sealed record SandboxerOptions(string SocketPath, string Sandboxer, Api
     {
         const string scheme = "unix://";
         var path = address.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? address[scheme.Length..] : address;
-        if (!path.StartsWith('/') || address.Contains("://", StringComparison.Ordinal) && !address.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        if (!path.StartsWith('/'))
         {
             throw IsolaException.InvalidArgument($"{key} '{address}' must be unix:///absolute/path or an absolute path");
         }
