@@ -113,6 +113,11 @@ internal sealed partial class SandboxManager
                 break;
             case SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown:
                 await RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+                if (record.State == SandboxState.Ready)
+                {
+                    await Containers.ContainerRecovery.UndoInterruptedCreatesAsync(this, scope, cancellationToken).ConfigureAwait(false);
+                }
+
                 if (record.State is SandboxState.Ready or SandboxState.Pending)
                 {
                     ArmMonitor(record.Id, record.Generation);

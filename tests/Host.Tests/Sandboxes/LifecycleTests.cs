@@ -220,7 +220,13 @@ public sealed class LifecycleTests : IDisposable
         await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
         await Eventually(host, "sb1", SandboxState.Pending);
         await Eventually(host, "sb1", SandboxState.Ready);
-        Assert.True(_t.Controller.Calls("Wait") >= 2);
+        // Back to Ready, the background Wait is re-armed (a second Wait call).
+        for (var i = 0; i < 500 && _t.Controller.Calls("Wait") < 2; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(2, _t.Controller.Calls("Wait"));
         _t.Controller.Exit("sb1", 0);
         await Eventually(host, "sb1", SandboxState.Stopped);
     }

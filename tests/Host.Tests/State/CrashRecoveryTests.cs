@@ -89,4 +89,31 @@ public sealed class CrashRecoveryTests : IDisposable
             Assert.Empty(_t.Controller.Live);
         }
     }
+
+    [Fact]
+    public async Task A_container_whose_creation_was_interrupted_is_undone_at_recovery()
+    {
+        var rootfs = Path.GetTempPath();
+        await using (var host = await _t.StartAsync())
+        {
+            var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+            await sandbox.Containers.RunAsync(new ContainerSpec { Id = "kept", Rootfs = rootfs, Args = ["sleep"] });
+            await sandbox.Containers.CreateAsync(new ContainerSpec { Id = "half", Rootfs = rootfs, Args = ["sleep"] });
+        }
+
+        // As if the host died between Prepare/Task Create and persisting Created: the record still says Unknown.
+        var path = Path.Combine(_t.Root, "sb1", "sandbox.json");
+        var json = JsonNode.Parse(await File.ReadAllTextAsync(path))!;
+        json["containers"]!.AsArray().Single(c => (string?)c!["id"] == "half")!["state"] = "Unknown";
+        await File.WriteAllTextAsync(path, json.ToJsonString());
+
+        await using (var host = await _t.StartAsync())
+        {
+            var containers = await (await host.Sandboxes.GetAsync("sb1")).Containers.ListAsync();
+            Assert.Equal(["kept"], containers.Select(c => c.Id));
+            Assert.False(_t.Tasks.Processes.ContainsKey("half"));
+            Assert.True(_t.Tasks.Processes.ContainsKey("kept"));
+            Assert.DoesNotContain(_t.Controller.Prepared.Values, p => p.ContainerId == "half");
+        }
+    }
 }
