@@ -59,7 +59,7 @@ public sealed class ServeControllerTests : IAsyncLifetime
         var started = await _f.Client.StartAsync(new ControllerStartRequest { SandboxId = id });
         Assert.Equal("ttrpc+vsock://3:1024", started.Address);
         Assert.Equal(2u, started.Version);
-        Assert.Equal(4242u, started.Pid);
+        Assert.Equal((uint)Environment.ProcessId, started.Pid);
         Assert.Equal(Path.Combine(_f.BundleRoot, id), started.Labels["io.isola.sandbox-api/bundle-root"]);
 
         var status = await _f.Client.StatusAsync(new ControllerStatusRequest { SandboxId = id, Verbose = true });
@@ -100,8 +100,12 @@ public sealed class ServeControllerTests : IAsyncLifetime
         await _f.Client.UpdateAsync(Update(id, list));
         var config = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_f.BundleRoot, id, "c1", "config.json")))!;
         Assert.Equal("true", (string?)config["process"]!["args"]![0]);
-        // The backing "pid" is the Kuasar double's fake VMM pid: no such process here, so nothing is joined.
-        Assert.Null(config["linux"]!["namespaces"]![0]!["path"]);
+        // The backing sandbox's pid is a live process (the double's "VMM" is this test process): the container joins
+        // its network namespace, keeps its own pid namespace, and nests its cgroup under the sandbox's.
+        var pid = Environment.ProcessId;
+        Assert.Equal($"/proc/{pid}/ns/net", (string?)config["linux"]!["namespaces"]![0]!["path"]);
+        Assert.Null(config["linux"]!["namespaces"]![1]!["path"]);
+        Assert.True(config["linux"]!["cgroupsPath"] is null || ((string?)config["linux"]!["cgroupsPath"])!.EndsWith("/c1", StringComparison.Ordinal));
 
         list.Tasks.Clear();
         await _f.Client.UpdateAsync(Update(id, list));

@@ -9,7 +9,8 @@ namespace Isola.Server.Tasks;
 /// What <c>isola serve</c> does with Update(fields=["extensions.tasks"]): like Kuasar, it keeps one bundle directory
 /// per listed container under <c>&lt;root&gt;/&lt;sandbox&gt;/&lt;container&gt;</c> with the container's config.json,
 /// adds bundles for new tasks and removes those no longer listed. For a process sandbox (a pause container) the spec's
-/// network, ipc and uts namespaces are pointed at the sandbox process's, so the container joins the pod. The client
+/// network, ipc and uts namespaces are pointed at the sandbox process's and its cgroup is nested under the sandbox
+/// process's, so the container joins the pod and goes away with it. The client
 /// learns the root from Start's labels and hands <c>&lt;root&gt;/&lt;sandbox&gt;/&lt;container&gt;</c> to Task.Create.
 /// </summary>
 internal sealed class TaskBundleWriter(string root, ILogger logger)
@@ -57,6 +58,7 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
             CreatePrivateDirectory(bundle);
             var spec = (JsonObject)task.Spec!.DeepClone();
             JoinSandboxNamespaces(spec, sandboxPid);
+            NestCgroup(spec, sandboxPid, task.TaskId);
             WriteAtomically(Path.Combine(bundle, "config.json"), Encoding.UTF8.GetBytes(spec.ToJsonString()));
         }
 
@@ -88,6 +90,27 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
             {
                 ns["path"] = $"/proc/{pid}/ns/{shared.Proc}";
             }
+        }
+    }
+
+    /// <summary>Sets linux.cgroupsPath to &lt;the sandbox process's cgroup&gt;/&lt;container&gt; unless the spec has one:
+    /// the v2 path ("0::") on a pure cgroup v2 host, the pids controller's path on cgroup v1.</summary>
+    private static void NestCgroup(JsonObject spec, uint pid, string containerId)
+    {
+        var file = $"/proc/{pid}/cgroup";
+        if (pid == 0 || !File.Exists(file) || spec["linux"] is not JsonObject linux || linux["cgroupsPath"] is not null)
+        {
+            return;
+        }
+
+        var lines = File.ReadAllLines(file).Where(l => l.Length > 0).ToArray();
+        var line = lines.Length == 1 && lines[0].StartsWith("0::", StringComparison.Ordinal)
+            ? lines[0]
+            : Array.Find(lines, l => l.Split(':') is [_, var controllers, _] && controllers.Split(',').Contains("pids"));
+        var path = line?[(line.IndexOf(':', line.IndexOf(':') + 1) + 1)..];
+        if (!string.IsNullOrEmpty(path) && path != "/")
+        {
+            linux["cgroupsPath"] = $"{path.TrimEnd('/')}/{containerId}";
         }
     }
 

@@ -11,7 +11,8 @@ namespace Isola.Plugins.Sandboxer.Tests.Kuasar;
 /// </summary>
 internal sealed class KuasarState
 {
-    public const uint VmmPid = 4242;
+    /// <summary>The "VMM" is this test process: a real pid, so namespace and cgroup paths derived from it exist.</summary>
+    public static readonly uint VmmPid = (uint)Environment.ProcessId;
     public const string TaskAddressV1 = "ttrpc+vsock://3:1024";
     public const string TaskAddressV0 = "vsock://3:1024";
 
