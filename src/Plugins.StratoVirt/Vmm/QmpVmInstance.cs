@@ -34,6 +34,7 @@ internal sealed class QmpVmInstance : IVmInstance
     private readonly CancellationTokenSource _watchCts = new();
     private volatile QmpEvent? _shutdown;
     private volatile bool _quitRequested;
+    private volatile bool _killed;
 
     public QmpVmInstance(string id, string dialect, VmLayout layout, ProcessIdentity vmm, ProcessIdentity? virtiofsd,
         QmpClient qmp, SlotAllocator slots, TimeSpan unplugTimeout, ILogger logger)
@@ -206,18 +207,14 @@ internal sealed class QmpVmInstance : IVmInstance
         if (_vmm.IsAlive())
         {
             _quitRequested = true;
-            try
-            {
-                await _qmp.ExecuteAsync("quit", null, cancellationToken, TimeSpan.FromSeconds(Math.Max(1, Math.Min(5, grace.TotalSeconds)))).ConfigureAwait(false);
-            }
-            catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
-            {
-                // The socket closing under "quit" is the normal QEMU ending; an unresponsive VMM gets SIGKILL below.
-            }
-
+            // The whole graceful phase is bounded by the grace period: a VMM that does not even answer QMP is killed
+            // as soon as one that answers but does not exit.
+            var quit = QuitAsync(grace, cancellationToken);
             var exited = await Task.WhenAny(_exit, Task.Delay(grace, cancellationToken)).ConfigureAwait(false) == _exit;
+            await quit.ConfigureAwait(false);
             if (!exited)
             {
+                _killed = true;
                 _logger.LogWarning("VM {Id}: VMM pid {Pid} ignored quit for {Grace} s; sending SIGKILL", _id, _vmm.Pid, grace.TotalSeconds);
                 await VmmLauncher.KillAndWaitAsync(_vmm, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             }
@@ -258,7 +255,7 @@ internal sealed class QmpVmInstance : IVmInstance
         var code = _shutdown?.DataString("reason") switch
         {
             "host-qmp-quit" or "guest-shutdown" or "host-signal" or "host-qmp-system-reset" => 0u,
-            null => _quitRequested ? 0u : KilledExitCode,
+            null => _quitRequested && !_killed ? 0u : KilledExitCode,
             _ => 1u,
         };
         _logger.LogInformation("VM {Id}: VMM pid {Pid} exited (reported code {Code})", _id, _vmm.Pid, code);
@@ -283,6 +280,18 @@ internal sealed class QmpVmInstance : IVmInstance
             await VmmLauncher.KillAndWaitAsync(v, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
 
+    }
+
+    private async Task QuitAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _qmp.ExecuteAsync("quit", null, cancellationToken, grace).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
+        {
+            // The socket closing under "quit" is the normal QEMU ending; an unresponsive VMM gets SIGKILL.
+        }
     }
 
     private async Task TryAsync(string command, JsonObject args)

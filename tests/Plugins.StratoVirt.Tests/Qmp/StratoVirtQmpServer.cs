@@ -44,11 +44,15 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
     private readonly Dictionary<string, string> _portOccupant = [];
     private readonly HashSet<string> _nodes = [];
     private readonly Queue<DateTime> _window = new();
+    private readonly bool _microvm;
     private Socket? _client;
 
-    public StratoVirtQmpServer(string path, IEnumerable<string> rootPorts)
+    /// <summary>A standard machine with these root ports, or (<paramref name="microvm"/>) a microvm with StratoVirt's four
+    /// replaceable virtio-blk-mmio slots, where the device id must equal the node name and blockdev-del is unsupported.</summary>
+    public StratoVirtQmpServer(string path, IEnumerable<string> rootPorts, bool microvm = false)
     {
         Path = path;
+        _microvm = microvm;
         _rootPorts = [.. rootPorts];
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(path));
@@ -231,6 +235,9 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
                 _nodes.Add(args["node-name"]!.GetValue<string>());
                 await ReplyAsync(client, id);
                 break;
+            case "blockdev-del" when _microvm:
+                await ReplyAsync(client, id, error: ("GenericError", "blockdev-del not support yet for microvm"));
+                break;
             case "blockdev-del":
                 await (_nodes.Remove(args["node-name"]?.GetValue<string>() ?? "")
                     ? ReplyAsync(client, id)
@@ -256,6 +263,12 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
 
     private async Task DeviceAddAsync(Socket client, string? id, JsonObject args)
     {
+        if (_microvm)
+        {
+            await MicrovmDeviceAddAsync(client, id, args);
+            return;
+        }
+
         var bus = args["bus"]?.GetValue<string>();
         var dev = args["id"]?.GetValue<string>();
         var drive = args["drive"]?.GetValue<string>();
@@ -274,6 +287,29 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
         else
         {
             _portOccupant[bus] = dev;
+            await ReplyAsync(client, id);
+        }
+    }
+
+    private async Task MicrovmDeviceAddAsync(Socket client, string? id, JsonObject args)
+    {
+        var addr = args["addr"]?.GetValue<string>() ?? "";
+        var dev = args["id"]?.GetValue<string>();
+        if (args.ContainsKey("bus") || args["driver"]?.GetValue<string>() != "virtio-blk-mmio" || addr is not ("0x0" or "0x1" or "0x2" or "0x3"))
+        {
+            await ReplyAsync(client, id, error: ("GenericError", "microvm hot-plug needs driver virtio-blk-mmio, addr 0x0-0x3 and no bus"));
+        }
+        else if (args["drive"]?.GetValue<string>() is not { } drive || drive != dev || !_nodes.Contains(drive))
+        {
+            await ReplyAsync(client, id, error: ("GenericError", "microvm: the device id must equal an added node-name"));
+        }
+        else if (_portOccupant.ContainsKey(addr))
+        {
+            await ReplyAsync(client, id, error: ("GenericError", $"slot {addr} is in use"));
+        }
+        else
+        {
+            _portOccupant[addr] = dev;
             await ReplyAsync(client, id);
         }
     }

@@ -74,7 +74,7 @@ internal static class ProcessExitWatcher
         }
     }
 
-    private static async Task PollProcAsync(ProcessIdentity process, CancellationToken cancellationToken)
+    internal static async Task PollProcAsync(ProcessIdentity process, CancellationToken cancellationToken)
     {
         while (process.IsAlive())
         {

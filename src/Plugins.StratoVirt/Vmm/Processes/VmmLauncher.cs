@@ -74,6 +74,12 @@ internal static class VmmLauncher
                 vmm ??= ReadPidFile(layout.PidFile);
                 if (vmm is { } v && !v.IsAlive())
                 {
+                    // The launcher relays the daemon's error: let it finish so its output is complete.
+                    if (launcher.WaitForExit(TimeSpan.FromSeconds(2)))
+                    {
+                        launcher.WaitForExit();
+                    }
+
                     throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' (pid {v.Pid}) exited during start: {Tail(output)}");
                 }
 

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Isola.Plugins.StratoVirt.Tests.Qmp;
+using Isola.Plugins.StratoVirt.Vmm;
+using Isola.Plugins.StratoVirt.Vmm.Processes;
+using Isola.Vmm;
+
+namespace Isola.Plugins.StratoVirt.Tests.Vmm;
+
+/// <summary>The `stratovirt` VMM's VM handle against the enforcing StratoVirt QMP double: root-port hot-plug on the
+/// standard machine, replaceable MMIO slots on microvm, and stop escalating to SIGKILL. The "VMM process" is a real
+/// sleep, so exit watching and killing are real.</summary>
+public sealed class StratoVirtHotplugTests : IAsyncLifetime
+{
+    private readonly string _dir = TestPaths.NewTempDir("sv-hp");
+    private Process _process = null!;
+
+    public Task InitializeAsync()
+    {
+        _process = Process.Start(new ProcessStartInfo("sleep", "300"))!;
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+        }
+
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        Directory.Delete(_dir, true);
+    }
+
+    private async Task<IVmInstance> AttachAsync(StratoVirtQmpServer server, string machine, string slots = "2") =>
+        await new StratoVirtVmm().AttachAsync(new VmLaunchSpec
+        {
+            Id = "sv1",
+            StateDirectory = _dir,
+            Binary = "/usr/bin/stratovirt",
+            Kernel = "/none",
+            MachineType = machine,
+            Extra = new Dictionary<string, string> { [VmSettings.HotplugSlotsKey] = slots, [VmSettings.UnplugTimeoutKey] = "00:00:05" },
+        }, new Dictionary<string, string>
+        {
+            [RecoveryKeys.Vmm] = ProcessIdentity.Read(_process.Id)!.Value.ToString(),
+            [RecoveryKeys.Qmp] = server.Path,
+        }, CancellationToken.None);
+
+    private string Disk(string name)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, new byte[4096]);
+        return path;
+    }
+
+    [Fact]
+    public async Task Standard_machine_plugs_into_root_ports_and_unplugs_with_blockdev_del()
+    {
+        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), ["pcie.1", "pcie.2"]);
+        await using var vm = await AttachAsync(server, "q35");
+
+        var a = await vm.HotplugBlockAsync(new BlockDeviceSpec("blk0", Disk("a")), CancellationToken.None);
+        await vm.UnplugAsync("blk0", CancellationToken.None);
+        var b = await vm.HotplugBlockAsync(new BlockDeviceSpec("blk1", Disk("b")), CancellationToken.None);
+
+        Assert.Equal("pcie.1", a.Slot);
+        Assert.Equal("pcie.1", b.Slot);
+        Assert.Contains(server.Commands, c => c["execute"]!.GetValue<string>() == "blockdev-del");
+        Assert.Empty(server.Violations);
+    }
+
+    [Fact]
+    public async Task Microvm_uses_replaceable_slots_whose_id_is_the_node_name()
+    {
+        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), [], microvm: true);
+        await using var vm = await AttachAsync(server, "microvm");
+
+        var plugged = new List<PluggedDevice>();
+        for (var i = 0; i < 4; i++)
+        {
+            plugged.Add(await vm.HotplugBlockAsync(new BlockDeviceSpec($"blk{i}", Disk($"d{i}")), CancellationToken.None));
+        }
+
+        var full = await Assert.ThrowsAsync<IsolaException>(() => vm.HotplugBlockAsync(new BlockDeviceSpec("blk4", Disk("d4")), CancellationToken.None));
+        await vm.UnplugAsync("blk2", CancellationToken.None);
+        var again = await vm.HotplugBlockAsync(new BlockDeviceSpec("blk5", Disk("d5")), CancellationToken.None);
+
+        Assert.Equal(["mmio.0x0", "mmio.0x1", "mmio.0x2", "mmio.0x3"], plugged.Select(p => p.Slot));
+        Assert.Equal(IsolaErrorCode.ResourceExhausted, full.Code);
+        Assert.Equal("mmio.0x2", again.Slot);
+        Assert.DoesNotContain(server.Commands, c => c["execute"]!.GetValue<string>() == "blockdev-del");
+        Assert.Empty(server.Violations);
+    }
+
+    [Fact]
+    public async Task Nic_hotplug_is_refused_on_microvm()
+    {
+        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), [], microvm: true);
+        await using var vm = await AttachAsync(server, "microvm");
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => vm.HotplugNetAsync(new NetDeviceSpec("nic0", "tap0", "52:54:00:00:00:01"), CancellationToken.None));
+
+        Assert.Equal(IsolaErrorCode.Unimplemented, e.Code);
+        Assert.Empty(vm.Devices);
+    }
+
+    [Fact]
+    public async Task A_VMM_ignoring_quit_is_SIGKILLed_after_the_grace_and_Wait_reports_137()
+    {
+        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), []);
+        server.Unanswered.Add("quit");
+        await using var vm = await AttachAsync(server, "q35");
+        var wait = vm.WaitAsync(CancellationToken.None);
+
+        var sw = Stopwatch.StartNew();
+        await vm.StopAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None);
+        var exit = await wait.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.True(_process.WaitForExit(5000));
+        Assert.Equal(137u, exit.Code);
+        Assert.Contains(server.Commands, c => c["execute"]!.GetValue<string>() == "quit");
+        Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public async Task The_proc_polling_fallback_sees_a_process_exit()
+    {
+        var identity = ProcessIdentity.Read(_process.Id)!.Value;
+        var watch = ProcessExitWatcher.PollProcAsync(identity, CancellationToken.None);
+        await Task.Delay(200);
+        var early = watch.IsCompleted;
+
+        _process.Kill();
+        await watch.WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.False(early);
+        Assert.False(identity.IsAlive());
+    }
+}
