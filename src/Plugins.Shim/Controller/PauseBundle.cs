@@ -3,7 +3,8 @@ using Isola.Plugins.Shim.Executor;
 
 namespace Isola.Plugins.Shim.Controller;
 
-/// <summary>Writes the pause container's OCI bundle: a rootfs holding only the pause binary, and its config.json.</summary>
+/// <summary>Writes the pause container's OCI bundle: a rootfs holding only the pause binary (and the
+/// empty /proc mount point), and its config.json.</summary>
 internal static class PauseBundle
 {
     public const string PauseInRootfs = "/pause";
@@ -13,7 +14,7 @@ internal static class PauseBundle
     {
         var rootfs = Path.Combine(bundle, "rootfs");
         Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(rootfs);
+        Directory.CreateDirectory(Path.Combine(rootfs, "proc"));
         File.Copy(pauseBinary, Path.Combine(rootfs, PauseInRootfs.TrimStart('/')), overwrite: true);
         File.SetUnixFileMode(Path.Combine(rootfs, "pause"), UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
             UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
@@ -62,7 +63,14 @@ internal static class PauseBundle
             },
             ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = true },
             ["hostname"] = hostname,
-            ["mounts"] = new JsonArray(),
+            // runc needs /proc in the container to close inherited fds before exec; nothing else is mounted.
+            ["mounts"] = new JsonArray(new JsonObject
+            {
+                ["destination"] = "/proc",
+                ["type"] = "proc",
+                ["source"] = "proc",
+                ["options"] = new JsonArray("nosuid", "noexec", "nodev"),
+            }),
             ["annotations"] = new JsonObject
             {
                 [Annotations.ContainerType] = "sandbox",

@@ -75,7 +75,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}': pause binary {_pauseBinary} is missing (build src/Plugins.Shim; it needs gcc and libc6-dev)");
         }
 
-        var bundle = Path.Combine(sandbox.StateDirectory, PauseBundleDir);
+        var bundle = DefaultBundleOf(sandbox);
         var cgroupsPath = $"{parent.TrimEnd('/')}/{sandbox.Id}";
         try
         {
@@ -322,7 +322,8 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
 
         await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
-        if (ShimProcesses.FindLiveShim(bundle, sandbox.Id) is { } shimPid)
+        if (ShimProcesses.FindLiveShim(sandbox.Id, Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace),
+                Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress)) is { } shimPid)
         {
             _logger.LogInformation("sandbox {Id}: shim pid {Pid} still runs after teardown; killing it", sandbox.Id, shimPid);
             await ShimProcesses.KillAsync(shimPid).ConfigureAwait(false);
@@ -337,6 +338,10 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
 
         TryDelete(Path.Combine(sandbox.StateDirectory, ContainerBundlesDir));
         TryDelete(bundle);
+        if (Path.GetDirectoryName(bundle) is { } parent && Path.GetFileName(parent) == PauseBundleDir)
+        {
+            TryDelete(parent);
+        }
         foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.StartedAt })
         {
             sandbox.ControllerData.Remove(key);
@@ -523,7 +528,10 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
     private string RuntimeOf(SandboxContext sandbox) => Get(sandbox.ControllerData, Keys.Runtime, _options.Runtime);
 
     private static string BundleOf(SandboxContext sandbox) =>
-        sandbox.ControllerData.TryGetValue(Keys.Bundle, out var b) ? b : Path.Combine(sandbox.StateDirectory, PauseBundleDir);
+        sandbox.ControllerData.TryGetValue(Keys.Bundle, out var b) ? b : DefaultBundleOf(sandbox);
+
+    // A bundle directory is named after its task: `shim delete` finds the runtime's state in ../ID of its cwd.
+    private static string DefaultBundleOf(SandboxContext sandbox) => Path.Combine(sandbox.StateDirectory, PauseBundleDir, sandbox.Id);
 
     private static string ContainerBundleOf(SandboxContext sandbox, string containerId) =>
         Path.Combine(sandbox.StateDirectory, ContainerBundlesDir, containerId);

@@ -1,42 +1,45 @@
-using System.Globalization;
 using Isola.Plugins.Shim.Native;
 
 namespace Isola.Plugins.Shim.Controller;
 
-/// <summary>Finds and ends the shim process serving a bundle, when a graceful Shutdown could not.</summary>
+/// <summary>Finds and ends the shim process serving a sandbox, when a graceful Shutdown could not.</summary>
 internal static class ShimProcesses
 {
-    /// <summary>The pid the runc shim recorded in its bundle (shim.pid), if that process still runs the shim for
-    /// <paramref name="id"/> (checked against /proc/PID/cmdline, so a reused pid is never signalled).</summary>
-    public static int? FindLiveShim(string bundle, string id)
+    /// <summary>
+    /// The pid of the live shim started for sandbox <paramref name="id"/>: a process whose command line is the
+    /// daemonised shim's own (<c>SHIM -namespace NS -id ID -address ADDR</c>), so a reused pid is never signalled.
+    /// The runc shim records no pid file, hence the scan of /proc.
+    /// </summary>
+    public static int? FindLiveShim(string id, string ns, string containerdAddress)
     {
-        var pidFile = Path.Combine(bundle, "shim.pid");
-        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
-            return null;
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            string[] args;
+            try
+            {
+                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // exited while we looked
+            }
+
+            if (args.Length > 0 && args[0].Contains("containerd-shim", StringComparison.Ordinal) &&
+                Flag(args, "-id") == id && Flag(args, "-namespace") == ns && Flag(args, "-address") == containerdAddress)
+            {
+                return pid;
+            }
         }
 
-        string[] args;
-        try
-        {
-            args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-
-        var idIndex = Array.IndexOf(args, "-id");
-        return idIndex >= 0 && idIndex + 1 < args.Length && args[idIndex + 1] == id && args[0].Contains("containerd-shim", StringComparison.Ordinal)
-            ? pid
-            : null;
+        return null;
     }
 
-    /// <summary>SIGKILLs <paramref name="pid"/> and waits (up to 5 s) for it to disappear.</summary>
+    /// <summary>SIGKILLs <paramref name="pid"/> and waits (up to 5 s) until it is gone or a zombie.</summary>
     public static async Task KillAsync(int pid)
     {
         LibC.kill(pid, 9);
@@ -44,6 +47,12 @@ internal static class ShimProcesses
         {
             await Task.Delay(25).ConfigureAwait(false);
         }
+    }
+
+    private static string? Flag(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static bool IsZombie(int pid)

@@ -1,0 +1,153 @@
+using Isola.Controllers;
+using Isola.Executors;
+using Isola.Plugins.Shim.Controller;
+using Isola.Plugins.Shim.Executor;
+using Isola.Vmm;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Isola.Plugins.Shim.Tests.Infrastructure;
+
+/// <summary>
+/// Drives the shim controller and the executor directly, as the host does: a controller made by the factory from
+/// configuration, one state directory per sandbox, containers prepared then created through the executor.
+/// </summary>
+internal sealed class PodHarness : IAsyncDisposable
+{
+    public const string Namespace = "isola-test";
+    public const string CgroupParent = "/isola-test";
+
+    private readonly List<SandboxContext> _sandboxes = [];
+
+    public PodHarness(IDictionary<string, string?>? options = null, string? stateRoot = null)
+    {
+        StateRoot = stateRoot ?? Path.Combine(Path.GetTempPath(), "isola-shim-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(StateRoot);
+        var config = new Dictionary<string, string?> { ["Namespace"] = Namespace, ["CgroupParent"] = CgroupParent };
+        foreach (var (k, v) in options ?? new Dictionary<string, string?>())
+        {
+            config[k] = v;
+        }
+
+        Controller = (ShimController)new ShimControllerFactory().Create(new ControllerContext("runc",
+            new ConfigurationBuilder().AddInMemoryCollection(config).Build(), "Isola:Runtimes:runc:Options", StateRoot,
+            NullLoggerFactory.Instance, new NoServices()));
+    }
+
+    public string StateRoot { get; }
+
+    public ShimController Controller { get; }
+
+    public ShimTaskExecutor Executor { get; } = new(TimeSpan.FromSeconds(30));
+
+    public SandboxContext NewContext(string? id = null, SandboxSpec? spec = null, IDictionary<string, string>? data = null)
+    {
+        id ??= "sb-" + Guid.NewGuid().ToString("N")[..10];
+        var dir = Path.Combine(StateRoot, id);
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var context = new SandboxContext(id, spec?.Name ?? id, spec ?? new SandboxSpec { Id = id }, dir, data ?? new Dictionary<string, string>());
+        lock (_sandboxes)
+        {
+            _sandboxes.Add(context);
+        }
+
+        return context;
+    }
+
+    public async Task<SandboxContext> RunSandboxAsync(SandboxSpec? spec = null, CancellationToken ct = default)
+    {
+        var sandbox = NewContext(spec?.Id, spec);
+        await Controller.CreateAsync(sandbox, ct);
+        var started = await Controller.StartAsync(sandbox, ct);
+        sandbox.TaskAddress = started.TaskAddress;
+        sandbox.TaskApiVersion = started.TaskApiVersion;
+        return sandbox;
+    }
+
+    public async Task<ITaskClient> TaskClientAsync(SandboxContext sandbox) =>
+        await Executor.ConnectAsync(TaskEndpoint.Parse(sandbox.TaskAddress, sandbox.TaskApiVersion), CancellationToken.None);
+
+    /// <summary>Prepares and creates a container, as the host does; returns its id and the files its output goes to.</summary>
+    public async Task<(string Id, string Stdout, string Stderr)> CreateContainerAsync(ITaskClient client, SandboxContext sandbox,
+        string rootfs, IReadOnlyList<string> args, string? id = null)
+    {
+        id ??= "c-" + Guid.NewGuid().ToString("N")[..8];
+        var logs = Path.Combine(sandbox.StateDirectory, "containers", id);
+        Directory.CreateDirectory(logs);
+        var stdio = new StdioSpec("", Path.Combine(logs, "stdout.log"), Path.Combine(logs, "stderr.log"));
+        var prepared = await Controller.PrepareAsync(sandbox, new PrepareRequest
+        {
+            ContainerId = id,
+            Container = new ContainerSpec { Rootfs = rootfs, Args = args },
+            OciSpecJson = ContainerSpecs.Oci(sandbox.Id, args),
+            Stdio = stdio,
+        }, CancellationToken.None);
+        await client.CreateAsync(new TaskCreateRequest
+        {
+            Id = id,
+            Bundle = prepared.Bundle,
+            Rootfs = prepared.Rootfs,
+            Stdio = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr),
+        }, CancellationToken.None);
+        return (id, stdio.Stdout, stdio.Stderr);
+    }
+
+    /// <summary>Runs a container to completion and returns its exit code and stdout.</summary>
+    public async Task<(uint Exit, string Stdout)> RunToExitAsync(ITaskClient client, SandboxContext sandbox, string rootfs, params string[] args)
+    {
+        var (id, stdout, _) = await CreateContainerAsync(client, sandbox, rootfs, args);
+        var wait = StartAndWaitAsync(client, id);
+        var exit = await wait;
+        await client.DeleteAsync(id, null, CancellationToken.None);
+        await Controller.PurgeAsync(sandbox, new PurgeRequest(id), CancellationToken.None);
+        return (exit.Code, File.Exists(stdout) ? await File.ReadAllTextAsync(stdout) : "");
+    }
+
+    public static async Task<ExitStatus> StartAndWaitAsync(ITaskClient client, string id)
+    {
+        await client.StartAsync(id, null, CancellationToken.None);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        return await client.WaitAsync(id, null, cts.Token);
+    }
+
+    public async Task TeardownAsync(SandboxContext sandbox)
+    {
+        await Controller.StopAsync(sandbox, TimeSpan.FromSeconds(5), CancellationToken.None);
+        await Controller.ShutdownAsync(sandbox, CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Whatever a failed test left: tear it down so that no shim, pause or cgroup outlives the run.
+        List<SandboxContext> sandboxes;
+        lock (_sandboxes)
+        {
+            sandboxes = [.. _sandboxes];
+        }
+
+        foreach (var sandbox in sandboxes)
+        {
+            try
+            {
+                await Controller.ShutdownAsync(sandbox, CancellationToken.None);
+            }
+            catch (IsolaException)
+            {
+                // reported by the test itself
+            }
+        }
+
+        await Controller.DisposeAsync();
+        if (Directory.Exists(StateRoot))
+        {
+            Directory.Delete(StateRoot, recursive: true);
+        }
+    }
+
+    private sealed class NoServices : Isola.Plugins.IPluginServices
+    {
+        public IVmm GetVmm(string name) => throw IsolaException.NotFound($"no VMM '{name}' in the shim tests");
+
+        public ITaskExecutor GetExecutor(string scheme) => throw IsolaException.NotFound($"no executor for '{scheme}' in the shim tests");
+    }
+}
