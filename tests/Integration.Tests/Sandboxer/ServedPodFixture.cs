@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using Isola.Hosting;
+using Isola.Server;
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Integration.Tests.Sandboxer;
+
+/// <summary>
+/// Two real hosts joined by the Sandbox API: the server host runs pause sandboxes through the shim plugin
+/// (containerd-shim-runc-v2 + runc) behind `isola serve` on a Unix socket; the client host's runtime "remote" is the
+/// sandboxer controller pointed at that socket. Both load the default plugins from the plugins folder.
+/// </summary>
+internal sealed class ServedPodFixture : IAsyncDisposable
+{
+    private ServedPodFixture(string work, IsolaHost server, SandboxApiServer api, IsolaHost client, string rootfs)
+    {
+        Work = work;
+        ServerHost = server;
+        Api = api;
+        ClientHost = client;
+        Rootfs = rootfs;
+    }
+
+    public string Work { get; }
+    public IsolaHost ServerHost { get; }
+    public SandboxApiServer Api { get; }
+    public IsolaHost ClientHost { get; }
+    public string Rootfs { get; }
+    public string BundleRoot => Path.Combine(Work, "bundles");
+
+    public static async Task<ServedPodFixture> StartAsync()
+    {
+        RequirePeers();
+        var work = Path.Combine(Path.GetTempPath(), "isola-sbw-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(work);
+        var plugins = Path.Combine(AppContext.BaseDirectory, "plugins");
+        var rootfs = MakeRootfs(Path.Combine(work, "rootfs"));
+        var serverBuilder = IsolaHost.CreateBuilder();
+        serverBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Isola:Root"] = Path.Combine(work, "server-root"),
+            ["Isola:PluginsDir"] = plugins,
+            ["Isola:DefaultRuntime"] = "runc",
+            ["Isola:Runtimes:runc:Controller"] = "shim",
+            ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
+        });
+        var server = await serverBuilder.StartAsync();
+        var api = await SandboxApiServer.StartAsync(server, new SandboxApiServerOptions
+        {
+            SocketPath = Path.Combine(work, "api.sock"),
+            BundleRoot = Path.Combine(work, "bundles"),
+        }, server.LoggerFactory);
+        var clientBuilder = IsolaHost.CreateBuilder();
+        clientBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Isola:Root"] = Path.Combine(work, "client-root"),
+            ["Isola:PluginsDir"] = plugins,
+            ["Isola:DefaultRuntime"] = "remote",
+            ["Isola:Runtimes:remote:Controller"] = "sandboxer",
+            ["Isola:Runtimes:remote:Options:Address"] = "unix://" + api.SocketPath,
+            // The sandboxer field names the server's runtime handler.
+            ["Isola:Runtimes:remote:Options:Sandboxer"] = "runc",
+        });
+        var client = await clientBuilder.StartAsync();
+        return new ServedPodFixture(work, server, api, client, rootfs);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ClientHost.DisposeAsync();
+        await Api.DisposeAsync();
+        await ServerHost.DisposeAsync();
+        Directory.Delete(Work, recursive: true);
+    }
+
+    /// <summary>Processes whose command line or working directory lies under the fixture's directory (shims, pause).</summary>
+    public List<string> ProcessesUnderWork()
+    {
+        var found = new List<string>();
+        foreach (var proc in Directory.GetDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
+                var cwd = new DirectoryInfo(Path.Combine(proc, "cwd")).ResolveLinkTarget(false)?.FullName ?? "";
+                if (cmdline.Contains(Work, StringComparison.Ordinal) || cwd.StartsWith(Work, StringComparison.Ordinal))
+                {
+                    found.Add($"{Path.GetFileName(proc)}: {cmdline.Trim()}");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Gone while we looked.
+            }
+        }
+
+        return found;
+    }
+
+    private static string MakeRootfs(string dir)
+    {
+        var script = Path.Combine(RepoRoot(), "scripts", "make-rootfs");
+        var start = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(dir);
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"scripts/make-rootfs failed: {error.Result}");
+        }
+
+        return dir;
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"no Framework.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static void RequirePeers()
+    {
+        foreach (var binary in new[] { "containerd-shim-runc-v2", "runc", "busybox" })
+        {
+            if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, binary))))
+            {
+                throw new InvalidOperationException($"{binary} not found on PATH: run scripts/setup (Debian packages containerd, runc, busybox-static)");
+            }
+        }
+    }
+}
