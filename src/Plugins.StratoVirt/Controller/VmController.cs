@@ -41,23 +41,36 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
         var layout = new VmLayout(sandbox.StateDirectory);
         layout.ValidateSocketPaths(sandbox.Id);
         Directory.CreateDirectory(sandbox.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        if (_options.SharedFs)
+        var shared = SharedDirectory(sandbox);
+        try
         {
-            var shared = SharedDirectory(sandbox);
-            Directory.CreateDirectory(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            // What Kuasar's vmm-task expects to find in the share for the pod.
-            File.WriteAllText(Path.Combine(shared, "hostname"), (sandbox.Spec.Hostname ?? sandbox.Name) + "\n");
-            File.Copy("/etc/hosts", Path.Combine(shared, "hosts"), overwrite: true);
-            File.WriteAllText(Path.Combine(shared, "resolv.conf"), sandbox.Spec.DnsServers.Count > 0
-                ? string.Concat(sandbox.Spec.DnsServers.Select(s => $"nameserver {s}\n"))
-                : File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "");
-        }
+            if (_options.SharedFs)
+            {
+                Directory.CreateDirectory(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                // What Kuasar's vmm-task expects to find in the share for the pod.
+                File.WriteAllText(Path.Combine(shared, "hostname"), (sandbox.Spec.Hostname ?? sandbox.Name) + "\n");
+                File.Copy("/etc/hosts", Path.Combine(shared, "hosts"), overwrite: true);
+                File.WriteAllText(Path.Combine(shared, "resolv.conf"), sandbox.Spec.DnsServers.Count > 0
+                    ? string.Concat(sandbox.Spec.DnsServers.Select(s => $"nameserver {s}\n"))
+                    : File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "");
+            }
 
-        if (Channel() == AgentChannel.Vsock)
+            if (Channel() == AgentChannel.Vsock)
+            {
+                var (cid, handle) = VsockCidAllocator.Allocate(sandbox.Id);
+                _cidHandles[sandbox.Id] = handle;
+                sandbox.ControllerData[CidKey] = cid.ToString(CultureInfo.InvariantCulture);
+            }
+        }
+        catch
         {
-            var (cid, handle) = VsockCidAllocator.Allocate(sandbox.Id);
-            _cidHandles[sandbox.Id] = handle;
-            sandbox.ControllerData[CidKey] = cid.ToString(CultureInfo.InvariantCulture);
+            // Bad input leaves nothing behind.
+            if (Directory.Exists(shared))
+            {
+                Directory.Delete(shared, recursive: true);
+            }
+
+            throw;
         }
 
         return Task.CompletedTask;

@@ -68,6 +68,7 @@ internal abstract class QmpVmm : IVmm
 
             var qmpOptions = new QmpClientOptions { CommandTimeout = settings.QmpTimeout };
             var (vmm, qmp) = await VmmLauncher.LaunchAsync(spec.Id, argv, layout, spec.StartTimeout, qmpOptions, logger, cancellationToken).ConfigureAwait(false);
+            RestrictSockets(layout);
             logger.LogInformation("VM {Id}: {Vmm} pid {Pid} up, QMP {Socket} ({Package})", spec.Id, Name, vmm.Pid, layout.QmpSocket, qmp.Greeting.Package);
             return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd, qmp,
                 new SlotAllocator(Slots(spec, settings), []), settings.UnplugTimeout, logger);
@@ -120,6 +121,18 @@ internal abstract class QmpVmm : IVmm
         logger.LogInformation("VM {Id}: re-attached to {Vmm} pid {Pid} with {Count} plugged device(s)", spec.Id, Name, vmm.Pid, devices.Count);
         return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd is { } v && v.IsAlive() ? v : null, qmp,
             new SlotAllocator(Slots(spec, settings), devices), settings.UnplugTimeout, logger);
+    }
+
+    /// <summary>The VMM creates its sockets with the process umask; only the owner (root) may drive the VM.</summary>
+    private static void RestrictSockets(VmLayout layout)
+    {
+        foreach (var socket in new[] { layout.QmpSocket, layout.AgentSocket, layout.VirtiofsSocket })
+        {
+            if (File.Exists(socket))
+            {
+                File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
     }
 
     private static void Validate(VmLaunchSpec spec, VmSettings settings, VmLayout layout)

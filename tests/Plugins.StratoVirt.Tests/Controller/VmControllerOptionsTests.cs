@@ -72,7 +72,6 @@ public sealed class VmControllerOptionsTests : IAsyncLifetime
     {
         var options = VmHarness.GuestOptions();
         options["AgentChannel"] = "vsock";
-        options["SharedFs"] = "false";
         var controller = _harness.CreateController(options);
         var sandbox = _harness.NewSandbox("vsock1");
         Assert.False(VsockCidAllocator.IsAvailable(), "this test documents a host without /dev/vhost-vsock");
@@ -83,6 +82,28 @@ public sealed class VmControllerOptionsTests : IAsyncLifetime
         Assert.Contains("/dev/vhost-vsock", e.Message);
         Assert.Contains("AgentChannel", e.Message);
         Assert.Contains("ttrpc+unix://", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(sandbox.StateDirectory));
+    }
+
+    [Fact]
+    public async Task UpdateResources_accepts_limits_that_fit_the_VM_and_refuses_growth()
+    {
+        var controller = _harness.CreateController(VmHarness.GuestOptions());
+        var sandbox = _harness.NewSandbox("res1");
+
+        await controller.UpdateResourcesAsync(sandbox, new Isola.Controllers.UpdateResourcesRequest(null, new LinuxResources { MemoryLimitBytes = 128L << 20, CpuQuota = 50000, CpuPeriod = 100000 }), CancellationToken.None);
+        await controller.UpdateResourcesAsync(sandbox, new Isola.Controllers.UpdateResourcesRequest("c1", new LinuxResources { MemoryLimitBytes = 1L << 40 }), CancellationToken.None);
+        var memory = await Assert.ThrowsAsync<IsolaException>(() => controller.UpdateResourcesAsync(sandbox,
+            new Isola.Controllers.UpdateResourcesRequest(null, new LinuxResources { MemoryLimitBytes = 1L << 30 }), CancellationToken.None));
+        var cpu = await Assert.ThrowsAsync<IsolaException>(() => controller.UpdateResourcesAsync(sandbox,
+            new Isola.Controllers.UpdateResourcesRequest(null, new LinuxResources { CpuQuota = 300000, CpuPeriod = 100000 }), CancellationToken.None));
+        var platform = await controller.PlatformAsync(sandbox, CancellationToken.None);
+
+        Assert.Contains("\"MemoryLimitBytes\":134217728", sandbox.ControllerData["vm.resources"]);
+        Assert.Equal(IsolaErrorCode.FailedPrecondition, memory.Code);
+        Assert.Contains("256 MiB", memory.Message);
+        Assert.Equal(IsolaErrorCode.FailedPrecondition, cpu.Code);
+        Assert.Equal(new PlatformInfo("linux", "amd64"), platform);
     }
 
     [Fact]

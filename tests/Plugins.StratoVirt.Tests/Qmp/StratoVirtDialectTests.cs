@@ -140,9 +140,9 @@ public sealed class StratoVirtDialectTests : IAsyncLifetime
     public async Task A_command_without_reply_fails_with_DeadlineExceeded_and_the_next_one_still_works()
     {
         _server.Unanswered.Add("system_powerdown");
-        await using var qmp = await ConnectAsync(TimeSpan.FromMilliseconds(300));
+        await using var qmp = await ConnectAsync();
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => qmp.ExecuteAsync("system_powerdown", null, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<IsolaException>(() => qmp.ExecuteAsync("system_powerdown", null, CancellationToken.None, TimeSpan.FromMilliseconds(300)));
         var after = await qmp.ExecuteAsync("query-status", null, CancellationToken.None, TimeSpan.FromSeconds(5));
 
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
