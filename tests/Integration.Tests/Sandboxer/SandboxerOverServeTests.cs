@@ -55,4 +55,61 @@ public sealed class SandboxerOverServeTests
         Assert.False(Directory.Exists(Path.Combine(f.BundleRoot, sandbox.Id)));
         Assert.Empty(f.ProcessesUnderWork());
     }
+
+    [Fact]
+    public async Task Serve_going_away_makes_the_client_sandbox_Pending_and_coming_back_Ready_without_recreate()
+    {
+        await using var f = await ServedPodFixture.StartAsync();
+        var sandbox = await f.ClientHost.Sandboxes.RunAsync(new SandboxSpec());
+        var pausePid = sandbox.Info.Pid;
+
+        await f.StopApiAsync();
+        await WaitForStateAsync(f.ClientHost, sandbox.Id, SandboxState.Pending);
+        await f.RestartApiAsync();
+        await WaitForStateAsync(f.ClientHost, sandbox.Id, SandboxState.Ready);
+
+        var served = Assert.Single(await f.ServerHost.Sandboxes.ListAsync());
+        Assert.Equal(pausePid, served.Pid);
+        await sandbox.RemoveAsync();
+        Assert.Empty(await f.ServerHost.Sandboxes.ListAsync());
+        Assert.Empty(f.ProcessesUnderWork());
+    }
+
+    [Fact]
+    public async Task After_a_client_host_restart_the_task_list_is_intact_and_Wait_is_rearmed()
+    {
+        await using var f = await ServedPodFixture.StartAsync();
+        var sandbox = await f.ClientHost.Sandboxes.RunAsync(new SandboxSpec());
+        var first = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = f.Rootfs, Args = ["sleep", "30"] });
+
+        await f.RestartClientAsync();
+
+        var reloaded = await f.ClientHost.Sandboxes.GetAsync(sandbox.Id);
+        Assert.Equal(SandboxState.Ready, reloaded.Info.State);
+        // A second container's Update must still list the first one, or the server would remove its bundle.
+        var second = await reloaded.Containers.RunAsync(new ContainerSpec { Rootfs = f.Rootfs, Args = ["true"] });
+        Assert.True(File.Exists(Path.Combine(f.BundleRoot, sandbox.Id, first.Id, "config.json")));
+        Assert.Equal(0u, (await second.WaitAsync()).Code);
+        await second.DeleteAsync();
+        var again = await reloaded.Containers.GetAsync(first.Id);
+        await again.DeleteAsync(force: true);
+
+        // The re-armed Wait sees the sandbox stop even when the stop comes from the other side.
+        await (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).StopAsync(TimeSpan.FromSeconds(1));
+        await WaitForStateAsync(f.ClientHost, sandbox.Id, SandboxState.Stopped);
+        await reloaded.RemoveAsync();
+        Assert.Empty(await f.ServerHost.Sandboxes.ListAsync());
+        Assert.Empty(f.ProcessesUnderWork());
+    }
+
+    private static async Task WaitForStateAsync(IIsola host, string id, SandboxState state)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        SandboxState current;
+        while ((current = (await host.Sandboxes.ListAsync()).Single(s => s.Id == id).State) != state)
+        {
+            Assert.True(DateTime.UtcNow < until, $"sandbox {id} stayed {current}, expected {state}");
+            await Task.Delay(50);
+        }
+    }
 }

@@ -12,7 +12,7 @@ namespace Isola.Integration.Tests.Sandboxer;
 /// </summary>
 internal sealed class ServedPodFixture : IAsyncDisposable
 {
-    private ServedPodFixture(string work, IsolaHost server, SandboxApiServer api, IsolaHost client, string rootfs)
+    private ServedPodFixture(string work, IsolaHost server, SandboxApiServer? api, IsolaHost client, string rootfs)
     {
         Work = work;
         ServerHost = server;
@@ -23,8 +23,9 @@ internal sealed class ServedPodFixture : IAsyncDisposable
 
     public string Work { get; }
     public IsolaHost ServerHost { get; }
-    public SandboxApiServer Api { get; }
-    public IsolaHost ClientHost { get; }
+    public SandboxApiServer? Api { get; private set; }
+    public IsolaHost ClientHost { get; private set; }
+    public string SocketPath => Path.Combine(Work, "api.sock");
     public string Rootfs { get; }
     public string BundleRoot => Path.Combine(Work, "bundles");
 
@@ -45,11 +46,40 @@ internal sealed class ServedPodFixture : IAsyncDisposable
             ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
         });
         var server = await serverBuilder.StartAsync();
-        var api = await SandboxApiServer.StartAsync(server, new SandboxApiServerOptions
+        var api = await StartApiAsync(server, work);
+        var client = await StartClientAsync(work, plugins);
+        return new ServedPodFixture(work, server, api, client, rootfs);
+    }
+
+    /// <summary>`isola serve` goes away: connections drop and the socket file disappears.</summary>
+    public async Task StopApiAsync()
+    {
+        if (Api is { } api)
+        {
+            Api = null;
+            await api.DisposeAsync();
+        }
+    }
+
+    /// <summary>`isola serve` comes back on the same socket, in front of the same server host.</summary>
+    public async Task RestartApiAsync() => Api = await StartApiAsync(ServerHost, Work);
+
+    /// <summary>The client host process "restarts": a new host on the same state root.</summary>
+    public async Task RestartClientAsync()
+    {
+        await ClientHost.DisposeAsync();
+        ClientHost = await StartClientAsync(Work, Path.Combine(AppContext.BaseDirectory, "plugins"));
+    }
+
+    private static Task<SandboxApiServer> StartApiAsync(IsolaHost server, string work) =>
+        SandboxApiServer.StartAsync(server, new SandboxApiServerOptions
         {
             SocketPath = Path.Combine(work, "api.sock"),
             BundleRoot = Path.Combine(work, "bundles"),
         }, server.LoggerFactory);
+
+    private static Task<IsolaHost> StartClientAsync(string work, string plugins)
+    {
         var clientBuilder = IsolaHost.CreateBuilder();
         clientBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -57,18 +87,18 @@ internal sealed class ServedPodFixture : IAsyncDisposable
             ["Isola:PluginsDir"] = plugins,
             ["Isola:DefaultRuntime"] = "remote",
             ["Isola:Runtimes:remote:Controller"] = "sandboxer",
-            ["Isola:Runtimes:remote:Options:Address"] = "unix://" + api.SocketPath,
+            ["Isola:Timeouts:WaitRetryMax"] = "00:00:01",
+            ["Isola:Runtimes:remote:Options:Address"] = "unix://" + Path.Combine(work, "api.sock"),
             // The sandboxer field names the server's runtime handler.
             ["Isola:Runtimes:remote:Options:Sandboxer"] = "runc",
         });
-        var client = await clientBuilder.StartAsync();
-        return new ServedPodFixture(work, server, api, client, rootfs);
+        return clientBuilder.StartAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
         await ClientHost.DisposeAsync();
-        await Api.DisposeAsync();
+        await StopApiAsync();
         await ServerHost.DisposeAsync();
         Directory.Delete(Work, recursive: true);
     }
