@@ -297,6 +297,10 @@ internal sealed class VmController : ISandboxController, IAsyncDisposable
         {
             info["console"] = ConsoleLog(sandbox);
             info["plugged"] = JsonSerializer.Serialize(vm.Devices);
+            if (vm is QmpVmInstance q && status.Status != "shutdown")
+            {
+                info["vcpu.threads"] = string.Join(',', await q.VcpuThreadsAsync(cancellationToken).ConfigureAwait(false));
+            }
         }
 
         return new ControllerStatus

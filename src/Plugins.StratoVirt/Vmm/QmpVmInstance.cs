@@ -101,6 +101,15 @@ internal sealed class QmpVmInstance : IVmInstance
         return new VmStatus(r?["status"]?.GetValue<string>() ?? "unknown", r?["running"]?.GetValue<bool>() ?? false);
     }
 
+    /// <summary>The host thread ids of the vCPUs (to place them in a cgroup). StratoVirt has only <c>query-cpus</c>
+    /// (<c>thread_id</c>); QEMU removed it in 6.0 for <c>query-cpus-fast</c> (<c>thread-id</c>).</summary>
+    internal async Task<IReadOnlyList<int>> VcpuThreadsAsync(CancellationToken cancellationToken)
+    {
+        var stratovirt = _dialect == StratoVirtVmm.VmmName;
+        var reply = await _qmp.ExecuteAsync(stratovirt ? "query-cpus" : "query-cpus-fast", null, cancellationToken).ConfigureAwait(false) as JsonArray;
+        return [.. (reply ?? []).Select(c => c?[stratovirt ? "thread_id" : "thread-id"]?.GetValue<int>() ?? 0)];
+    }
+
     public Task PauseAsync(CancellationToken cancellationToken) => _qmp.ExecuteAsync("stop", null, cancellationToken);
 
     public Task ResumeAsync(CancellationToken cancellationToken) => _qmp.ExecuteAsync("cont", null, cancellationToken);

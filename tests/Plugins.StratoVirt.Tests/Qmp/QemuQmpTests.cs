@@ -78,6 +78,17 @@ public sealed class QemuQmpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Vcpu_threads_come_from_query_cpus_fast_on_QEMU()
+    {
+        await using var vm = await AttachAsync();
+
+        var threads = await ((QmpVmInstance)vm).VcpuThreadsAsync(CancellationToken.None);
+
+        var tid = Assert.Single(threads);
+        Assert.True(Directory.Exists($"/proc/{_qemu.Process.Pid}/task/{tid}"), $"thread {tid} should belong to QEMU pid {_qemu.Process.Pid}");
+    }
+
+    [Fact]
     public async Task Nic_hotplug_into_a_root_port_and_unplug()
     {
         await using var vm = await AttachAsync();

@@ -231,6 +231,12 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
                 await ReplyAsync(client, id);
                 await EventAsync(client, "RESUME", null);
                 break;
+            case "query-cpus":
+                await ReplyAsync(client, id, null, null, new JsonArray(new JsonObject
+                {
+                    ["CPU"] = 0, ["current"] = true, ["halted"] = false, ["qom_path"] = "/machine/unattached/device[0]", ["arch"] = "x86", ["thread_id"] = 4242,
+                }));
+                break;
             case "blockdev-add":
                 _nodes.Add(args["node-name"]!.GetValue<string>());
                 await ReplyAsync(client, id);
@@ -361,11 +367,11 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
         await ReplyAsync(client, null, error: ("GenericError", what));
     }
 
-    private static Task ReplyAsync(Socket client, string? id, JsonObject? result = null, (string Class, string Desc)? error = null)
+    private static Task ReplyAsync(Socket client, string? id, JsonObject? result = null, (string Class, string Desc)? error = null, JsonArray? list = null)
     {
         var msg = error is { } e
             ? new JsonObject { ["error"] = new JsonObject { ["class"] = e.Class, ["desc"] = e.Desc } }
-            : new JsonObject { ["return"] = result ?? [] };
+            : new JsonObject { ["return"] = list ?? (JsonNode)(result ?? []) };
         if (id is not null)
         {
             msg["id"] = id;

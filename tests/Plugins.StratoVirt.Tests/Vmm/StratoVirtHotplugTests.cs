@@ -137,4 +137,16 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
         Assert.False(early);
         Assert.False(identity.IsAlive());
     }
+
+    [Fact]
+    public async Task Vcpu_threads_come_from_query_cpus_on_StratoVirt()
+    {
+        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), []);
+        await using var vm = await AttachAsync(server, "q35");
+
+        var threads = await ((QmpVmInstance)vm).VcpuThreadsAsync(CancellationToken.None);
+
+        Assert.Equal([4242], threads);
+        Assert.Empty(server.Violations);
+    }
 }
