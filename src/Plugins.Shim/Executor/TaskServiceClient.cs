@@ -53,8 +53,8 @@ internal sealed class TaskServiceClient : ITaskClient
             Bundle = request.Bundle,
             Terminal = request.Terminal,
             Stdin = request.Stdio.Stdin,
-            Stdout = request.Stdio.Stdout,
-            Stderr = request.Stdio.Stderr,
+            Stdout = OutputOrNull(request.Stdio.Stdout, request.Stdio.Stderr),
+            Stderr = OutputOrNull(request.Stdio.Stderr, request.Stdio.Stdout),
         };
         message.Rootfs.AddRange(request.Rootfs.Select(m => new Protos.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Destination, Options = { m.Options } }));
         if (request.Options is { } options)
@@ -107,8 +107,8 @@ internal sealed class TaskServiceClient : ITaskClient
             ExecId = request.ExecId,
             Terminal = request.Terminal,
             Stdin = request.Stdio.Stdin,
-            Stdout = request.Stdio.Stdout,
-            Stderr = request.Stdio.Stderr,
+            Stdout = OutputOrNull(request.Stdio.Stdout, request.Stdio.Stderr),
+            Stderr = OutputOrNull(request.Stdio.Stderr, request.Stdio.Stdout),
             Spec = new Any { TypeUrl = ProcessTypeUrl, Value = ByteString.CopyFromUtf8(request.ProcessSpecJson) },
         }, Empty.Parser, request.Id, cancellationToken);
 
@@ -178,6 +178,14 @@ internal sealed class TaskServiceClient : ITaskClient
             throw new IsolaException(e.Code, $"task '{id}' {method}: {e.Message}", e);
         }
     }
+
+    /// <summary>
+    /// containerd 1.6's shim dereferences a nil pipe (and the whole shim, with every container of the pod, dies) when
+    /// one output stream is a URL such as file:// and the other is empty. An empty stream next to a URL is therefore
+    /// sent as file:///dev/null, which discards it just the same.
+    /// </summary>
+    internal static string OutputOrNull(string stream, string other) =>
+        stream.Length == 0 && other.Contains("://", StringComparison.Ordinal) ? "file:///dev/null" : stream;
 
     private static Executors.TaskStatus ToStatus(ProtoStatus status) => status switch
     {
