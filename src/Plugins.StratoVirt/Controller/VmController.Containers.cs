@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json;
+using Isola.Controllers;
+using Isola.Plugins.StratoVirt.Vmm;
+using Isola.Vmm;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Plugins.StratoVirt.Controller;
+
+/// <summary>Containers in a VM sandbox: their bundles in the virtiofs share, their rootfs hot-plugged or bind-mounted,
+/// and the record of what was done so that Purge works after a host restart.</summary>
+internal sealed partial class VmController
+{
+    public async Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken)
+    {
+        var cid = IdValidator.Validate(request.ContainerId, "container");
+        var containers = Containers(sandbox);
+        if (request.ExecId is not null)
+        {
+            IdValidator.Validate(request.ExecId, "exec");
+            // The guest agent runs exec processes from the container's bundle; the host has nothing to stage.
+            return containers.ContainsKey(cid)
+                ? new PrepareResult(ContainerRootfs.GuestBundle(cid), [])
+                : throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} is not prepared");
+        }
+
+        if (containers.ContainsKey(cid))
+        {
+            throw IsolaException.AlreadyExists($"sandbox {sandbox.Id}: container {cid} is already prepared");
+        }
+
+        if (!_options.SharedFs)
+        {
+            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: {_options.ConfigPath}:SharedFs is false, so there is no way to hand container {cid}'s bundle to the guest");
+        }
+
+        var rootfs = request.Container.Rootfs;
+        var bundle = Path.Combine(SharedDirectory(sandbox), cid);
+        Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            ContainerRootfs.WriteConfig(bundle, request.OciSpecJson, request.Container.ReadOnlyRootfs);
+            PreparedContainer prepared;
+            IReadOnlyList<Mount> mounts = [];
+            if (Directory.Exists(rootfs))
+            {
+                ContainerRootfs.BindMount(sandbox.Id, rootfs, Path.Combine(bundle, "rootfs"), request.Container.ReadOnlyRootfs);
+                prepared = new PreparedContainer("dir", null);
+            }
+            else if (ContainerRootfs.IsBlock(rootfs))
+            {
+                Directory.CreateDirectory(Path.Combine(bundle, "rootfs"));
+                await using var lease = await _vms.AcquireAsync(sandbox, cancellationToken).ConfigureAwait(false);
+                var vm = lease.Vm;
+                var deviceId = NextDeviceId(sandbox);
+                var plugged = await vm.HotplugBlockAsync(new BlockDeviceSpec(deviceId, rootfs, request.Container.ReadOnlyRootfs), cancellationToken).ConfigureAwait(false);
+                SaveRecovery(sandbox, vm);
+                prepared = new PreparedContainer("block", deviceId);
+                mounts = [new Mount(ContainerRootfs.ProbeFsType(rootfs), GuestDeviceSource(vm, plugged), "",
+                    [request.Container.ReadOnlyRootfs ? "ro" : "rw", "driver=blk", "device=" + deviceId])];
+            }
+            else
+            {
+                throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' does not exist");
+            }
+
+            containers[cid] = prepared;
+            SaveContainers(sandbox, containers);
+            _logger.LogInformation("sandbox {Id}: container {Cid} prepared ({Kind} rootfs {Rootfs})", sandbox.Id, cid, prepared.Kind, rootfs);
+            return new PrepareResult(ContainerRootfs.GuestBundle(cid), mounts);
+        }
+        catch
+        {
+            ContainerRootfs.RemoveBundle(sandbox.Id, bundle);
+            throw;
+        }
+    }
+
+    public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
+    {
+        var containers = Containers(sandbox);
+        if (request.ExecId is not null || !containers.TryGetValue(request.ContainerId, out var prepared))
+        {
+            return;
+        }
+
+        if (prepared is { Kind: "block", DeviceId: { } deviceId })
+        {
+            await using var lease = await _vms.TryAcquireRunningAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            if (lease is not null && lease.Vm.Devices.Any(d => d.Id == deviceId))
+            {
+                await lease.Vm.UnplugAsync(deviceId, cancellationToken).ConfigureAwait(false);
+                SaveRecovery(sandbox, lease.Vm);
+            }
+        }
+
+        ContainerRootfs.RemoveBundle(sandbox.Id, Path.Combine(SharedDirectory(sandbox), request.ContainerId));
+        containers.Remove(request.ContainerId);
+        SaveContainers(sandbox, containers);
+        _logger.LogInformation("sandbox {Id}: container {Cid} purged", sandbox.Id, request.ContainerId);
+    }
+
+    private static string GuestDeviceSource(IVmInstance vm, PluggedDevice plugged) =>
+        vm is QmpVmInstance q && q.SlotOf(plugged.Id) is { IsPci: true } slot
+            ? $"0000:00:{slot.PciSlot:x2}.0"
+            : plugged.Slot;
+
+    private static Dictionary<string, PreparedContainer> Containers(SandboxContext sandbox) =>
+        sandbox.ControllerData.TryGetValue(ContainersKey, out var json)
+            ? JsonSerializer.Deserialize<Dictionary<string, PreparedContainer>>(json) ?? []
+            : [];
+
+    private static void SaveContainers(SandboxContext sandbox, Dictionary<string, PreparedContainer> containers) =>
+        sandbox.ControllerData[ContainersKey] = JsonSerializer.Serialize(containers);
+
+    private static string NextDeviceId(SandboxContext sandbox)
+    {
+        var n = int.TryParse(Data(sandbox, NextDeviceKey), CultureInfo.InvariantCulture, out var v) ? v : 0;
+        sandbox.ControllerData[NextDeviceKey] = (n + 1).ToString(CultureInfo.InvariantCulture);
+        return "blk" + n.ToString(CultureInfo.InvariantCulture);
+    }
+}
