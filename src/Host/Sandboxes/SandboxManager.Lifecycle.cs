@@ -62,7 +62,7 @@ internal sealed partial class SandboxManager
             }
 
             Store.CreateSandboxDirectory(id);
-            lease = Locks.TryAcquire(id) ?? throw IsolaException.Internal($"sandbox '{id}': its new lock is held by someone else");
+            lease = Locks.TryAcquireNew(id) ?? throw IsolaException.Internal($"sandbox '{id}': its new lock is held by someone else");
             try
             {
                 Store.Save(record); // the intent, before any side effect

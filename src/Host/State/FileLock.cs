@@ -13,8 +13,11 @@ internal sealed class FileLock : IDisposable
     private FileLock(FileStream stream) => _stream = stream;
 
     /// <summary>Takes the lock if it is free now; null when another holder has it.</summary>
+    /// <param name="path">The lock file.</param>
+    /// <param name="create">Create the lock file when missing; otherwise a missing file throws.</param>
     /// <exception cref="DirectoryNotFoundException">The lock file's directory is gone.</exception>
-    public static FileLock? TryAcquire(string path)
+    /// <exception cref="FileNotFoundException">The lock file is gone and <paramref name="create"/> is false.</exception>
+    public static FileLock? TryAcquire(string path, bool create = true)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -25,25 +28,29 @@ internal sealed class FileLock : IDisposable
         {
             var options = new FileStreamOptions
             {
-                Mode = FileMode.OpenOrCreate,
+                Mode = create ? FileMode.OpenOrCreate : FileMode.Open,
                 Access = FileAccess.ReadWrite,
                 Share = FileShare.None,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             };
+            if (create)
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
             return new FileLock(new FileStream(path, options));
         }
-        catch (IOException e) when (e is not DirectoryNotFoundException and not FileNotFoundException)
+        catch (IOException e) when (IsSharingViolation(e))
         {
             return null;
         }
     }
 
     /// <summary>Waits for the lock until <paramref name="cancellationToken"/> fires.</summary>
-    public static async Task<FileLock> AcquireAsync(string path, CancellationToken cancellationToken)
+    public static async Task<FileLock> AcquireAsync(string path, CancellationToken cancellationToken, bool create = true)
     {
         while (true)
         {
-            var held = TryAcquire(path);
+            var held = TryAcquire(path, create);
             if (held is not null)
             {
                 return held;
@@ -52,6 +59,14 @@ internal sealed class FileLock : IDisposable
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    // How .NET on Linux reports a failed flock(LOCK_EX|LOCK_NB): an IOException whose HResult is the errno,
+    // EWOULDBLOCK (11). Anything else (too many open files, I/O error) is a real failure, not "busy", and must not be
+    // polled forever.
+    private const int EWouldBlock = 11;
+
+    private static bool IsSharingViolation(IOException e) =>
+        e is not DirectoryNotFoundException and not FileNotFoundException && e.HResult == EWouldBlock;
 
     /// <inheritdoc />
     public void Dispose() => _stream.Dispose();

@@ -17,7 +17,7 @@ internal sealed class SandboxLocks(StateStore store)
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken).ConfigureAwait(false);
+            var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, MayCreate(id)).ConfigureAwait(false);
             return new Lease(gate, file);
         }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
@@ -43,7 +43,7 @@ internal sealed class SandboxLocks(StateStore store)
 
         try
         {
-            var file = FileLock.TryAcquire(store.LockPath(id));
+            var file = FileLock.TryAcquire(store.LockPath(id), MayCreate(id));
             if (file is null)
             {
                 gate.Release();
@@ -57,6 +57,29 @@ internal sealed class SandboxLocks(StateStore store)
             gate.Release();
             return null;
         }
+    }
+
+    /// <summary>Creates a sandbox's lock file only while its record exists: a waiter must not re-create the lock file
+    /// inside a directory that the holder is deleting (Remove deletes the record first).</summary>
+    private bool MayCreate(string id) => File.Exists(store.RecordPath(id));
+
+    /// <summary>Takes the lock of a sandbox whose directory was just created (its lock file is created too).</summary>
+    public IDisposable? TryAcquireNew(string id)
+    {
+        var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
+        if (!gate.Wait(0))
+        {
+            return null;
+        }
+
+        var file = FileLock.TryAcquire(store.LockPath(id), create: true);
+        if (file is null)
+        {
+            gate.Release();
+            return null;
+        }
+
+        return new Lease(gate, file);
     }
 
     /// <summary>Takes the lock serialising id and name allocation.</summary>

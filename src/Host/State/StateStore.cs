@@ -148,12 +148,23 @@ internal sealed class StateStore
         // Drop the record first: if deleting the rest fails half-way, what remains has no record and is cleaned
         // up by Recover() instead of resurrecting a removed sandbox.
         TryDelete(Path.Combine(dir, RecordFileName));
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            Directory.Delete(dir, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+                return;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+            catch (IOException) when (attempt < 3)
+            {
+                // A process that was waiting for the lock may have opened the lock file just as it was unlinked
+                // ("directory not empty"); it sees no record and backs off, so the next attempt succeeds.
+                Thread.Sleep(20);
+            }
         }
     }
 
