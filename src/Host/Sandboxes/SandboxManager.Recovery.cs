@@ -73,6 +73,7 @@ internal sealed partial class SandboxManager
                 return;
             }
 
+            Store.DeleteStaleTempFiles(id);
             scope = new SandboxScope(lease, record, Handler(record), Store.SandboxDirectory(id));
         }
         catch (Exception e)

@@ -168,6 +168,16 @@ internal sealed class StateStore
         }
     }
 
+    /// <summary>Deletes temp files of record writes that a crash interrupted (the rename never happened, so the record
+    /// itself is intact). Call with the sandbox's lock held.</summary>
+    public void DeleteStaleTempFiles(string id)
+    {
+        foreach (var temp in Directory.EnumerateFiles(SandboxDirectory(id), $".{RecordFileName}.*.tmp"))
+        {
+            TryDelete(temp);
+        }
+    }
+
     /// <summary>True when the directory holds nothing but the lock file (a creation that died before its first write).</summary>
     public bool IsEmptyLeftover(string id)
     {

@@ -1,0 +1,63 @@
+using Isola.Hosting.State;
+
+namespace Isola.Host.Tests.State;
+
+/// <summary>The lock file primitive: exclusive across file descriptions (as across processes), released on dispose,
+/// and telling "busy" apart from "gone".</summary>
+public sealed class FileLockTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "isola-lock-" + Guid.NewGuid().ToString("N"));
+
+    public FileLockTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task A_held_lock_excludes_a_second_holder_until_released()
+    {
+        var path = Path.Combine(_dir, "lock");
+        var first = FileLock.TryAcquire(path);
+        Assert.NotNull(first);
+        Assert.Null(FileLock.TryAcquire(path));
+        var waiting = FileLock.AcquireAsync(path, CancellationToken.None);
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted);
+        first.Dispose();
+        using var second = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.NotNull(second);
+    }
+
+    [Fact]
+    public async Task Waiting_is_cancellable()
+    {
+        var path = Path.Combine(_dir, "lock");
+        using var held = FileLock.TryAcquire(path);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => FileLock.AcquireAsync(path, cts.Token));
+    }
+
+    [Fact]
+    public void A_missing_file_or_directory_is_gone_not_busy()
+    {
+        Assert.Throws<FileNotFoundException>(() => FileLock.TryAcquire(Path.Combine(_dir, "absent"), create: false));
+        Assert.Throws<DirectoryNotFoundException>(() => FileLock.TryAcquire(Path.Combine(_dir, "no-such-dir", "lock")));
+    }
+
+    [Fact]
+    public async Task Stale_temp_files_of_an_interrupted_write_are_removed_at_recovery()
+    {
+        using var t = new Doubles.TestRoot();
+        await using (var host = await t.StartAsync())
+        {
+            await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        }
+
+        var stale = Path.Combine(t.Root, "sb1", ".sandbox.json.0123456789abcdef.tmp");
+        await File.WriteAllTextAsync(stale, "{ half a rec");
+        await using (var host = await t.StartAsync())
+        {
+            Assert.False(File.Exists(stale));
+            Assert.Equal(SandboxState.Ready, (await host.Sandboxes.GetAsync("sb1")).Info.State);
+        }
+    }
+}
