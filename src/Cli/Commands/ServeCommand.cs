@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Isola.Server;
 
 namespace Isola.Cli.Commands;
@@ -43,18 +44,29 @@ internal static class ServeCommand
                 AllowedUids = parse.GetValue(allowUid) ?? [],
                 BundleRoot = Path.GetFullPath(parse.GetValue(bundleRoot)!),
             };
-            await using var server = await SandboxApiServer.StartAsync(host, options, host.LoggerFactory, ct).ConfigureAwait(false);
+            // A long-running server must end cleanly on SIGINT and SIGTERM (unlink its socket, finish in-flight calls),
+            // so it owns those signals while it serves instead of dying by their default action.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            await using var server = await SandboxApiServer.StartAsync(host, options, host.LoggerFactory, stop.Token).ConfigureAwait(false);
             await context.Stderr.WriteLineAsync($"isola: serving the Sandbox API on {server.SocketPath} (Ctrl+C to stop)").ConfigureAwait(false);
             try
             {
-                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
-                // Ctrl+C or SIGTERM: stop serving; the sandboxes keep running (they outlive the host).
+                // Stop serving; the sandboxes keep running (they outlive the host).
             }
 
             return 0;
+
+            void Stop(PosixSignalContext signal)
+            {
+                signal.Cancel = true;
+                stop.Cancel();
+            }
         });
         return command;
     }
