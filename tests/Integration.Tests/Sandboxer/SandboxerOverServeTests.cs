@@ -92,7 +92,9 @@ public sealed class SandboxerOverServeTests
         Assert.Equal(0u, (await second.WaitAsync()).Code);
         await second.DeleteAsync();
         var again = await reloaded.Containers.GetAsync(first.Id);
-        await again.DeleteAsync(force: true);
+        await again.StopAsync(TimeSpan.FromSeconds(1));
+        await again.DeleteAsync();
+        Assert.False(Directory.Exists(Path.Combine(f.BundleRoot, sandbox.Id, first.Id)));
 
         // The re-armed Wait sees the sandbox stop even when the stop comes from the other side.
         await (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).StopAsync(TimeSpan.FromSeconds(1));
