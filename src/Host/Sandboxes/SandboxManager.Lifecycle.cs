@@ -178,6 +178,7 @@ internal sealed partial class SandboxManager
             return;
         }
 
+        var wasRunning = record.State is not SandboxState.Created;
         Persist(record, SandboxState.Stopping, "stop");
         await KillContainersLockedAsync(record, cancellationToken).ConfigureAwait(false);
         var grace = timeout ?? _settings.StopTimeout;
@@ -189,7 +190,11 @@ internal sealed partial class SandboxManager
         {
         }
 
-        record.Exit ??= await ExitAfterStopAsync(scope).ConfigureAwait(false);
+        if (wasRunning)
+        {
+            record.Exit ??= await ExitAfterStopAsync(scope).ConfigureAwait(false);
+        }
+
         Persist(record, SandboxState.Stopped, "stop");
         await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);

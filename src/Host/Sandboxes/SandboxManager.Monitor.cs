@@ -56,8 +56,18 @@ internal sealed partial class SandboxManager
             _monitors.Clear();
         }
 
-        await Task.WhenAll(loops).ConfigureAwait(false);
+        try
+        {
+            // A plugin whose Wait ignores its token must not keep the host (and the isola command) from exiting.
+            await Task.WhenAll(loops).WaitAsync(MonitorShutdownGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _logger.LogWarning("background Waits did not stop within {Grace}; a controller ignores cancellation", MonitorShutdownGrace);
+        }
     }
+
+    private static readonly TimeSpan MonitorShutdownGrace = TimeSpan.FromSeconds(5);
 
     /// <summary>A capped, jittered exponential backoff: many hosts losing one runtime do not retry in lockstep.</summary>
     internal static TimeSpan Backoff(int attempt, TimeSpan cap)

@@ -68,4 +68,27 @@ public sealed class DeadlineTests : IDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" }, cts.Token));
     }
+
+    [Fact]
+    public async Task Disposing_the_host_does_not_hang_on_a_Wait_that_ignores_cancellation()
+    {
+        var host = await _t.StartAsync();
+        await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        _t.Controller.Hangs["Wait"] = true;
+        _t.Controller.Fail("Wait", IsolaException.Unavailable("fake: reconnecting")); // the next Wait call hangs for good
+        await Eventually(() => _t.Controller.Calls("Wait") >= 2);
+        var clock = Stopwatch.StartNew();
+        await host.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"dispose took {clock.Elapsed}");
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        for (var i = 0; i < 1000 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
 }
