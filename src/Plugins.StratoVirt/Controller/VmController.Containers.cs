@@ -35,6 +35,11 @@ internal sealed partial class VmController
         }
 
         var rootfs = request.Container.Rootfs;
+        if (!Path.IsPathFullyQualified(rootfs))
+        {
+            throw IsolaException.InvalidArgument($"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' must be an absolute path");
+        }
+
         var bundle = Path.Combine(SharedDirectory(sandbox), cid);
         Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try

@@ -47,6 +47,12 @@ internal static class VmGuest
     private static string PluginsDir(string root)
     {
         var source = Path.Combine(AppContext.BaseDirectory, "plugins", "Isola.Plugins.StratoVirt");
+        if (!Directory.Exists(source))
+        {
+            // The layout the plugin's own build writes.
+            source = Path.Combine(RepoRoot(), "artifacts", "plugins", "Isola.Plugins.StratoVirt");
+        }
+
         var target = Path.Combine(root + "-plugins", "Isola.Plugins.StratoVirt");
         if (!Directory.Exists(source))
         {
