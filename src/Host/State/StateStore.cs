@@ -18,6 +18,7 @@ internal sealed class StateStore
 
     private const string QuarantineDirName = ".quarantine";
     private readonly ILogger _logger;
+    private bool _rootChecked;
 
     public StateStore(string root, ILogger logger)
     {
@@ -40,6 +41,12 @@ internal sealed class StateStore
         try
         {
             UnixDirectories.CreateOwnerOnly(Root);
+            if (!_rootChecked && UnixDirectories.IsShared(Root))
+            {
+                _logger.LogWarning("state root '{Root}' is readable by group or others; sandbox directories are 0700, but consider chmod 700", Root);
+            }
+
+            _rootChecked = true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

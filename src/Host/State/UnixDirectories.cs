@@ -8,7 +8,8 @@ internal static partial class UnixDirectories
     /// <summary>rwx for the owner only.</summary>
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
-    /// <summary>Creates <paramref name="path"/> (and parents) with mode 0700, and tightens it when it already exists.</summary>
+    /// <summary>Creates <paramref name="path"/> (and missing parents) with mode 0700. An existing directory keeps its
+    /// mode: the host never loosens or rewrites permissions of a directory it did not create (think Root=/tmp).</summary>
     public static void CreateOwnerOnly(string path)
     {
         if (OperatingSystem.IsWindows())
@@ -17,10 +18,17 @@ internal static partial class UnixDirectories
         }
 
         Directory.CreateDirectory(path, OwnerOnly);
-        if (File.GetUnixFileMode(path) != OwnerOnly)
+    }
+
+    /// <summary>True when group or others may enter or list <paramref name="path"/>.</summary>
+    public static bool IsShared(string path)
+    {
+        if (OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(path, OwnerOnly);
+            throw new PlatformNotSupportedException("Isola runs on Linux");
         }
+
+        return (File.GetUnixFileMode(path) & (UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute)) != 0;
     }
 
     /// <summary>Flushes a directory's entries so a rename inside it survives a power loss. A rename is atomic without

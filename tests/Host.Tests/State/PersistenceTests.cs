@@ -84,6 +84,18 @@ public sealed class PersistenceTests : IDisposable
         Assert.Equal("yes", (string?)json["controllerData"]!["fake.created"]);
     }
 
+    [Fact]
+    public async Task An_existing_root_keeps_its_mode_while_sandbox_directories_are_private()
+    {
+        var shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
+            UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        Directory.CreateDirectory(_t.Root, shared);
+        await using var host = await _t.StartAsync();
+        await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        Assert.Equal(shared, File.GetUnixFileMode(_t.Root));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_t.Root, "sb1")));
+    }
+
     [Theory]
     [InlineData("{ this is not json")]
     [InlineData("")]
