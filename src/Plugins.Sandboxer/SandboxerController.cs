@@ -86,12 +86,21 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
     }
 
     private async Task InvokeAsync(SandboxContext sandbox, string operation,
-        Func<IGenerationClient, SandboxContext, CallOptions, Task> call, CancellationToken cancellationToken, bool longRunning = false) =>
-        await InvokeAsync<bool>(sandbox, operation, async (c, s, o) =>
+        Func<IGenerationClient, SandboxContext, CallOptions, Task> call, CancellationToken cancellationToken, bool longRunning = false)
+    {
+        var deadline = DateTime.UtcNow + _options.Timeout;
+        try
         {
-            await call(c, s, o).ConfigureAwait(false);
-            return true;
-        }, cancellationToken, longRunning).ConfigureAwait(false);
+            var client = KnownClient() ?? await DetectAsync(sandbox.Id, new CallOptions(deadline: deadline, cancellationToken: cancellationToken))
+                .ConfigureAwait(false);
+            await call(client, sandbox, new CallOptions(deadline: longRunning ? null : deadline, cancellationToken: cancellationToken))
+                .ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw Translate(e, operation, sandbox.Id, cancellationToken);
+        }
+    }
 
     private async Task<T> InvokeAsync<T>(SandboxContext sandbox, string operation,
         Func<IGenerationClient, SandboxContext, CallOptions, Task<T>> call, CancellationToken cancellationToken, bool longRunning = false)
@@ -99,35 +108,35 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
         var deadline = DateTime.UtcNow + _options.Timeout;
         try
         {
-            var client = await ClientAsync(sandbox.Id, new CallOptions(deadline: deadline, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var options = new CallOptions(deadline: longRunning ? null : deadline, cancellationToken: cancellationToken);
-            return await call(client, sandbox, options).ConfigureAwait(false);
-        }
-        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
-        {
-            throw new OperationCanceledException($"{operation} sandbox '{sandbox.Id}' was cancelled", e, cancellationToken);
+            var client = KnownClient() ?? await DetectAsync(sandbox.Id, new CallOptions(deadline: deadline, cancellationToken: cancellationToken))
+                .ConfigureAwait(false);
+            return await call(client, sandbox, new CallOptions(deadline: longRunning ? null : deadline, cancellationToken: cancellationToken))
+                .ConfigureAwait(false);
         }
         catch (RpcException e)
         {
-            throw RpcErrors.Map(e, _endpoint.SocketPath, operation, sandbox.Id, _options.Timeout);
+            throw Translate(e, operation, sandbox.Id, cancellationToken);
         }
     }
 
-    private async ValueTask<IGenerationClient> ClientAsync(string sandboxId, CallOptions probeOptions)
-    {
-        var generation = _options.Api switch
-        {
-            ApiSelection.V0 => SandboxApiGeneration.V0,
-            ApiSelection.V1 => SandboxApiGeneration.V1,
-            _ => _endpoint.Detected ?? await DetectAsync(sandboxId, probeOptions).ConfigureAwait(false),
-        };
-        return generation == SandboxApiGeneration.V1 ? _v1 : _v0;
-    }
+    /// <summary>The caller's own cancellation stays a cancellation; everything else becomes a one-line IsolaException.</summary>
+    private Exception Translate(RpcException e, string operation, string sandboxId, CancellationToken cancellationToken) =>
+        e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested
+            ? new OperationCanceledException($"{operation} sandbox '{sandboxId}' was cancelled", e, cancellationToken)
+            : RpcErrors.Map(e, _endpoint.SocketPath, operation, sandboxId, _options.Timeout);
 
-    private async ValueTask<SandboxApiGeneration> DetectAsync(string sandboxId, CallOptions probeOptions)
+    /// <summary>The generation client when it is configured or already detected; null until the first probe.</summary>
+    private IGenerationClient? KnownClient() => (_options.Api, _endpoint.Detected) switch
+    {
+        (ApiSelection.V0, _) or (ApiSelection.Auto, SandboxApiGeneration.V0) => _v0,
+        (ApiSelection.V1, _) or (ApiSelection.Auto, SandboxApiGeneration.V1) => _v1,
+        _ => null,
+    };
+
+    private async Task<IGenerationClient> DetectAsync(string sandboxId, CallOptions probeOptions)
     {
         var generation = await _endpoint.DetectAsync(sandboxId, probeOptions).ConfigureAwait(false);
         _logger.LogInformation("Sandbox API at {Socket} speaks {Generation}", _endpoint.SocketPath, generation);
-        return generation;
+        return generation == SandboxApiGeneration.V1 ? _v1 : _v0;
     }
 }
