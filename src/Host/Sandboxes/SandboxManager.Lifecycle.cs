@@ -62,7 +62,7 @@ internal sealed partial class SandboxManager
             }
 
             Store.CreateSandboxDirectory(id);
-            lease = Locks.TryAcquireNew(id) ?? throw IsolaException.Internal($"sandbox '{id}': its new lock is held by someone else");
+            lease = await Locks.AcquireNewAsync(id, cancellationToken).ConfigureAwait(false);
             try
             {
                 Store.Save(record); // the intent, before any side effect

@@ -63,23 +63,22 @@ internal sealed class SandboxLocks(StateStore store)
     /// inside a directory that the holder is deleting (Remove deletes the record first).</summary>
     private bool MayCreate(string id) => File.Exists(store.RecordPath(id));
 
-    /// <summary>Takes the lock of a sandbox whose directory was just created (its lock file is created too).</summary>
-    public IDisposable? TryAcquireNew(string id)
+    /// <summary>Takes the lock of a sandbox whose directory was just created, creating its lock file. A waiter left
+    /// over from an earlier sandbox with the same id may hold the gate for a moment; it finds no record and lets go.</summary>
+    public async Task<IDisposable> AcquireNewAsync(string id, CancellationToken cancellationToken)
     {
         var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
-        if (!gate.Wait(0))
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            return null;
+            var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, create: true).ConfigureAwait(false);
+            return new Lease(gate, file);
         }
-
-        var file = FileLock.TryAcquire(store.LockPath(id), create: true);
-        if (file is null)
+        catch
         {
             gate.Release();
-            return null;
+            throw;
         }
-
-        return new Lease(gate, file);
     }
 
     /// <summary>Takes the lock serialising id and name allocation.</summary>

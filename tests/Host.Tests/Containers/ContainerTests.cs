@@ -218,6 +218,21 @@ public sealed class ContainerTests : IDisposable
         Assert.Single(_t.Controller.Prepared);
     }
 
+    [Fact]
+    public async Task A_wedged_task_service_fails_with_DeadlineExceeded_within_Timeouts_Task_and_is_rolled_back()
+    {
+        await using var host = await _t.StartAsync(("Isola:Timeouts:Task", "0.5"));
+        var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        _t.Tasks.Hangs["Create"] = true; // blocks its thread and ignores the token
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<IsolaException>(() => sandbox.Containers.RunAsync(Spec()));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
+        Assert.Contains("container 'c1' in sandbox 'sb1': Task Create", e.Message);
+        Assert.Empty(await sandbox.Containers.ListAsync());
+        Assert.Empty(_t.Controller.Prepared);
+    }
+
     private static async Task Until(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -21,6 +21,9 @@ public sealed class FakeTaskService : ITaskExecutor
 
     public ConcurrentDictionary<string, Exception> Failures { get; } = new();
 
+    /// <summary>Operations that never answer (a wedged shim), ignoring their token.</summary>
+    public ConcurrentDictionary<string, bool> Hangs { get; } = new();
+
     public int Connects;
 
     public Task<ITaskClient> ConnectAsync(TaskEndpoint endpoint, CancellationToken cancellationToken)
@@ -65,6 +68,11 @@ public sealed class FakeTaskService : ITaskExecutor
             if (service.Failures.TryRemove(op, out var error))
             {
                 throw error;
+            }
+
+            if (service.Hangs.ContainsKey(op))
+            {
+                Thread.Sleep(Timeout.Infinite);
             }
         }
 

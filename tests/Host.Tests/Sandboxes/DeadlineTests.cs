@@ -73,9 +73,9 @@ public sealed class DeadlineTests : IDisposable
     public async Task Disposing_the_host_does_not_hang_on_a_Wait_that_ignores_cancellation()
     {
         var host = await _t.StartAsync();
+        _t.Controller.Fail("Wait", IsolaException.Unavailable("fake: reconnecting")); // the first Wait fails...
+        _t.Controller.Hangs["Wait"] = true;                                          // ...the next one hangs for good
         await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
-        _t.Controller.Hangs["Wait"] = true;
-        _t.Controller.Fail("Wait", IsolaException.Unavailable("fake: reconnecting")); // the next Wait call hangs for good
         await Eventually(() => _t.Controller.Calls("Wait") >= 2);
         var clock = Stopwatch.StartNew();
         await host.DisposeAsync();
