@@ -5,12 +5,44 @@ using Microsoft.Extensions.Logging;
 namespace Isola.Hosting.Containers;
 
 /// <summary>
-/// Start-up reconciliation of containers: a container still in <see cref="ContainerState.Unknown"/> is one whose
+/// Bulk container cleanup under the sandbox lock. Start-up reconciliation: a container still in <see cref="ContainerState.Unknown"/> is one whose
 /// creation was interrupted after its record (the intent) was written. It is undone like a failed create: Task Delete
 /// if the task service has it, Purge, record removed. Nothing else is touched.
 /// </summary>
 internal static class ContainerRecovery
 {
+    /// <summary>Before a Ready sandbox is removed: SIGKILL each container, wait for it, Task Delete, then Purge (the
+    /// order the controller contract asks for), and drop the records. Best effort per container: Shutdown releases
+    /// whatever is left.</summary>
+    public static async Task DeleteAllAsync(SandboxManager manager, SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        foreach (var container in record.Containers.ToList())
+        {
+            Executors.ITaskClient? client = null;
+            try
+            {
+                client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+                var task = client;
+                var state = await manager.TaskClients.CallAsync(record.Id, container.Id, "State", ct => task.StateAsync(container.Id, null, ct), cancellationToken)
+                    .ConfigureAwait(false);
+                if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
+                {
+                    await manager.TaskClients.CallAsync(record.Id, container.Id, "Kill", ct => task.KillAsync(container.Id, null, 9, true, ct), cancellationToken)
+                        .ConfigureAwait(false);
+                    await manager.TaskClients.CallAsync(record.Id, container.Id, "Wait", ct => task.WaitAsync(container.Id, null, ct), cancellationToken)
+                        .ConfigureAwait(false);
+                }
+            }
+            catch (Exception e) when (e is IsolaException)
+            {
+                manager.Logger.LogDebug("container '{Id}' in sandbox '{Sandbox}': {Error}", container.Id, record.Id, e.Message);
+            }
+
+            await ContainerSet.UndoAsync(manager, scope, container.Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
+        }
+    }
+
     public static async Task UndoInterruptedCreatesAsync(SandboxManager manager, SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;

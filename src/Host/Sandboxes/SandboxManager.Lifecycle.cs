@@ -140,21 +140,6 @@ internal sealed partial class SandboxManager
     private async Task ShutdownLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;
-        foreach (var container in record.Containers)
-        {
-            // Best effort: Shutdown releases everything anyway, but Purge lets the controller undo per-container work
-            // (hot-plugged disks, mounts) through its normal path.
-            try
-            {
-                await CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new Controllers.PurgeRequest(container.Id), ct),
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                _logger.LogDebug("sandbox '{Id}': purge of container '{Container}' failed: {Error}", record.Id, container.Id, e.Message);
-            }
-        }
-
         try
         {
             await CallAsync(scope, "Shutdown", (c, s, ct) => c.ShutdownAsync(s, ct), cancellationToken).ConfigureAwait(false);
@@ -220,6 +205,12 @@ internal sealed partial class SandboxManager
     internal async Task RemoveLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;
+        if (record.State == SandboxState.Ready)
+        {
+            // While the task service still answers, take the containers down through it (Delete, then Purge).
+            await Containers.ContainerRecovery.DeleteAllAsync(this, scope, cancellationToken).ConfigureAwait(false);
+        }
+
         if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown or SandboxState.Stopping)
         {
             await StopLockedAsync(scope, null, cancellationToken).ConfigureAwait(false);

@@ -12,6 +12,8 @@ public sealed class ContainerTests : IDisposable
 
     public void Dispose() => _t.Dispose();
 
+    public ContainerTests() => _t.Controller.TaskExists = id => _t.Tasks.Processes.ContainsKey(id);
+
     private async Task<(Hosting.IsolaHost Host, ISandbox Sandbox)> ReadyAsync()
     {
         var host = await _t.StartAsync();
@@ -179,7 +181,25 @@ public sealed class ContainerTests : IDisposable
         Assert.Contains("Kill9 c1", _t.Tasks.Log);
         Assert.Equal(ContainerState.Stopped, (await sandbox.Containers.ListAsync()).Single().State);
         await sandbox.RemoveAsync();
-        Assert.Empty(_t.Controller.Prepared); // Remove purged it
+        Assert.Empty(_t.Controller.Prepared); // Shutdown released it
+    }
+
+    [Fact]
+    public async Task Removing_a_Ready_sandbox_kills_deletes_then_purges_each_container()
+    {
+        var (host, sandbox) = await ReadyAsync();
+        await using var _ = host;
+        await sandbox.Containers.RunAsync(Spec("c1"));
+        await sandbox.Containers.RunAsync(Spec("c2"));
+        _t.Tasks.ExitProcess("c2", null, 0);
+        await sandbox.RemoveAsync();
+        var log = _t.Tasks.Log.ToList();
+        Assert.True(log.IndexOf("Kill9 c1") < log.IndexOf("Delete c1"), string.Join(", ", log));
+        Assert.DoesNotContain("Kill9 c2", log);
+        Assert.Contains("Delete c2", log);
+        Assert.Empty(_t.Tasks.Processes);
+        Assert.Equal(2, _t.Controller.Calls("Purge"));
+        Assert.Empty(_t.Controller.Live);
     }
 
     [Fact]

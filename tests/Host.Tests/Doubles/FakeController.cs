@@ -101,9 +101,18 @@ public sealed class FakeController : ISandboxController
         return new PrepareResult(Path.Combine(sandbox.StateDirectory, "bundles", request.ContainerId), []);
     }
 
+    /// <summary>Tasks still alive, by "sandbox/container": Purge of a container whose task exists breaks the contract
+    /// ("Prepare before, Purge after"). Set by tests that wire the fake task service.</summary>
+    public Func<string, bool>? TaskExists { get; set; }
+
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
         await EnterAsync("Purge").ConfigureAwait(false);
+        if (request.ExecId is null && TaskExists?.Invoke(request.ContainerId) == true && Known(sandbox.Id) == Phase.Running)
+        {
+            throw IsolaException.FailedPrecondition($"fake: purge of container '{request.ContainerId}' while its task still exists");
+        }
+
         Prepared.TryRemove($"{sandbox.Id}/{request.ContainerId}/{request.ExecId}", out _);
     }
 
@@ -147,6 +156,12 @@ public sealed class FakeController : ISandboxController
         if (!_sandboxes.TryRemove(sandbox.Id, out _))
         {
             throw IsolaException.NotFound($"fake: sandbox '{sandbox.Id}' not found");
+        }
+
+        // Shutdown releases everything the sandbox holds, prepared containers included.
+        foreach (var key in Prepared.Keys.Where(k => k.StartsWith(sandbox.Id + "/", StringComparison.Ordinal)))
+        {
+            Prepared.TryRemove(key, out _);
         }
 
         ExitSource(sandbox.Id).TrySetResult(new ExitStatus(137, DateTimeOffset.UtcNow));
