@@ -35,6 +35,22 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stdout_and_stderr_go_to_their_own_files()
+    {
+        var sandbox = await _pods.RunSandboxAsync();
+        await using var client = await _pods.TaskClientAsync(sandbox);
+        var (id, stdout, stderr) = await _pods.CreateContainerAsync(client, sandbox, rootfs.Dir, ["sh", "-c", "echo out; echo err >&2"]);
+
+        var exit = await PodHarness.StartAndWaitAsync(client, id);
+        await client.DeleteAsync(id, null, CancellationToken.None);
+
+        Assert.Equal(0u, exit.Code);
+        Assert.Equal("out\n", await File.ReadAllTextAsync(stdout));
+        Assert.Equal("err\n", await File.ReadAllTextAsync(stderr));
+        await _pods.TeardownAsync(sandbox);
+    }
+
+    [Fact]
     public async Task Container_shares_the_pods_network_and_uts_namespaces_and_sees_its_hostname()
     {
         var sandbox = await _pods.RunSandboxAsync(new SandboxSpec { Hostname = "pod-host-1" });

@@ -46,8 +46,12 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
     /// <summary>The events endpoint shims publish to while this controller lives.</summary>
     public ShimEventsServer Events { get; }
 
-    // Built by the plugin's csproj from Pause/pause.c into the plugin's own folder.
-    private static string PluginPause => Path.Combine(Path.GetDirectoryName(typeof(ShimController).Assembly.Location)!, "isola-pause");
+    // Built by the plugin's csproj from Pause/*.c into the plugin's own folder.
+    private static string PluginPause => Path.Combine(PluginDirectory, "isola-pause");
+
+    private static string Logger => Path.Combine(PluginDirectory, "isola-logger");
+
+    private static string PluginDirectory => Path.GetDirectoryName(typeof(ShimController).Assembly.Location)!;
 
     public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
@@ -121,6 +125,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             Options = ContainerBundle.ReadOptions(bundle),
         }, cancellationToken).ConfigureAwait(false);
         var pid = await client.StartAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        await PauseSignals.WaitForHandlersAsync(pid, cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow;
         sandbox.ControllerData[Keys.PausePid] = pid.ToString(CultureInfo.InvariantCulture);
         sandbox.ControllerData[Keys.StartedAt] = now.ToString("O", CultureInfo.InvariantCulture);
@@ -148,7 +153,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         {
             // An exec process runs in the container's existing bundle; its Process JSON goes straight to Task.Exec.
             IdValidator.Validate(request.ExecId, "exec");
-            return Task.FromResult(new PrepareResult(bundle, []));
+            return Task.FromResult(new PrepareResult(bundle, []) { Stdio = StdioRouting.Translate(request.Stdio, Logger) });
         }
 
         var rootfs = request.Container.Rootfs;
@@ -186,7 +191,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             throw IsolaException.Internal($"container '{request.ContainerId}': cannot write its bundle {bundle}: {e.Message}", e);
         }
 
-        return Task.FromResult(new PrepareResult(bundle, []));
+        return Task.FromResult(new PrepareResult(bundle, []) { Stdio = StdioRouting.Translate(request.Stdio, Logger) });
     }
 
     public Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
@@ -307,7 +312,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
 
                 await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
                 graceful = true;
-                await ShutdownShimAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
+                await ShutdownShimAsync(client, sandbox, cancellationToken).ConfigureAwait(false);
             }
             catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded or IsolaErrorCode.Unknown
                                             or IsolaErrorCode.Internal or IsolaErrorCode.FailedPrecondition)
@@ -322,8 +327,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
 
         await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
-        if (ShimProcesses.FindLiveShim(sandbox.Id, Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace),
-                Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress)) is { } shimPid)
+        if (FindShim(sandbox) is { } shimPid)
         {
             _logger.LogInformation("sandbox {Id}: shim pid {Pid} still runs after teardown; killing it", sandbox.Id, shimPid);
             await ShimProcesses.KillAsync(shimPid).ConfigureAwait(false);
@@ -480,19 +484,28 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
     }
 
-    private async Task ShutdownShimAsync(TaskServiceClient client, string sandboxId, CancellationToken cancellationToken)
+    private async Task ShutdownShimAsync(TaskServiceClient client, SandboxContext sandbox, CancellationToken cancellationToken)
     {
         try
         {
-            await client.ShutdownAsync(sandboxId, now: true, cancellationToken).ConfigureAwait(false);
+            await client.ShutdownAsync(sandbox.Id, now: true, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
             // the shim exits while answering: the connection drops
         }
 
-        await client.Completion.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
+        // The shim serves other clients' connections (the host's executor) until they go idle; give it a moment to
+        // exit by itself before ShutdownAsync's last resort (SIGKILL) applies.
+        for (var i = 0; i < 40 && FindShim(sandbox) is not null; i++)
+        {
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
     }
+
+    private int? FindShim(SandboxContext sandbox) =>
+        ShimProcesses.FindLiveShim(sandbox.Id, Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace),
+            Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress));
 
     private async Task ForceDeleteAllAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {

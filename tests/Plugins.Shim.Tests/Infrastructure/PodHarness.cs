@@ -80,14 +80,15 @@ internal sealed class PodHarness : IAsyncDisposable
             ContainerId = id,
             Container = new ContainerSpec { Rootfs = rootfs, Args = args },
             OciSpecJson = ContainerSpecs.Oci(sandbox.Id, args),
-            Stdio = stdio,
+            Stdio = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr),
         }, CancellationToken.None);
+        var urls = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr);
         await client.CreateAsync(new TaskCreateRequest
         {
             Id = id,
             Bundle = prepared.Bundle,
             Rootfs = prepared.Rootfs,
-            Stdio = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr),
+            Stdio = prepared.Stdio ?? urls, // as the host does: the controller may translate stdio
         }, CancellationToken.None);
         return (id, stdio.Stdout, stdio.Stderr);
     }
