@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;
 using Isola.SandboxApi.Tasks;
@@ -17,6 +18,9 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
 {
     private const string ListFile = "tasks.json";
     private static readonly (string Type, string Proc)[] SharedNamespaces = [("network", "net"), ("ipc", "ipc"), ("uts", "uts")];
+
+    // Two clients may update one sandbox at once; each Update rewrites that sandbox's whole directory.
+    private readonly ConcurrentDictionary<string, object> _locks = new(StringComparer.Ordinal);
 
     /// <summary>The directory holding this sandbox's bundles (what Start announces).</summary>
     public string SandboxRoot(string sandboxId) => Path.Combine(root, sandboxId);
@@ -38,6 +42,14 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
             }
         }
 
+        lock (_locks.GetOrAdd(sandboxId, static _ => new object()))
+        {
+            Write(sandboxId, sandboxPid, list);
+        }
+    }
+
+    private void Write(string sandboxId, uint sandboxPid, TaskResources list)
+    {
         var dir = SandboxRoot(sandboxId);
         CreatePrivateDirectory(root);
         CreatePrivateDirectory(dir);
@@ -68,11 +80,16 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
     /// <summary>Removes every bundle of the sandbox (Shutdown).</summary>
     public void Remove(string sandboxId)
     {
-        var dir = SandboxRoot(sandboxId);
-        if (Directory.Exists(dir))
+        lock (_locks.GetOrAdd(sandboxId, static _ => new object()))
         {
-            Directory.Delete(dir, recursive: true);
+            var dir = SandboxRoot(sandboxId);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
         }
+
+        _locks.TryRemove(sandboxId, out _);
     }
 
     private static void JoinSandboxNamespaces(JsonObject spec, uint pid)
