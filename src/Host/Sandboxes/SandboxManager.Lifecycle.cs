@@ -242,22 +242,28 @@ internal sealed partial class SandboxManager
                 continue;
             }
 
+            ExitStatus? exit = null;
             try
             {
                 var client = await TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
                 await TaskClients.CallAsync(record.Id, container.Id, "Kill",
                     ct => client.KillAsync(container.Id, null, 9, true, ct), cancellationToken).ConfigureAwait(false);
+                // SIGKILL is prompt; a short bound keeps a wedged task service from holding up the sandbox's Stop.
+                exit = await Deadline.RunAsync($"container '{container.Id}' in sandbox '{record.Id}': Task Wait", KilledContainerWait,
+                    ct => client.WaitAsync(container.Id, null, ct), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 _logger.LogDebug("sandbox '{Id}': kill of container '{Container}' failed: {Error}", record.Id, container.Id, e.Message);
             }
 
-            record.Containers[i] = container with { State = ContainerState.Stopped, Pid = 0 };
+            record.Containers[i] = container with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? container.Exit };
         }
 
         Store.Save(record);
     }
+
+    private static readonly TimeSpan KilledContainerWait = TimeSpan.FromSeconds(2);
 
     private static string NewId() => Guid.NewGuid().ToString("N")[..16];
 }

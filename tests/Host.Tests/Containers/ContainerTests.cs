@@ -179,7 +179,8 @@ public sealed class ContainerTests : IDisposable
         await sandbox.Containers.RunAsync(Spec());
         await sandbox.StopAsync();
         Assert.Contains("Kill9 c1", _t.Tasks.Log);
-        Assert.Equal(ContainerState.Stopped, (await sandbox.Containers.ListAsync()).Single().State);
+        var stopped = (await sandbox.Containers.ListAsync()).Single();
+        Assert.Equal((ContainerState.Stopped, 137u), (stopped.State, stopped.Exit!.Code));
         await sandbox.RemoveAsync();
         Assert.Empty(_t.Controller.Prepared); // Shutdown released it
     }
