@@ -73,4 +73,22 @@ public sealed class GenerationDetectionTests
         Assert.Contains(server.SocketPath, e.Message);
         Assert.False(server.State.Sandboxes.ContainsKey(sandbox.Id));
     }
+
+    [Fact]
+    public async Task A_probe_that_cannot_reach_the_server_is_not_remembered()
+    {
+        await using var server = await FakeSandboxerServer.StartNewAsync(FakeKind.KuasarV0);
+        await server.StopAsync();
+        var controller = ControllerHarness.Create(server.SocketPath, api: "auto");
+        var sandbox = ControllerHarness.Sandbox(ControllerHarness.NewId());
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => controller.CreateAsync(sandbox, CancellationToken.None));
+        Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
+        Assert.Equal("auto (not yet detected)", ((IReportsRuntimeDetails)controller).Details["api"]);
+
+        await server.StartAsync();
+        await controller.CreateAsync(sandbox, CancellationToken.None);
+        Assert.Equal("v0 (detected)", ((IReportsRuntimeDetails)controller).Details["api"]);
+        Assert.True(server.State.Sandboxes.ContainsKey(sandbox.Id));
+    }
 }
