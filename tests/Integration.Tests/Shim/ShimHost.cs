@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using Isola.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Integration.Tests.Shim;
+
+/// <summary>
+/// A real host whose runtime "runc" is the shim controller (containerd-shim-runc-v2 + runc, pause sandbox), with its own
+/// state root, containerd namespace and cgroup parent, and a busybox rootfs from scripts/make-rootfs.
+/// </summary>
+internal sealed class ShimHost : IAsyncDisposable
+{
+    public const string Namespace = "isola-it";
+    public const string CgroupParent = "/isola-it";
+
+    private ShimHost(string work, IsolaHost host)
+    {
+        Work = work;
+        Host = host;
+    }
+
+    public string Work { get; }
+
+    public string Root => Path.Combine(Work, "root");
+
+    public string Rootfs => Path.Combine(Work, "rootfs");
+
+    public IsolaHost Host { get; private set; }
+
+    public static async Task<ShimHost> StartAsync(string? work = null)
+    {
+        RequirePeers();
+        var fresh = work is null;
+        work ??= Path.Combine(Path.GetTempPath(), "isola-itshim-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(work);
+        if (fresh)
+        {
+            MakeRootfs(Path.Combine(work, "rootfs"));
+        }
+
+        return new ShimHost(work, await BuildAsync(work));
+    }
+
+    /// <summary>Disposes this host and starts a new one on the same state root, as a restarted process would.</summary>
+    public async Task RestartAsync()
+    {
+        await Host.DisposeAsync();
+        Host = await BuildAsync(Work);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var sandbox in await Host.Sandboxes.ListAsync())
+        {
+            try
+            {
+                await (await Host.Sandboxes.GetAsync(sandbox.Id)).RemoveAsync();
+            }
+            catch (IsolaException)
+            {
+                // the test reports its own failure
+            }
+        }
+
+        await Host.DisposeAsync();
+        Directory.Delete(Work, recursive: true);
+    }
+
+    /// <summary>What is left of a sandbox: processes (its shim by command line, pause and containers by cgroup), runc
+    /// state, mounts, cgroups, its state directory and the shim socket.</summary>
+    public List<string> Leftovers(string sandboxId, IEnumerable<string> containerIds, string taskAddress)
+    {
+        var found = new List<string>();
+        var ids = containerIds.Append(sandboxId).ToList();
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ').Trim();
+                var cgroup = File.ReadAllText(Path.Combine(proc, "cgroup"));
+                if (cmdline.Length > 0 && (cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) ||
+                                           cgroup.Contains($"{CgroupParent}/{sandboxId}", StringComparison.Ordinal)))
+                {
+                    found.Add($"process {Path.GetFileName(proc)}: {cmdline}");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // exited while we looked
+            }
+        }
+
+        found.AddRange(ids.Select(id => Path.Combine("/run/containerd/runc", Namespace, id)).Where(Directory.Exists).Select(d => $"runc state {d}"));
+        found.AddRange(File.ReadLines("/proc/self/mountinfo").Where(l => l.Contains(Work, StringComparison.Ordinal))
+            .Select(l => $"mount {l}"));
+        foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))
+        {
+            var dir = Path.Combine(hierarchy, CgroupParent.TrimStart('/'), sandboxId);
+            if (Directory.Exists(dir))
+            {
+                found.Add($"cgroup {dir}");
+            }
+        }
+
+        if (Directory.Exists(Path.Combine(Root, sandboxId)))
+        {
+            found.Add($"state directory {Path.Combine(Root, sandboxId)}");
+        }
+
+        var socket = taskAddress[(taskAddress.IndexOf("unix://", StringComparison.Ordinal) + 7)..];
+        if (File.Exists(socket))
+        {
+            found.Add($"shim socket {socket}");
+        }
+
+        return found;
+    }
+
+    private static async Task<IsolaHost> BuildAsync(string work)
+    {
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Isola:Root"] = Path.Combine(work, "root"),
+            ["Isola:PluginsDir"] = Path.Combine(AppContext.BaseDirectory, "plugins"),
+            ["Isola:DefaultRuntime"] = "runc",
+            ["Isola:Runtimes:runc:Controller"] = "shim",
+            ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
+            ["Isola:Runtimes:runc:Options:Namespace"] = Namespace,
+            ["Isola:Runtimes:runc:Options:CgroupParent"] = CgroupParent,
+            ["Isola:Timeouts:Stop"] = "00:00:03",
+        });
+        return await builder.StartAsync();
+    }
+
+    private static void MakeRootfs(string dir)
+    {
+        var psi = new ProcessStartInfo(Path.Combine(RepoRoot(), "scripts", "make-rootfs")) { RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(dir);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, "scripts/make-rootfs failed: " + err);
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"no Framework.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static void RequirePeers()
+    {
+        foreach (var (binary, package) in new[] { ("containerd-shim-runc-v2", "containerd"), ("runc", "runc"), ("busybox", "busybox-static") })
+        {
+            if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, binary))))
+            {
+                Assert.Fail($"{binary} not found on PATH: install the Debian package {package} (scripts/setup does)");
+            }
+        }
+    }
+}

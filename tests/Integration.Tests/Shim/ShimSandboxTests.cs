@@ -1,0 +1,176 @@
+namespace Isola.Integration.Tests.Shim;
+
+/// <summary>Pause sandboxes through IsolaHost with the shim plugin loaded from the plugins folder, on the real
+/// containerd-shim-runc-v2 and runc.</summary>
+public sealed class ShimSandboxTests : IAsyncLifetime
+{
+    private ShimHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await ShimHost.StartAsync();
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task Pod_runs_a_busybox_container_whose_output_and_exit_codes_reach_the_caller()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Name = "hello-pod" });
+
+        var hello = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["echo", "hello from busybox"] });
+        var helloExit = await hello.WaitAsync();
+        var three = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sh", "-c", "echo oops >&2; exit 3"] });
+        var threeExit = await three.WaitAsync();
+        var logs = Path.Combine(_host.Root, sandbox.Id, "containers");
+
+        Assert.Equal(SandboxState.Ready, sandbox.Info.State);
+        Assert.StartsWith("ttrpc+unix:///run/containerd/s/", sandbox.Info.TaskAddress);
+        Assert.Equal(0u, helloExit.Code);
+        Assert.Equal("hello from busybox\n", await File.ReadAllTextAsync(Path.Combine(logs, hello.Id, "stdout.log")));
+        Assert.Equal(3u, threeExit.Code);
+        Assert.Equal("oops\n", await File.ReadAllTextAsync(Path.Combine(logs, three.Id, "stderr.log")));
+        await sandbox.RemoveAsync();
+    }
+
+    [Fact]
+    public async Task Container_sees_the_pods_network_and_uts_namespaces_and_hostname()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Hostname = "it-pod" });
+        var c = await sandbox.Containers.RunAsync(new ContainerSpec
+        {
+            Rootfs = _host.Rootfs,
+            Args = ["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname"],
+        });
+        await c.WaitAsync();
+
+        var lines = (await File.ReadAllLinesAsync(Path.Combine(_host.Root, sandbox.Id, "containers", c.Id, "stdout.log")));
+        Assert.Equal(new FileInfo($"/proc/{sandbox.Info.Pid}/ns/net").LinkTarget, lines[0]);
+        Assert.Equal(new FileInfo($"/proc/{sandbox.Info.Pid}/ns/uts").LinkTarget, lines[1]);
+        Assert.Equal("it-pod", lines[2]);
+        await sandbox.RemoveAsync();
+    }
+
+    [Fact]
+    public async Task Stop_and_remove_each_twice_leave_nothing_behind()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
+        var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
+        var address = sandbox.Info.TaskAddress;
+        Assert.NotEmpty(_host.Leftovers(sandbox.Id, [c.Id], address));
+
+        await sandbox.StopAsync(TimeSpan.FromSeconds(2));
+        await sandbox.StopAsync(TimeSpan.FromSeconds(2));
+        var stopped = sandbox.Info.State;
+        await sandbox.RemoveAsync();
+        await sandbox.RemoveAsync();
+
+        Assert.Equal(SandboxState.Stopped, stopped);
+        Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], address));
+        Assert.Empty(await _host.Host.Sandboxes.ListAsync());
+    }
+
+    [Fact]
+    public async Task Killing_the_pause_makes_the_sandbox_Stopped_through_Wait()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
+        var address = sandbox.Info.TaskAddress;
+
+        kill(sandbox.Info.Pid, 9);
+        var exit = await sandbox.WaitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        var state = await EventuallyAsync(sandbox, s => s == SandboxState.Stopped);
+        await sandbox.RemoveAsync();
+
+        Assert.Equal(137u, exit.Code);
+        Assert.Equal(SandboxState.Stopped, state);
+        Assert.Empty(_host.Leftovers(sandbox.Id, [], address));
+    }
+
+    [Fact]
+    public async Task Killing_the_shim_reports_the_sandbox_not_ready_and_remove_still_cleans_everything()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
+        var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
+        var address = sandbox.Info.TaskAddress;
+        var shim = ShimPid(sandbox.Id);
+
+        kill((uint)shim, 9);
+        var state = await EventuallyAsync(sandbox, s => s != SandboxState.Ready);
+        await sandbox.RemoveAsync();
+
+        Assert.NotEqual(SandboxState.Ready, state);
+        Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], address));
+    }
+
+    [Fact]
+    public async Task A_new_host_process_recovers_a_running_sandbox_then_stops_and_removes_it()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Name = "survivor" });
+        var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
+        var (id, address) = (sandbox.Id, sandbox.Info.TaskAddress);
+
+        await _host.RestartAsync();
+        var recovered = await _host.Host.Sandboxes.GetAsync("survivor");
+        var info = await recovered.InspectAsync();
+        var container = await recovered.Containers.GetAsync(c.Id);
+        await recovered.StopAsync(TimeSpan.FromSeconds(2));
+        await recovered.RemoveAsync();
+
+        Assert.Equal(id, recovered.Id);
+        Assert.Equal(SandboxState.Ready, info.State);
+        Assert.Equal(c.Id, container.Id);
+        Assert.Empty(_host.Leftovers(id, [c.Id], address));
+    }
+
+    [Fact]
+    public async Task Twenty_sandboxes_run_concurrently_each_with_a_container_and_are_all_cleaned_up()
+    {
+        var pods = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Name = $"many-{i}" });
+            var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sh", "-c", "hostname"] });
+            var exit = await c.WaitAsync();
+            var output = await File.ReadAllTextAsync(Path.Combine(_host.Root, sandbox.Id, "containers", c.Id, "stdout.log"));
+            return (Sandbox: sandbox, Container: c.Id, Address: sandbox.Info.TaskAddress, Exit: exit.Code, Output: output);
+        }));
+
+        await Task.WhenAll(pods.Select(p => p.Sandbox.RemoveAsync()));
+
+        Assert.All(pods, p => Assert.Equal(0u, p.Exit));
+        Assert.All(pods, p => Assert.Equal(p.Sandbox.Name + "\n", p.Output)); // each pod has its own UTS namespace
+        Assert.All(pods, p => Assert.Empty(_host.Leftovers(p.Sandbox.Id, [p.Container], p.Address)));
+        Assert.Empty(await _host.Host.Sandboxes.ListAsync());
+    }
+
+    private static async Task<SandboxState> EventuallyAsync(ISandbox sandbox, Func<SandboxState, bool> done)
+    {
+        var state = SandboxState.Unknown;
+        for (var i = 0; i < 100; i++)
+        {
+            state = (await sandbox.InspectAsync()).State;
+            if (done(state))
+            {
+                return state;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return state;
+    }
+
+    private static int ShimPid(string sandboxId)
+    {
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
+        {
+            var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
+            if (cmdline.Contains("containerd-shim", StringComparison.Ordinal) && cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) &&
+                cmdline.Contains($"-namespace {ShimHost.Namespace} ", StringComparison.Ordinal))
+            {
+                return int.Parse(Path.GetFileName(proc));
+            }
+        }
+
+        throw new InvalidOperationException($"no shim process for sandbox {sandboxId}");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(uint pid, int signal);
+}
