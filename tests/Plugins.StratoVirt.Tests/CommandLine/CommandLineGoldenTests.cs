@@ -90,7 +90,7 @@ public sealed class CommandLineGoldenTests
             " | -kernel | /var/lib/isola/vmlinux | -initrd | /var/lib/isola/initrd.gz" +
             " | -append | console=ttyS0 panic=1 pcie_ports=native task.log_level=debug" +
             " | -serial | file:/run/isola/pod1/console.log | -qmp | unix:/run/isola/pod1/qmp.sock,server=on,wait=off" +
-            " | -pidfile | /run/isola/pod1/vmm.pid | -daemonize" +
+            " | -pidfile | /run/isola/pod1/vmm.pid | -daemonize | -global | ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off" +
             " | -object | rng-random,id=rng0,filename=/dev/urandom | -device | virtio-rng-pci,rng=rng0,id=virtio-rng0,bus=pcie.0,addr=0x1" +
             " | -device | vhost-vsock-pci,id=vsock-7,guest-cid=7,bus=pcie.0,addr=0x2" +
             " | -device | pcie-root-port,id=pcie.1,bus=pcie.0,chassis=1,port=0x3,addr=0x3" +

@@ -21,11 +21,15 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _harness.DisposeAsync();
 
-    [Fact]
-    public async Task Ready_hotplug_seen_by_the_guest_purge_stop_and_shutdown_leave_nothing()
+    [Theory]
+    [InlineData("microvm", "0000:00:01.0")]
+    [InlineData("q35", "0000:00:04.0")]
+    public async Task Ready_hotplug_seen_by_the_guest_purge_stop_and_shutdown_leave_nothing(string machine, string firstRootPort)
     {
-        var controller = _harness.CreateController(VmHarness.GuestOptions());
-        var sandbox = _harness.NewSandbox("e2e1");
+        var options = VmHarness.GuestOptions();
+        options["MachineType"] = machine;
+        var controller = _harness.CreateController(options);
+        var sandbox = _harness.NewSandbox("e2e-" + machine);
         var disk = Path.Combine(_harness.Root, "rootfs.img");
         File.WriteAllBytes(disk, new byte[8 << 20]);
         var rootDir = Path.Combine(_harness.Root, "rootfs-dir");
@@ -55,7 +59,7 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
 
         Assert.Equal("/run/kuasar/state/c1", blockResult.Bundle);
         var mount = Assert.Single(blockResult.Rootfs);
-        Assert.Equal("0000:00:01.0", mount.Source);
+        Assert.Equal(firstRootPort, mount.Source);
         Assert.Contains("device=blk0", mount.Options);
         Assert.Equal("rootfs", config["root"]!["path"]!.GetValue<string>());
         Assert.Contains("\"pcie.1\"", sandbox.ControllerData["vmm.devices"]);

@@ -85,6 +85,12 @@ internal static class QemuCommandLine
         {
             a.AddRange(["-global", "virtio-mmio.force-legacy=false"]);
         }
+        else if (ports > 0 && machine.StartsWith("q35", StringComparison.Ordinal))
+        {
+            // q35 defaults to ACPI hot-plug, which takes the root ports away from the guest's native PCIe hot-plug
+            // (pciehp, what pcie_ports=native asks for and what StratoVirt's root ports use): plugged disks never appear.
+            a.AddRange(["-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"]);
+        }
 
         a.AddRange(["-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", Dev("virtio-rng", "rng=rng0", "id=virtio-rng0")]);
         if (spec.Image is not null)
