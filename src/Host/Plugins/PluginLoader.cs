@@ -66,7 +66,9 @@ internal sealed class PluginFolderLoader(ILogger logger)
         Assembly assembly;
         try
         {
-            var loader = PluginLoader.CreateFromAssemblyFile(main, SharedTypes, config => config.PreferSharedTypes = true);
+            // Only the contract closure is shared; everything else a plugin ships (Protobuf, gRPC, ...) stays its own,
+            // so a plugin never silently runs against a different version of its dependencies that the host happens to load.
+            var loader = PluginLoader.CreateFromAssemblyFile(main, SharedTypes);
             _loaders.Add(loader);
             assembly = loader.LoadDefaultAssembly();
         }
