@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Isola.Hosting;
 using Isola.Hosting.Scripting;
 using Microsoft.Extensions.Logging;
@@ -23,9 +24,20 @@ internal static class RunCommand
             var verbose = parse.GetValue(context.VerboseOption);
             using var loggerFactory = CreateScriptLogging(verbose);
             var runner = IsolaScripting.CreateRunner(host, ReadOptions(context, parse), loggerFactory);
-            var result = await runner.RunAsync(parse.GetValue(script)!, parse.GetValue(scriptArgs) ?? [], ct).ConfigureAwait(false);
+            // The script owns SIGINT and SIGTERM while it runs: the first one trips Ct and the run tears its scoped
+            // sandboxes down before exiting 130; a second one takes the default action (the process dies at once).
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+            var result = await runner.RunAsync(parse.GetValue(script)!, parse.GetValue(scriptArgs) ?? [], cancel.Token).ConfigureAwait(false);
             await ReportAsync(context.Stderr, result, verbose).ConfigureAwait(false);
             return result.ExitCode;
+
+            void Cancel(PosixSignalContext signal)
+            {
+                signal.Cancel = !cancel.IsCancellationRequested;
+                cancel.Cancel();
+            }
         });
         return command;
     }
