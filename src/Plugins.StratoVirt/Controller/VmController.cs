@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Isola.Controllers;
 using Isola.Plugins.StratoVirt.Vmm;
+using Isola.Plugins.StratoVirt.Vmm.Processes;
 using Isola.Plugins.StratoVirt.Vmm.Vsock;
 using Isola.Vmm;
 using Microsoft.Extensions.Logging;
@@ -227,6 +228,13 @@ internal sealed partial class VmController : ISandboxController, IAsyncDisposabl
     public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         await StopAsync(sandbox, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+
+        // A VMM that died on its own (no Stop ran) may leave its virtiofs daemon behind.
+        if (ProcessIdentity.Parse(Data(sandbox, RecoveryKeys.Virtiofsd)) is { } virtiofsd && virtiofsd.IsAlive())
+        {
+            await VmmLauncher.KillAndWaitAsync(virtiofsd, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
         foreach (var cid in Containers(sandbox).Keys.ToList())
         {
             await PurgeAsync(sandbox, new PurgeRequest(cid), cancellationToken).ConfigureAwait(false);

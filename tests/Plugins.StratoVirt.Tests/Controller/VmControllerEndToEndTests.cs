@@ -88,6 +88,7 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
         await controller.ShutdownAsync(sandbox, CancellationToken.None);
 
         Assert.Empty(Directory.EnumerateFileSystemEntries(sandbox.StateDirectory));
+        Assert.Empty(VmHarness.ProcessesUsing(sandbox.StateDirectory));
         Assert.DoesNotContain(sandbox.ControllerData.Keys, k => k.StartsWith("vm", StringComparison.Ordinal));
         Assert.DoesNotContain(File.ReadAllText("/proc/self/mountinfo"), _harness.Root);
     }

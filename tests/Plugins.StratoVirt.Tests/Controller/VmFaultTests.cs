@@ -35,6 +35,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.False(status.Ready);
         Assert.False(VmHarness.ProcessExists((int)started.Pid));
         Assert.False(VmHarness.ProcessExists(virtiofsd));
+        Assert.Empty(VmHarness.ProcessesUsing(sandbox.StateDirectory));
         Assert.Empty(Directory.EnumerateFileSystemEntries(sandbox.StateDirectory));
     }
 
@@ -83,6 +84,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.Contains("bad1", e.Message);
         Assert.Empty(Directory.GetFiles(sandbox.StateDirectory, "*.sock"));
         Assert.Empty(Directory.GetFiles(sandbox.StateDirectory, "*.pid"));
+        Assert.Empty(VmHarness.ProcessesUsing(sandbox.StateDirectory));
     }
 
     [Fact]

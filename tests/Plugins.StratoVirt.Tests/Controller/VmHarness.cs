@@ -94,6 +94,35 @@ internal sealed class VmHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Live processes whose command line mentions <paramref name="path"/> (a VMM or virtiofs daemon of a
+    /// sandbox names its state directory).</summary>
+    public static IReadOnlyList<string> ProcessesUsing(string path)
+    {
+        var found = new List<string>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (cmdline.Contains(path, StringComparison.Ordinal) && ProcessExists(pid))
+                {
+                    found.Add($"{pid}: {cmdline}");
+                }
+            }
+            catch (IOException)
+            {
+                // Exited while we looked.
+            }
+        }
+
+        return found;
+    }
+
     public static bool ProcessExists(int pid) => Directory.Exists($"/proc/{pid}") &&
         !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
 
