@@ -75,6 +75,40 @@ public sealed class ContainerCommandTests(TestPluginBuild plugin) : IDisposable
     }
 
     [Fact]
+    public async Task Run_options_reach_the_generated_OCI_spec()
+    {
+        var sb = await SandboxAsync();
+        var run = await _w.RunAsync("container", "run", sb, "--rootfs", _rootfs, "--id", "opts", "-d", "-e", "A=1", "--cwd", "/srv",
+            "--user", "1000:100", "--mount", "/var/tmp:/data:ro", "--read-only", "--", "sleep");
+        Assert.Equal(0, run.Code);
+        var config = Path.Combine(_w.Root, sb, "bundles", "opts", "config.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(config));
+        var process = doc.RootElement.GetProperty("process");
+        Assert.Contains("A=1", process.GetProperty("env").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("/srv", process.GetProperty("cwd").GetString());
+        Assert.Equal((1000, 100), (process.GetProperty("user").GetProperty("uid").GetInt32(), process.GetProperty("user").GetProperty("gid").GetInt32()));
+        Assert.True(doc.RootElement.GetProperty("root").GetProperty("readonly").GetBoolean());
+        var data = doc.RootElement.GetProperty("mounts").EnumerateArray().Single(m => m.GetProperty("destination").GetString() == "/data");
+        Assert.Equal("/var/tmp", data.GetProperty("source").GetString());
+        Assert.Equal(["rbind", "ro"], data.GetProperty("options").EnumerateArray().Select(o => o.GetString()));
+        Assert.Equal(sb, doc.RootElement.GetProperty("annotations").GetProperty("io.kubernetes.cri.sandbox-id").GetString());
+    }
+
+    [Theory]
+    [InlineData("--user", "root")]
+    [InlineData("--mount", "relative:/data")]
+    [InlineData("--mount", "/a:/b:rx")]
+    [InlineData("-e", "NOVALUE")]
+    public async Task Bad_run_options_are_one_line_naming_them(string option, string value)
+    {
+        var sb = await SandboxAsync();
+        var result = await _w.RunAsync("container", "run", sb, "--rootfs", _rootfs, option, value, "--", "echo");
+        Assert.Equal(1, result.Code);
+        Assert.Contains($"'{value}'", Assert.Single(Lines(result.Err)));
+        Assert.Empty(_w.Calls("Prepare"));
+    }
+
+    [Fact]
     public async Task Missing_containers_and_sandboxes_give_one_line_naming_them()
     {
         var sb = await SandboxAsync();

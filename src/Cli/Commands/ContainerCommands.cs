@@ -36,11 +36,13 @@ internal static class ContainerCommands
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
         var cwd = new Option<string?>("--cwd") { Description = "Working directory inside the container" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the rootfs read-only" };
+        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] the process runs as" };
+        var mounts = new Option<string[]>("--mount", "-m") { Description = "Bind mount HOST:CONTAINER[:ro] (repeatable)" };
         var remove = new Option<bool>("--rm") { Description = "Delete the container once it exits" };
         var detach = new Option<bool>("--detach", "-d") { Description = "Print the container id and return without waiting" };
         var command = new Command("run", "Run a container; waits and exits with its exit code unless -d")
         {
-            sandboxArg, commandArg, rootfs, id, env, cwd, readOnly, remove, detach,
+            sandboxArg, commandArg, rootfs, id, env, cwd, readOnly, user, mounts, remove, detach,
         };
         context.SetHostAction(command, async (parse, host, ct) =>
         {
@@ -50,8 +52,12 @@ internal static class ContainerCommands
             }
 
             var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
+            var (uid, gid) = ParseUser(parse.GetValue(user));
             var spec = new ContainerSpec
             {
+                Uid = uid,
+                Gid = gid,
+                Mounts = ParseMounts(parse.GetValue(mounts)),
                 Id = parse.GetValue(id),
                 Rootfs = Path.GetFullPath(parse.GetValue(rootfs)!),
                 ReadOnlyRootfs = parse.GetValue(readOnly),
@@ -259,6 +265,42 @@ internal static class ContainerCommands
 
     /// <summary>A process exit status as a shell exit code.</summary>
     private static int ExitCode(ExitStatus exit) => (int)Math.Min(exit.Code, 255);
+
+    /// <summary>Parses UID[:GID] (numeric: the host does not read the image's /etc/passwd).</summary>
+    internal static (uint Uid, uint Gid) ParseUser(string? value)
+    {
+        if (value is null)
+        {
+            return (0, 0);
+        }
+
+        var parts = value.Split(':');
+        if (parts.Length > 2 || !uint.TryParse(parts[0], out var uid) || (parts.Length == 2 && !uint.TryParse(parts[1], out _)))
+        {
+            throw CliContext.Usage($"--user '{value}': expected numeric UID[:GID]");
+        }
+
+        return (uid, parts.Length == 2 ? uint.Parse(parts[1]) : uid);
+    }
+
+    /// <summary>Parses HOST:CONTAINER[:ro|rw] bind mounts; both paths must be absolute.</summary>
+    internal static List<Mount> ParseMounts(string[]? values)
+    {
+        var result = new List<Mount>();
+        foreach (var value in values ?? [])
+        {
+            var parts = value.Split(':');
+            if (parts.Length is < 2 or > 3 || !Path.IsPathFullyQualified(parts[0]) || !parts[1].StartsWith('/') ||
+                (parts.Length == 3 && parts[2] is not ("ro" or "rw")))
+            {
+                throw CliContext.Usage($"--mount '{value}': expected /host/path:/container/path[:ro|rw]");
+            }
+
+            result.Add(Mount.Bind(parts[0], parts[1], readOnly: parts.Length == 3 && parts[2] == "ro"));
+        }
+
+        return result;
+    }
 
     private static List<string> EnvList(string[]? values)
     {

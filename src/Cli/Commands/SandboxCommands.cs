@@ -27,9 +27,14 @@ internal static class SandboxCommands
         var runtime = new Option<string?>("--runtime") { Description = "Runtime handler (default: Isola:DefaultRuntime)" };
         var hostname = new Option<string?>("--hostname") { Description = "The pod's hostname" };
         var network = new Option<string?>("--network") { Description = "'host', a netns path, or empty for a new namespace" };
-        var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE (repeatable)", };
         var annotations = new Option<string[]>("--annotation") { Description = "Annotation KEY=VALUE passed to the controller (repeatable)" };
-        var command = new Command("run", "Create and start a sandbox; prints its id") { id, name, runtime, hostname, network, labels, annotations };
+        var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup of the sandbox" };
+        var dns = new Option<string[]>("--dns") { Description = "DNS server for the pod's resolv.conf (repeatable)" };
+        var command = new Command("run", "Create and start a sandbox; prints its id")
+        {
+            id, name, runtime, hostname, network, labels, annotations, cgroupParent, dns,
+        };
         context.SetHostAction(command, async (parse, host, ct) =>
         {
             var spec = new SandboxSpec
@@ -41,6 +46,8 @@ internal static class SandboxCommands
                 Network = parse.GetValue(network),
                 Labels = KeyValues(parse.GetValue(labels), "--label"),
                 Annotations = KeyValues(parse.GetValue(annotations), "--annotation"),
+                CgroupParent = parse.GetValue(cgroupParent),
+                DnsServers = parse.GetValue(dns) ?? [],
             };
             var sandbox = await host.Sandboxes.RunAsync(spec, ct).ConfigureAwait(false);
             await Print(context, parse, sandbox.Info, idOnly: true).ConfigureAwait(false);
