@@ -16,7 +16,7 @@ namespace Isola.Plugins.StratoVirt.Controller;
 /// Everything needed to pick a VM up again after a host restart (VMM process, QMP socket, plugged devices and their
 /// slots, vsock CID, prepared containers) goes into <see cref="SandboxContext.ControllerData"/>.
 /// </summary>
-internal sealed partial class VmController : ISandboxController, IAsyncDisposable
+internal sealed partial class VmController : ISandboxController, IReportsRuntimeDetails, IAsyncDisposable
 {
     private const string CidKey = "vm.cid";
     private const string ContainersKey = "vm.containers";
@@ -35,6 +35,16 @@ internal sealed partial class VmController : ISandboxController, IAsyncDisposabl
         _logger = logger;
         _vms = new VmLeases(AttachAsync);
     }
+
+    /// <summary>Shown by <c>isola runtimes ls</c>: which VMM and guest this handler runs, and how the agent is reached.</summary>
+    public IReadOnlyDictionary<string, string> Details => new Dictionary<string, string>
+    {
+        ["vmm"] = $"{_vmm.Name} ({_options.Binary})",
+        ["machine"] = _options.MachineType,
+        ["size"] = $"{_options.Vcpus} vCPU, {_options.MemoryMiB} MiB",
+        ["agent"] = Channel() == AgentChannel.Vsock ? $"vsock port {_options.AgentPort}" : "virtio-serial (Unix socket)",
+        ["readiness"] = _options.Readiness.ToString(),
+    };
 
     public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {

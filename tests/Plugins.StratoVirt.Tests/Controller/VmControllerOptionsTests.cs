@@ -45,6 +45,18 @@ public sealed class VmControllerOptionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Runtime_details_name_the_VMM_machine_and_agent_channel()
+    {
+        var controller = _harness.CreateController(VmHarness.GuestOptions());
+
+        var details = ((IReportsRuntimeDetails)controller).Details;
+
+        Assert.Equal("qemu (/usr/bin/qemu-system-x86_64)", details["vmm"]);
+        Assert.Equal("microvm", details["machine"]);
+        Assert.Equal("virtio-serial (Unix socket)", details["agent"]);
+    }
+
+    [Fact]
     public void A_missing_kernel_option_is_named()
     {
         var e = Assert.Throws<IsolaException>(() => _harness.CreateController(new Dictionary<string, string?> { ["Vmm"] = "qemu" }));
