@@ -12,6 +12,7 @@ internal static class ControllerDataKeys
     public const string ContainerdAddress = "shim.containerd-address";
     public const string Runtime = "shim.runtime";
     public const string CgroupsPath = "shim.cgroups-path";
+    public const string ShimPid = "shim.pid";
     public const string PausePid = "pause.pid";
     public const string StartedAt = "pause.started-at";
 }

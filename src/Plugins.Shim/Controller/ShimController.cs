@@ -125,6 +125,8 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             Options = ContainerBundle.ReadOptions(bundle),
         }, cancellationToken).ConfigureAwait(false);
         var pid = await client.StartAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        var connect = await client.ConnectAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
+        sandbox.ControllerData[Keys.ShimPid] = connect.ShimPid.ToString(CultureInfo.InvariantCulture);
         await PauseSignals.WaitForHandlersAsync(pid, cancellationToken).ConfigureAwait(false);
         var now = DateTimeOffset.UtcNow;
         sandbox.ControllerData[Keys.PausePid] = pid.ToString(CultureInfo.InvariantCulture);
@@ -346,7 +348,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         {
             TryDelete(parent);
         }
-        foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.StartedAt })
+        foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.ShimPid, Keys.StartedAt })
         {
             sandbox.ControllerData.Remove(key);
         }
@@ -497,15 +499,19 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
 
         // The shim serves other clients' connections (the host's executor) until they go idle; give it a moment to
         // exit by itself before ShutdownAsync's last resort (SIGKILL) applies.
-        for (var i = 0; i < 40 && FindShim(sandbox) is not null; i++)
+        for (var i = 0; i < 400 && FindShim(sandbox) is not null; i++)
         {
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private int? FindShim(SandboxContext sandbox) =>
-        ShimProcesses.FindLiveShim(sandbox.Id, Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace),
-            Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress));
+    private int? FindShim(SandboxContext sandbox)
+    {
+        var (ns, address) = (Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace), Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress));
+        return int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid)
+            ? ShimProcesses.IsShim(pid, sandbox.Id, ns, address) ? pid : null
+            : ShimProcesses.FindLiveShim(sandbox.Id, ns, address);
+    }
 
     private async Task ForceDeleteAllAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {

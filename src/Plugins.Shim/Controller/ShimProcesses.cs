@@ -14,29 +14,30 @@ internal static class ShimProcesses
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-
-            string[] args;
-            try
-            {
-                args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                continue; // exited while we looked
-            }
-
-            if (args.Length > 0 && args[0].Contains("containerd-shim", StringComparison.Ordinal) &&
-                Flag(args, "-id") == id && Flag(args, "-namespace") == ns && Flag(args, "-address") == containerdAddress)
+            if (int.TryParse(Path.GetFileName(dir), out var pid) && IsShim(pid, id, ns, containerdAddress))
             {
                 return pid;
             }
         }
 
         return null;
+    }
+
+    /// <summary>True when <paramref name="pid"/> is alive (not a zombie) and is that shim.</summary>
+    public static bool IsShim(int pid, string id, string ns, string containerdAddress)
+    {
+        string[] args;
+        try
+        {
+            args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // gone
+        }
+
+        return args.Length > 0 && args[0].Contains("containerd-shim", StringComparison.Ordinal) &&
+               Flag(args, "-id") == id && Flag(args, "-namespace") == ns && Flag(args, "-address") == containerdAddress;
     }
 
     /// <summary>SIGKILLs <paramref name="pid"/> and waits (up to 5 s) until it is gone or a zombie.</summary>

@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Isola.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace Isola.Bench;
+
+/// <summary>
+/// Pause sandboxes on the real containerd-shim-runc-v2 + runc through IsolaHost: ready latency (RunAsync) and teardown
+/// latency (RemoveAsync), median of N sequential and N concurrent, beside the floor measured in the same run on the
+/// same pause bundle: <c>runc run -d</c> for ready, <c>runc kill KILL</c> + <c>runc delete --force</c> for teardown.
+/// Targets: ready &lt;= 1.5x floor, teardown &lt;= 1.5x floor. Also the shim's RSS per pod.
+/// Usage: isola-bench shim [N (20)].
+/// </summary>
+internal sealed class ShimBench : IBenchmark
+{
+    private const string Namespace = "isola-bench";
+    private const string CgroupParent = "/isola-bench";
+
+    public string Name => "shim";
+
+    public string Description => "pause sandbox ready/teardown latency, seq and concurrent, vs runc run -d / kill+delete (<= 1.5x); shim RSS per pod";
+
+    public async Task<BenchResult> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var n = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
+        var work = Path.Combine(Path.GetTempPath(), "isola-bench-shim-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(work);
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Isola:Root"] = Path.Combine(work, "root"),
+            ["Isola:PluginsDir"] = Path.Combine(AppContext.BaseDirectory, "plugins"),
+            ["Isola:DefaultRuntime"] = "runc",
+            ["Isola:Runtimes:runc:Controller"] = "shim",
+            ["Isola:Runtimes:runc:Options:Namespace"] = Namespace,
+            ["Isola:Runtimes:runc:Options:CgroupParent"] = CgroupParent,
+        });
+        var metrics = new Dictionary<string, double>();
+        await using (var host = await builder.StartAsync(cancellationToken))
+        {
+            // Warm-up, and the pause bundle the floor runs: the very bundle the controller wrote, copied.
+            var warm = await host.Sandboxes.RunAsync(new SandboxSpec(), cancellationToken);
+            var floorBundle = CopyPauseBundle(Path.Combine(work, "root", warm.Id, "pause", warm.Id), Path.Combine(work, "floor-bundle"));
+            await warm.RemoveAsync(cancellationToken);
+
+            var floorRoot = Path.Combine(work, "runc");
+            var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
+            var (readySeq, downSeq) = await SequentialAsync(n, _ => RunSandboxAsync(host, cancellationToken), s => s.RemoveAsync(cancellationToken));
+            var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
+
+            // Concurrent pods, with every shim measured while all of them run.
+            var started = await Task.WhenAll(Enumerable.Range(0, n).Select(_ => TimeAsync(() => RunSandboxAsync(host, cancellationToken))));
+            var rss = started.Select(s => ShimRssKiB(s.Value.Id)).Where(r => r > 0).ToList();
+            var stopped = await Task.WhenAll(started.Select(s => TimeAsync(async () => { await s.Value.RemoveAsync(cancellationToken); return 0; })));
+            var readyPar = started.Select(s => s.Ms).ToList();
+            var downPar = stopped.Select(s => s.Ms).ToList();
+
+            Put(metrics, "ready_seq", readySeq, floorReadySeq);
+            Put(metrics, "teardown_seq", downSeq, floorDownSeq);
+            Put(metrics, "ready_concurrent", readyPar, floorReadyPar);
+            Put(metrics, "teardown_concurrent", downPar, floorDownPar);
+            metrics["shim_rss_kib_per_pod_median"] = BenchResult.Median(rss);
+            metrics["pods"] = n;
+        }
+
+        Directory.Delete(work, recursive: true);
+        return new BenchResult(Name, metrics,
+        [
+            "ready = IsolaHost RunAsync (record, pause bundle, shim start, Task Create+Start, pause catching SIGTERM); floor = runc run -d of the same bundle",
+            "teardown = RemoveAsync (Stop: SIGTERM to a pause that exits at once, Task Delete, shim Shutdown, cgroup and bundle removal); floor = runc kill KILL + runc delete --force",
+            "concurrent: all pods started at once, each pod's own latency; medians in ms; ratio = isola / floor",
+            "shim RSS: VmRSS of each pod's containerd-shim-runc-v2 while all concurrent pods run",
+        ]);
+    }
+
+    private static void Put(Dictionary<string, double> metrics, string name, IReadOnlyList<double> isola, IReadOnlyList<double> floor)
+    {
+        var (m, f) = (BenchResult.Median(isola), BenchResult.Median(floor));
+        metrics[name + "_ms"] = Math.Round(m, 2);
+        metrics[name + "_floor_ms"] = Math.Round(f, 2);
+        metrics[name + "_ratio"] = Math.Round(m / f, 3);
+    }
+
+    private static async Task<ISandbox> RunSandboxAsync(IsolaHost host, CancellationToken ct) =>
+        await host.Sandboxes.RunAsync(new SandboxSpec(), ct);
+
+    private static async Task<(List<double> Up, List<double> Down)> SequentialAsync<T>(int n, Func<int, Task<T>> up, Func<T, Task> down)
+    {
+        var (ups, downs) = (new List<double>(), new List<double>());
+        for (var i = 0; i < n; i++)
+        {
+            var started = await TimeAsync(() => up(i));
+            ups.Add(started.Ms);
+            downs.Add((await TimeAsync(async () => { await down(started.Value); return 0; })).Ms);
+        }
+
+        return (ups, downs);
+    }
+
+    private static async Task<(List<double> Up, List<double> Down)> ConcurrentAsync<T>(int n, Func<int, Task<T>> up, Func<T, Task> down)
+    {
+        var started = await Task.WhenAll(Enumerable.Range(0, n).Select(i => TimeAsync(() => up(i))));
+        var stopped = await Task.WhenAll(started.Select(s => TimeAsync(async () => { await down(s.Value); return 0; })));
+        return (started.Select(s => s.Ms).ToList(), stopped.Select(s => s.Ms).ToList());
+    }
+
+    private static async Task<(T Value, double Ms)> TimeAsync<T>(Func<Task<T>> action)
+    {
+        var sw = Stopwatch.StartNew();
+        var value = await action();
+        return (value, sw.Elapsed.TotalMilliseconds);
+    }
+
+    private static string CopyPauseBundle(string from, string to)
+    {
+        Directory.CreateDirectory(Path.Combine(to, "rootfs", "proc"));
+        File.Copy(Path.Combine(from, "rootfs", "pause"), Path.Combine(to, "rootfs", "pause"));
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(from, "config.json")))!;
+        config["linux"]!["cgroupsPath"] = null; // set per container by RuncRunAsync
+        File.WriteAllText(Path.Combine(to, "config.json"), config.ToJsonString());
+        return to;
+    }
+
+    // runc run -d reads config.json from the bundle: one bundle per id, differing only in cgroupsPath.
+    private static async Task<string> RuncRunAsync(string root, string template, string id)
+    {
+        var bundle = template + "-" + id;
+        Directory.CreateDirectory(bundle);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(template, "config.json")))!;
+        config["linux"]!["cgroupsPath"] = $"{CgroupParent}/floor-{id}";
+        config["root"]!["path"] = Path.Combine(template, "rootfs");
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        await RuncAsync(root, "run", "-d", "--bundle", bundle, id);
+        return id;
+    }
+
+    private static async Task RuncDeleteAsync(string root, string id)
+    {
+        await RuncAsync(root, "kill", id, "KILL");
+        await RuncAsync(root, "delete", "--force", id);
+    }
+
+    private static async Task RuncAsync(string root, params string[] args)
+    {
+        // A detached container inherits runc's stdout and stderr: capturing them for `run` would block until it exits.
+        var capture = args[0] != "run";
+        var psi = new ProcessStartInfo("runc") { RedirectStandardInput = true, RedirectStandardOutput = capture, RedirectStandardError = capture };
+        psi.ArgumentList.Add("--root");
+        psi.ArgumentList.Add(root);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var err = capture ? p.StandardError.ReadToEndAsync() : Task.FromResult("");
+        var output = capture ? p.StandardOutput.ReadToEndAsync() : Task.FromResult("");
+        await p.WaitForExitAsync();
+        await output;
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"runc {string.Join(' ', args)} exited with {p.ExitCode}: {await err}");
+        }
+    }
+
+    private static double ShimRssKiB(string sandboxId)
+    {
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
+                if (cmdline.Contains("containerd-shim", StringComparison.Ordinal) && cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal))
+                {
+                    var line = File.ReadLines(Path.Combine(proc, "status")).First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+                    return double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                }
+            }
+            catch (IOException)
+            {
+                // exited while we looked
+            }
+        }
+
+        return 0;
+    }
+}
