@@ -52,17 +52,17 @@ internal static class ContainerCommands
             }
 
             var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
-            var (uid, gid) = ParseUser(parse.GetValue(user));
+            var (uid, gid) = OptionParsing.User(parse.GetValue(user));
             var spec = new ContainerSpec
             {
                 Uid = uid,
                 Gid = gid,
-                Mounts = ParseMounts(parse.GetValue(mounts)),
+                Mounts = OptionParsing.Mounts(parse.GetValue(mounts)),
                 Id = parse.GetValue(id),
                 Rootfs = Path.GetFullPath(parse.GetValue(rootfs)!),
                 ReadOnlyRootfs = parse.GetValue(readOnly),
                 Args = parse.GetValue(commandArg)!,
-                Env = EnvList(parse.GetValue(env)),
+                Env = OptionParsing.Env(parse.GetValue(env)),
                 Cwd = parse.GetValue(cwd),
             };
             var container = await sandbox.Containers.RunAsync(spec, ct).ConfigureAwait(false);
@@ -181,7 +181,7 @@ internal static class ContainerCommands
             var execId = Guid.NewGuid().ToString("N")[..12];
             var directory = ContainerSet.ContainerDirectory(host.Manager, container.SandboxId, container.Id);
             var stdio = ContainerSet.DefaultStdio(directory, $"exec-{execId}.");
-            var spec = new ExecSpec { ExecId = execId, Args = parse.GetValue(commandArg)!, Env = EnvList(parse.GetValue(env)), Cwd = parse.GetValue(cwd), Stdio = stdio };
+            var spec = new ExecSpec { ExecId = execId, Args = parse.GetValue(commandArg)!, Env = OptionParsing.Env(parse.GetValue(env)), Cwd = parse.GetValue(cwd), Stdio = stdio };
             var exit = await FollowUntilExitAsync(context, stdio, token => container.ExecAsync(spec, token), ct).ConfigureAwait(false);
             return ExitCode(exit);
         });
@@ -265,53 +265,4 @@ internal static class ContainerCommands
 
     /// <summary>A process exit status as a shell exit code.</summary>
     private static int ExitCode(ExitStatus exit) => (int)Math.Min(exit.Code, 255);
-
-    /// <summary>Parses UID[:GID] (numeric: the host does not read the image's /etc/passwd).</summary>
-    internal static (uint Uid, uint Gid) ParseUser(string? value)
-    {
-        if (value is null)
-        {
-            return (0, 0);
-        }
-
-        var parts = value.Split(':');
-        if (parts.Length > 2 || !uint.TryParse(parts[0], out var uid) || (parts.Length == 2 && !uint.TryParse(parts[1], out _)))
-        {
-            throw CliContext.Usage($"--user '{value}': expected numeric UID[:GID]");
-        }
-
-        return (uid, parts.Length == 2 ? uint.Parse(parts[1]) : uid);
-    }
-
-    /// <summary>Parses HOST:CONTAINER[:ro|rw] bind mounts; both paths must be absolute.</summary>
-    internal static List<Mount> ParseMounts(string[]? values)
-    {
-        var result = new List<Mount>();
-        foreach (var value in values ?? [])
-        {
-            var parts = value.Split(':');
-            if (parts.Length is < 2 or > 3 || !Path.IsPathFullyQualified(parts[0]) || !parts[1].StartsWith('/') ||
-                (parts.Length == 3 && parts[2] is not ("ro" or "rw")))
-            {
-                throw CliContext.Usage($"--mount '{value}': expected /host/path:/container/path[:ro|rw]");
-            }
-
-            result.Add(Mount.Bind(parts[0], parts[1], readOnly: parts.Length == 3 && parts[2] == "ro"));
-        }
-
-        return result;
-    }
-
-    private static List<string> EnvList(string[]? values)
-    {
-        foreach (var value in values ?? [])
-        {
-            if (value.IndexOf('=') <= 0)
-            {
-                throw CliContext.Usage($"--env '{value}': expected NAME=VALUE");
-            }
-        }
-
-        return [.. values ?? []];
-    }
 }

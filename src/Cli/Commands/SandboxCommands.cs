@@ -44,8 +44,8 @@ internal static class SandboxCommands
                 Runtime = parse.GetValue(runtime),
                 Hostname = parse.GetValue(hostname),
                 Network = parse.GetValue(network),
-                Labels = KeyValues(parse.GetValue(labels), "--label"),
-                Annotations = KeyValues(parse.GetValue(annotations), "--annotation"),
+                Labels = OptionParsing.KeyValues(parse.GetValue(labels), "--label"),
+                Annotations = OptionParsing.KeyValues(parse.GetValue(annotations), "--annotation"),
                 CgroupParent = parse.GetValue(cgroupParent),
                 DnsServers = parse.GetValue(dns) ?? [],
             };
@@ -179,23 +179,5 @@ internal static class SandboxCommands
                 ("Containers", info.Containers.Count == 0 ? "-" : string.Join(", ", info.Containers.Select(c => $"{c.Id} ({c.State})"))),
             ]).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>Parses KEY=VALUE pairs; the error names the option and the bad value.</summary>
-    internal static Dictionary<string, string> KeyValues(string[]? values, string option)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in values ?? [])
-        {
-            var eq = pair.IndexOf('=');
-            if (eq <= 0)
-            {
-                throw CliContext.Usage($"{option} '{pair}': expected KEY=VALUE");
-            }
-
-            result[pair[..eq]] = pair[(eq + 1)..];
-        }
-
-        return result;
     }
 }
