@@ -63,6 +63,20 @@ public sealed class VmSandboxTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_root, id)));
     }
 
+    [Fact]
+    public async Task A_bad_vm_option_stops_the_host_at_start_naming_the_key()
+    {
+        var config = VmGuest.HostConfiguration(_root);
+        config[$"Isola:Runtimes:{VmGuest.Runtime}:Options:Vcpus"] = "0";
+        var builder = IsolaHost.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection(config);
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => builder.StartAsync());
+
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains($"Isola:Runtimes:{VmGuest.Runtime}:Options:Vcpus", e.Message);
+    }
+
     public void Dispose()
     {
         foreach (var pidFile in Directory.Exists(_root) ? Directory.GetFiles(_root, "vmm.pid", SearchOption.AllDirectories) : [])
