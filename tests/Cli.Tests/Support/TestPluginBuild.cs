@@ -19,7 +19,7 @@ public sealed class TestPluginBuild : IDisposable
         {
             // --no-dependencies: Isola.Abstractions is already built (this test project depends on it); rebuilding
             // it here would race other builds on a shared machine.
-            var (code, text) = Run("dotnet", ["build", project, "--no-dependencies", "--nologo", "-v", "quiet", "-o", output]);
+            var (code, text) = Run("dotnet", ["build", project, "--no-dependencies", "--nologo", "-v", "quiet", "-c", Configuration, "-o", output]);
             log = text;
             if (code == 0 && File.Exists(Path.Combine(output, "Isola.TestPlugin.dll")))
             {
@@ -31,6 +31,10 @@ public sealed class TestPluginBuild : IDisposable
     }
 
     public string RepoRoot { get; }
+
+    /// <summary>The configuration this test assembly was built in (its referenced projects' outputs are there).</summary>
+    private static string Configuration =>
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
 
     /// <summary>A plugins directory holding only the test plugin's folder.</summary>
     public string PluginsDir { get; }
