@@ -216,7 +216,11 @@ public sealed class LifecycleTests : IDisposable
     {
         await using var host = await _t.StartAsync();
         _t.Controller.Fail("Wait", IsolaException.Unavailable("fake: socket closed"));
-        _t.Controller.Fail("Status", IsolaException.Unavailable("fake: still down"));
+        for (var i = 0; i < 4; i++)
+        {
+            _t.Controller.Fail("Status", IsolaException.Unavailable("fake: still down"));
+        }
+
         await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
         await Eventually(host, "sb1", SandboxState.Pending);
         await Eventually(host, "sb1", SandboxState.Ready);

@@ -59,8 +59,12 @@ public sealed class PersistenceTests : IDisposable
             await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
         }
 
-        _t.Controller.Fail("Status", IsolaException.Unavailable("fake: socket refused"));
-        _t.Controller.Fail("Status", IsolaException.Unavailable("fake: socket refused"));
+        // Enough failures that Pending lasts over a second of backoff, however loaded the machine is.
+        for (var i = 0; i < 6; i++)
+        {
+            _t.Controller.Fail("Status", IsolaException.Unavailable("fake: socket refused"));
+        }
+
         await using (var host = await _t.StartAsync())
         {
             Assert.Equal(SandboxState.Pending, (await host.Sandboxes.GetAsync("sb1")).Info.State);
