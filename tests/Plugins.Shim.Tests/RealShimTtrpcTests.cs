@@ -60,6 +60,34 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         Assert.Contains("no-such-task", missing.Message);
     }
 
+    [Theory]
+    [InlineData("ttrpc+unix://{0}")]
+    [InlineData("unix://{0}")]
+    [InlineData("{0}")]
+    public async Task Executor_dials_every_unix_form_of_the_task_address(string form)
+    {
+        var socket = Leftovers.SocketOf(_sandbox.TaskAddress);
+        var endpoint = TaskEndpoint.Parse(string.Format(form, socket), 2);
+
+        await using var client = await _pods.Executor.ConnectAsync(endpoint, CancellationToken.None);
+        var state = await client.StateAsync(_sandbox.Id, null, CancellationToken.None);
+
+        Assert.Equal(Executors.TaskStatus.Running, state.Status);
+        Assert.Contains(endpoint.Scheme, _pods.Executor.Schemes);
+    }
+
+    [Fact]
+    public async Task Executor_refuses_foreign_schemes_and_unknown_versions_before_dialling()
+    {
+        var grpc = await Assert.ThrowsAsync<IsolaException>(() => _pods.Executor.ConnectAsync(TaskEndpoint.Parse("grpc+unix:///x.sock", 3), CancellationToken.None));
+        var v7 = await Assert.ThrowsAsync<IsolaException>(() => _pods.Executor.ConnectAsync(TaskEndpoint.Parse(_sandbox.TaskAddress, 7), CancellationToken.None));
+
+        Assert.Equal(IsolaErrorCode.InvalidArgument, grpc.Code);
+        Assert.Contains("grpc+unix", grpc.Message);
+        Assert.Equal(IsolaErrorCode.InvalidArgument, v7.Code);
+        Assert.Contains("7", v7.Message);
+    }
+
     [Fact]
     public async Task The_1_6_shim_serves_v2_only_so_a_v3_client_gets_a_clear_error()
     {
