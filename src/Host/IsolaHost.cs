@@ -1,3 +1,5 @@
+using Isola.Hosting.Configuration;
+using Isola.Hosting.Plugins;
 using Isola.Hosting.Sandboxes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -11,15 +13,17 @@ namespace Isola.Hosting;
 public sealed class IsolaHost : IIsola, IAsyncDisposable
 {
     private readonly SandboxManager _manager;
+    private readonly IReadOnlyList<RuntimeHandler> _runtimes;
+    private readonly PluginCatalog _plugins;
     private readonly IAsyncDisposable? _services;
     private int _disposed;
 
-    internal IsolaHost(SandboxManager manager, IReadOnlyList<RuntimeInfo> runtimes, IReadOnlyList<PluginInfo> plugins,
+    internal IsolaHost(SandboxManager manager, IReadOnlyList<RuntimeHandler> runtimes, PluginCatalog plugins,
         ILoggerFactory loggerFactory, IAsyncDisposable? services)
     {
         _manager = manager;
-        Runtimes = runtimes;
-        Plugins = plugins;
+        _runtimes = runtimes;
+        _plugins = plugins;
         LoggerFactory = loggerFactory;
         _services = services;
     }
@@ -41,10 +45,10 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     public ISandboxes Sandboxes => _manager;
 
     /// <inheritdoc />
-    public IReadOnlyList<RuntimeInfo> Runtimes { get; }
+    public IReadOnlyList<RuntimeInfo> Runtimes => [.. _runtimes.Select(r => r.Info)];
 
     /// <inheritdoc />
-    public IReadOnlyList<PluginInfo> Plugins { get; }
+    public IReadOnlyList<PluginInfo> Plugins => _plugins.Plugins;
 
     /// <summary>The logger factory the host and its plugins use.</summary>
     public ILoggerFactory LoggerFactory { get; }
@@ -61,9 +65,37 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
         }
 
         await _manager.DisposeAsync().ConfigureAwait(false);
+        var logger = LoggerFactory.CreateLogger("Isola.Host");
+        foreach (var controller in _runtimes.Select(r => (object)r.Controller).Distinct(ReferenceEqualityComparer.Instance))
+        {
+            await DisposeQuietlyAsync(controller, logger).ConfigureAwait(false);
+        }
+
+        await _plugins.DisposeAsync(logger).ConfigureAwait(false);
         if (_services is not null)
         {
             await _services.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Disposes a plugin object that is disposable; a failure is logged, never thrown (the rest still goes).</summary>
+    internal static async Task DisposeQuietlyAsync(object? item, ILogger logger)
+    {
+        try
+        {
+            switch (item)
+            {
+                case IAsyncDisposable asyncDisposable:
+                    await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                    break;
+                case IDisposable disposable:
+                    disposable.Dispose();
+                    break;
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning("disposing {Type} failed: {Error}", item?.GetType().FullName, e.Message);
         }
     }
 }

@@ -6,7 +6,35 @@ using Microsoft.Extensions.Logging;
 namespace Isola.Hosting.Configuration;
 
 /// <summary>A configured runtime handler with its controller instance.</summary>
-internal sealed record RuntimeHandler(string Name, string ControllerName, ISandboxController Controller, RuntimeInfo Info);
+internal sealed record RuntimeHandler(string Name, string ControllerName, ISandboxController Controller, bool IsDefault,
+    IReadOnlyDictionary<string, string> Options)
+{
+    /// <summary>What <c>isola runtimes ls</c> shows: the handler's options, overlaid with what the controller reports
+    /// (<see cref="IReportsRuntimeDetails"/>), read now because controllers detect some details lazily.</summary>
+    public RuntimeInfo Info
+    {
+        get
+        {
+            var details = new Dictionary<string, string>(Options, StringComparer.Ordinal);
+            if (Controller is IReportsRuntimeDetails reporter)
+            {
+                try
+                {
+                    foreach (var (key, value) in reporter.Details)
+                    {
+                        details[key] = value;
+                    }
+                }
+                catch (Exception e)
+                {
+                    details["error"] = e.Message; // a listing must not fail because one controller cannot describe itself
+                }
+            }
+
+            return new RuntimeInfo(Name, ControllerName, IsDefault, details);
+        }
+    }
+}
 
 /// <summary>
 /// Builds the runtime handlers of <c>Isola:Runtimes</c>: each names a controller factory and hands it its
@@ -84,7 +112,6 @@ internal static class RuntimeCatalog
         var details = options.AsEnumerable(makePathsRelative: true)
             .Where(kv => kv.Value is not null)
             .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
-        var isDefault = name == settings.DefaultRuntime;
-        return new RuntimeHandler(name, factory.Name, controller, new RuntimeInfo(name, factory.Name, isDefault, details));
+        return new RuntimeHandler(name, factory.Name, controller, name == settings.DefaultRuntime, details);
     }
 }

@@ -2,6 +2,7 @@ using Isola.Controllers;
 using Isola.Executors;
 using Isola.Plugins;
 using Isola.Vmm;
+using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Plugins;
 
@@ -61,6 +62,19 @@ internal sealed class PluginCatalog : IPluginServices
         _executors.TryGetValue(scheme, out var entry)
             ? entry.Executor
             : throw IsolaException.NotFound($"no executor for task-address scheme '{scheme}' (known: {Known(_executors.Keys)})");
+
+    /// <summary>Disposes every registered factory, VMM and executor that is disposable (once each).</summary>
+    public async Task DisposeAsync(ILogger logger)
+    {
+        var items = _controllers.Values.Select(e => (object)e.Factory)
+            .Concat(_vmms.Values.Select(e => (object)e.Vmm))
+            .Concat(_executors.Values.Select(e => (object)e.Executor))
+            .Distinct(ReferenceEqualityComparer.Instance);
+        foreach (var item in items)
+        {
+            await IsolaHost.DisposeQuietlyAsync(item, logger).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Comma-separated, sorted names, or "none".</summary>
     public static string Known(IEnumerable<string> names)

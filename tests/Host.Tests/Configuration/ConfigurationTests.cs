@@ -79,6 +79,24 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public async Task Runtime_details_merge_options_with_what_the_controller_reports_now()
+    {
+        await using var host = await _t.StartAsync(("Isola:Runtimes:fake:Options:Api", "auto"));
+        Assert.Equal("auto", host.Runtimes.Single().Details["Api"]);
+        _t.Controller.Detected["Api"] = "v1 (detected)";
+        Assert.Equal("v1 (detected)", host.Runtimes.Single().Details["Api"]);
+    }
+
+    [Fact]
+    public async Task Disposing_the_host_disposes_its_controllers_and_plugin_objects()
+    {
+        var host = await _t.StartAsync();
+        await host.DisposeAsync();
+        await host.DisposeAsync();
+        Assert.Equal(1, _t.Controller.Disposals);
+    }
+
+    [Fact]
     public async Task Json_file_then_environment_then_command_line_win_in_that_order()
     {
         var file = Path.Combine(_t.Root + "-plugins", "isola.json");

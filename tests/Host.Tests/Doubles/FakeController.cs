@@ -8,8 +8,24 @@ namespace Isola.Host.Tests.Doubles;
 /// no double Create, Start only once, NotFound for sandboxes it does not know. It counts every call, and can be told
 /// to fail or hang on any operation. <see cref="Live"/> is what a real runtime would leak if the host forgot a Shutdown.
 /// </summary>
-public sealed class FakeController : ISandboxController
+public sealed class FakeController : ISandboxController, IReportsRuntimeDetails, IAsyncDisposable
 {
+    private int _disposals;
+
+    /// <summary>What the controller "detected" about its runtime, shown in RuntimeInfo.Details.</summary>
+    public Dictionary<string, string> Detected { get; } = [];
+
+    public IReadOnlyDictionary<string, string> Details => new Dictionary<string, string>(Detected);
+
+    /// <summary>How often a host disposed it.</summary>
+    public int Disposals => _disposals;
+
+    public ValueTask DisposeAsync()
+    {
+        Interlocked.Increment(ref _disposals);
+        return ValueTask.CompletedTask;
+    }
+
     public enum Phase { Created, Running, Stopped }
 
     private readonly ConcurrentDictionary<string, Phase> _sandboxes = new();
