@@ -111,8 +111,10 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
 
         // The FIFO must have a reader before the shim starts: the daemonised shim opens it for writing.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
         var started = await _launcher.StartAsync(sandbox.Id, bundle, cancellationToken).ConfigureAwait(false);
+        var shimStarted = clock.Elapsed.TotalMilliseconds;
         sandbox.ControllerData[Keys.Address] = started.TaskAddress;
         sandbox.ControllerData[Keys.Version] = started.Version.ToString(CultureInfo.InvariantCulture);
 
@@ -124,10 +126,14 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             Stdio = new StdioSpec("", "", ""),
             Options = ContainerBundle.ReadOptions(bundle),
         }, cancellationToken).ConfigureAwait(false);
+        var created = clock.Elapsed.TotalMilliseconds;
         var pid = await client.StartAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        var taskStarted = clock.Elapsed.TotalMilliseconds;
         var connect = await client.ConnectAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
         sandbox.ControllerData[Keys.ShimPid] = connect.ShimPid.ToString(CultureInfo.InvariantCulture);
         await PauseSignals.WaitForHandlersAsync(pid, cancellationToken).ConfigureAwait(false);
+        _logger.LogDebug("sandbox {Id} started in {Total:F1} ms: shim start {Shim:F1}, pause Create {Create:F1}, Start {Start:F1}",
+            sandbox.Id, clock.Elapsed.TotalMilliseconds, shimStarted, created - shimStarted, taskStarted - created);
         var now = DateTimeOffset.UtcNow;
         sandbox.ControllerData[Keys.PausePid] = pid.ToString(CultureInfo.InvariantCulture);
         sandbox.ControllerData[Keys.StartedAt] = now.ToString("O", CultureInfo.InvariantCulture);
