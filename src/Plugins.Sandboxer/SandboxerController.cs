@@ -100,6 +100,11 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
         {
             throw Translate(e, operation, sandbox.Id, cancellationToken);
         }
+        catch (IsolaException e) when (!e.Message.Contains(_endpoint.SocketPath, StringComparison.Ordinal))
+        {
+            // A protocol violation found in an answer (wrong generation, unknown state): name the peer too.
+            throw new IsolaException(e.Code, $"sandboxer {_endpoint.SocketPath}: {e.Message}", e);
+        }
     }
 
     private async Task<T> InvokeAsync<T>(SandboxContext sandbox, string operation,
@@ -116,6 +121,11 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
         catch (RpcException e)
         {
             throw Translate(e, operation, sandbox.Id, cancellationToken);
+        }
+        catch (IsolaException e) when (!e.Message.Contains(_endpoint.SocketPath, StringComparison.Ordinal))
+        {
+            // A protocol violation found in an answer (wrong generation, unknown state): name the peer too.
+            throw new IsolaException(e.Code, $"sandboxer {_endpoint.SocketPath}: {e.Message}", e);
         }
     }
 

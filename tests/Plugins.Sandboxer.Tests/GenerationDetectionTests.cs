@@ -72,6 +72,7 @@ public sealed class GenerationDetectionTests
         Assert.Contains(sandbox.Id, e.Message);
         Assert.Contains(server.SocketPath, e.Message);
         Assert.False(server.State.Sandboxes.ContainsKey(sandbox.Id));
+        Assert.DoesNotContain('\n', e.Message);
     }
 
     [Fact]
