@@ -99,6 +99,12 @@ internal sealed partial class SandboxManager
         try
         {
             var started = await CallAsync(scope, "Start", (c, s, ct) => c.StartAsync(s, ct), cancellationToken).ConfigureAwait(false);
+            if (started.TaskAddress.Length > 0)
+            {
+                // A malformed address would only fail at the first container; refuse the start now, while it rolls back.
+                Executors.TaskEndpoint.Parse(started.TaskAddress, started.TaskApiVersion);
+            }
+
             record.Pid = started.Pid;
             record.TaskAddress = started.TaskAddress;
             record.TaskApiVersion = started.TaskApiVersion;

@@ -135,6 +135,18 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task A_malformed_task_address_from_Start_fails_the_start_and_rolls_back()
+    {
+        await using var host = await _t.StartAsync();
+        _t.Controller.TaskAddress = "no-scheme-here";
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" }));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains("'no-scheme-here'", e.Message);
+        Assert.Equal(1, _t.Controller.Calls("Shutdown"));
+        Assert.Empty(await host.Sandboxes.ListAsync());
+    }
+
+    [Fact]
     public async Task Create_failure_rolls_back_and_leaves_nothing()
     {
         await using var host = await _t.StartAsync();
