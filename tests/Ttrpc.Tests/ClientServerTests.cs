@@ -202,6 +202,40 @@ public sealed class ClientServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Server_enforces_timeout_nano_and_answers_DeadlineExceeded()
+    {
+        await using var raw = await TtrpcTransport.ConnectUnixAsync(_socket.Path);
+        var request = new Request
+        {
+            Service = Svc,
+            Method = "Sleep",
+            Payload = Duration.FromTimeSpan(TimeSpan.FromSeconds(30)).ToByteString(),
+            TimeoutNano = 150_000_000,
+        }.ToByteArray();
+        var clock = Stopwatch.StartNew();
+
+        await WriteFrameAsync(raw, 1, FrameType.Request, request);
+        var (id, response) = await ReadResponseAsync(raw).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(1u, id);
+        Assert.Equal((int)IsolaErrorCode.DeadlineExceeded, response.Status.Code);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.1, 5);
+    }
+
+    [Fact]
+    public async Task Server_streaming_call_opened_remote_closed_gets_data_then_the_response()
+    {
+        await using var client = await TtrpcClient.ConnectAsync(_socket.Path);
+        await using var stream = await client.OpenStreamAsync(Svc, "Sum", ReadOnlyMemory<byte>.Empty, clientStreams: false);
+
+        var data = await stream.ReadAsync();
+        var total = Int32Value.Parser.ParseFrom((await stream.ResponseAsync()).Span).Value;
+
+        Assert.Null(data); // the client sent nothing, so the handler's loop ended at once
+        Assert.Equal(0, total);
+    }
+
+    [Fact]
     public async Task Client_uses_odd_increasing_stream_ids()
     {
         // A raw server that records the ids of the first three requests and answers them.
