@@ -56,7 +56,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         var dir = Path.Combine(_harness.Root, "noqmp");
         Directory.CreateDirectory(dir);
         var (kernel, _) = TestPaths.Guest();
-        var spec = new VmLaunchSpec { Id = "noqmp", StateDirectory = dir, Binary = fake, Kernel = kernel, StartTimeout = TimeSpan.FromSeconds(1) };
+        var spec = new VmLaunchSpec { Id = "noqmp", StateDirectory = dir, Binary = fake, Kernel = kernel, StartTimeout = TimeSpan.FromSeconds(2) };
 
         var e = await Assert.ThrowsAsync<IsolaException>(() => new StratoVirtVmm().LaunchAsync(spec, CancellationToken.None));
         var daemon = int.Parse(File.ReadAllText(Path.Combine(dir, "vmm.pid.seen")).Trim());
@@ -66,6 +66,30 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.Contains("noqmp", e.Message);
         Assert.False(VmHarness.ProcessExists(daemon), $"the daemon pid {daemon} should have been killed");
         Assert.False(File.Exists(Path.Combine(dir, "vmm.pid")));
+    }
+
+    [Fact]
+    public async Task A_VMM_that_never_daemonizes_is_killed_at_the_deadline()
+    {
+        var fake = Path.Combine(_harness.Root, "stuck-vmm");
+        File.WriteAllText(fake, """
+            #!/bin/sh
+            while [ $# -gt 0 ]; do case "$1" in -pidfile) shift; pf="$1";; esac; shift; done
+            echo $$ > "$pf.launcher"
+            exec sleep 300
+            """.Replace("\r", ""));
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var dir = Path.Combine(_harness.Root, "stuck");
+        Directory.CreateDirectory(dir);
+        var (kernel, _) = TestPaths.Guest();
+        var spec = new VmLaunchSpec { Id = "stuck", StateDirectory = dir, Binary = fake, Kernel = kernel, StartTimeout = TimeSpan.FromSeconds(1) };
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => new QemuVmm().LaunchAsync(spec, CancellationToken.None));
+        var launcher = int.Parse(File.ReadAllText(Path.Combine(dir, "vmm.pid.launcher")).Trim());
+
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
+        Assert.Contains("no pidfile", e.Message);
+        Assert.False(VmHarness.ProcessExists(launcher), $"the launcher pid {launcher} should have been killed");
     }
 
     [Fact]

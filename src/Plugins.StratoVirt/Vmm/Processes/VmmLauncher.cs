@@ -149,7 +149,7 @@ internal static class VmmLauncher
         {
             if (!launcher.HasExited)
             {
-                launcher.Kill();
+                launcher.Kill(entireProcessTree: true);
             }
 
             await launcher.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
