@@ -41,6 +41,12 @@ public sealed class SandboxApiServer : IAsyncDisposable
             throw new PlatformNotSupportedException("isola serve needs Linux (Unix sockets with SO_PEERCRED)");
         }
 
+        if (options.DefaultRuntime is { } runtime && !isola.Runtimes.Any(r => r.Name == runtime))
+        {
+            throw IsolaException.InvalidArgument(
+                $"--default-runtime '{runtime}' is not a configured runtime (known: {string.Join(", ", isola.Runtimes.Select(r => r.Name))})");
+        }
+
         var path = options.SocketPath;
         await RemoveStaleSocketAsync(path, cancellationToken).ConfigureAwait(false);
         var allowed = options.AllowedUids.Count > 0 ? options.AllowedUids.ToHashSet() : [PeerCredentials.EffectiveUid()];

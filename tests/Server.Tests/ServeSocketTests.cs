@@ -69,4 +69,19 @@ public sealed class ServeSocketTests
         Assert.Equal(StatusCode.Unavailable, e.StatusCode);
         Assert.Empty(await f.Host.Sandboxes.ListAsync());
     }
+
+    [Fact]
+    public async Task An_unknown_default_runtime_is_refused_before_the_socket_is_created()
+    {
+        await using var f = await ServeFixture.StartAsync();
+        var socket = Path.Combine(f.Directory, "other.sock");
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => SandboxApiServer.StartAsync(f.Host,
+            new SandboxApiServerOptions { SocketPath = socket, BundleRoot = f.BundleRoot, DefaultRuntime = "nope" }, NullLoggerFactory.Instance));
+
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains("nope", e.Message);
+        Assert.Contains("kuasar", e.Message);
+        Assert.False(File.Exists(socket));
+    }
 }
