@@ -87,7 +87,7 @@ internal sealed class SandboxerBench : IBenchmark
         // Each worker keeps `concurrency` lifecycles in flight, so throughput = concurrency / mean lifecycle latency.
         metrics[$"c{concurrency}_controller_lifecycles_per_s"] = concurrency / BenchResult.Median(controllerLatency);
         metrics[$"c{concurrency}_raw_lifecycles_per_s"] = concurrency / BenchResult.Median(rawLatency);
-        metrics[$"c{concurrency}_controller_us_per_call"] = BenchResult.Median(controllerLatency) * 1e6 / 5;
+        metrics[$"c{concurrency}_controller_call_latency_us"] = BenchResult.Median(controllerLatency) * 1e6 / 5;
         metrics[$"c{concurrency}_controller_over_raw"] = BenchResult.Median(ratios);
     }
 
