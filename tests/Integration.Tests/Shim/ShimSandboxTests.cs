@@ -31,6 +31,21 @@ public sealed class ShimSandboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Exec_in_a_running_container_reports_its_exit_code_and_captures_its_output()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
+        var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
+
+        var exit = await c.ExecAsync(new ExecSpec { ExecId = "x1", Args = ["sh", "-c", "echo in-exec; echo exec-err >&2; exit 6"] });
+        var dir = Path.Combine(_host.Root, sandbox.Id, "containers", c.Id);
+
+        Assert.Equal(6u, exit.Code);
+        Assert.Equal("in-exec\n", await File.ReadAllTextAsync(Path.Combine(dir, "exec-x1.stdout.log")));
+        Assert.Equal("exec-err\n", await File.ReadAllTextAsync(Path.Combine(dir, "exec-x1.stderr.log")));
+        await sandbox.RemoveAsync();
+    }
+
+    [Fact]
     public async Task Container_sees_the_pods_network_and_uts_namespaces_and_hostname()
     {
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Hostname = "it-pod" });
