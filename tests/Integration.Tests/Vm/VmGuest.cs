@@ -6,7 +6,9 @@ internal static class VmGuest
 {
     public const string Runtime = "qemu-vm";
 
-    public static Dictionary<string, string?> HostConfiguration(string root)
+    /// <summary>Host configuration with the VM runtime; <paramref name="readiness"/> "agent" checks the guest over ttrpc
+    /// (the test guest's stand-in answers on the virtio-serial port), "console-marker" waits for its console line.</summary>
+    public static Dictionary<string, string?> HostConfiguration(string root, string readiness = "console-marker")
     {
         var dir = Environment.GetEnvironmentVariable("ISOLA_GUEST_DIR") ?? Path.Combine(RepoRoot(), "artifacts", "guest");
         var kernel = Path.Combine(dir, "vmlinux");
@@ -35,7 +37,7 @@ internal static class VmGuest
             [$"{options}:MemoryMiB"] = "256",
             [$"{options}:MachineType"] = "microvm",
             [$"{options}:KernelParams"] = "quiet",
-            [$"{options}:Readiness"] = "console-marker",
+            [$"{options}:Readiness"] = readiness,
             [$"{options}:AgentChannel"] = "serial",
             [$"{options}:HotplugSlots"] = "2",
             [$"{options}:ReadyTimeout"] = "00:01:00",

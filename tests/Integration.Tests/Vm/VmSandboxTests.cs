@@ -9,30 +9,38 @@ public sealed class VmSandboxTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "isola-itvm-" + Guid.NewGuid().ToString("N")[..8]);
 
-    private async Task<IsolaHost> StartHostAsync()
+    private async Task<IsolaHost> StartHostAsync(string readiness = "console-marker")
     {
         var builder = IsolaHost.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(VmGuest.HostConfiguration(_root));
+        builder.Configuration.AddInMemoryCollection(VmGuest.HostConfiguration(_root, readiness));
         return await builder.StartAsync();
     }
 
     [Fact]
     public async Task A_vm_sandbox_runs_stops_and_is_removed_without_leftovers()
     {
-        await using var host = await StartHostAsync();
+        // Agent readiness: the loaded plugin's ttrpc client checks the guest through the ttrpc+unix task address.
+        await using var host = await StartHostAsync(readiness: "agent");
 
         var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
         var info = await sandbox.InspectAsync();
         var pid = info.Pid;
         var stateDir = Path.Combine(_root, sandbox.Id);
-        var console = await File.ReadAllTextAsync(Path.Combine(stateDir, "console.log"));
+        var console = "";
+        for (var i = 0; i < 50 && !console.Contains("ISOLA-AGENT answered", StringComparison.Ordinal); i++)
+        {
+            // The guest logs its answer just after sending it.
+            await Task.Delay(100);
+            console = await File.ReadAllTextAsync(Path.Combine(stateDir, "console.log"));
+        }
+
         await sandbox.StopAsync(TimeSpan.FromSeconds(5));
         var stopped = await sandbox.InspectAsync();
         await sandbox.RemoveAsync();
 
         Assert.Equal(SandboxState.Ready, info.State);
         Assert.StartsWith("ttrpc+unix://", info.TaskAddress);
-        Assert.Contains("ISOLA-GUEST-READY", console);
+        Assert.Contains("ISOLA-AGENT answered stream 1", console);
         Assert.Equal(SandboxState.Stopped, stopped.State);
         Assert.False(VmGuest.ProcessExists(pid), $"VMM pid {pid} should be gone");
         Assert.False(Directory.Exists(stateDir), "the sandbox's state directory should be removed");
