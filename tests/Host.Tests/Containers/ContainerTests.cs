@@ -242,7 +242,7 @@ public sealed class ContainerTests : IDisposable
     [Fact]
     public async Task A_wedged_task_service_fails_with_DeadlineExceeded_within_Timeouts_Task_and_is_rolled_back()
     {
-        await using var host = await _t.StartAsync(("Isola:Timeouts:Task", "0.5"));
+        await using var host = await _t.StartAsync(("Isola:Timeouts:Task", "2"));
         var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
         _t.Tasks.Hangs["Create"] = true; // blocks its thread and ignores the token
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -15,7 +15,8 @@ public sealed class DeadlineTests : IDisposable
     [InlineData("Start")]
     public async Task A_hanging_create_or_start_fails_with_DeadlineExceeded_and_is_rolled_back(string operation)
     {
-        await using var host = await _t.StartAsync(("Isola:Timeouts:Controller", "0.5"));
+        // 2 s, not less: the operation that does not hang must finish in time even on a loaded machine.
+        await using var host = await _t.StartAsync(("Isola:Timeouts:Controller", "2"));
         _t.Controller.Hangs[operation] = true;
         var clock = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" }));
@@ -23,9 +24,9 @@ public sealed class DeadlineTests : IDisposable
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
         Assert.Contains("sandbox 'sb1'", e.Message);
         Assert.Contains(operation, e.Message);
-        Assert.Contains("0.5s", e.Message);
+        Assert.Contains("within 2s", e.Message);
         // Generous bound: the point is "about the deadline", not "forever" (the double ignores its token).
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed}");
         Assert.Equal(1, _t.Controller.Calls("Shutdown"));
         Assert.Empty(await host.Sandboxes.ListAsync());
     }
@@ -33,7 +34,7 @@ public sealed class DeadlineTests : IDisposable
     [Fact]
     public async Task A_hanging_stop_fails_with_DeadlineExceeded_and_leaves_Stopping_for_a_retry()
     {
-        await using var host = await _t.StartAsync(("Isola:Timeouts:Controller", "00:00:00.5"), ("Isola:Timeouts:Stop", "0.1"));
+        await using var host = await _t.StartAsync(("Isola:Timeouts:Controller", "00:00:02"), ("Isola:Timeouts:Stop", "0.1"));
         var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
         _t.Controller.Hangs["Stop"] = true;
         var e = await Assert.ThrowsAsync<IsolaException>(() => sandbox.StopAsync());
