@@ -503,8 +503,9 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             // the shim exits while answering: the connection drops
         }
 
-        // The shim serves other clients' connections (the host's executor) until they go idle; give it a moment to
-        // exit by itself before ShutdownAsync's last resort (SIGKILL) applies.
+        // The shim serves other clients' connections (the host's executor) until they go idle: close ours, then give
+        // it a moment to exit by itself before ShutdownAsync's last resort (SIGKILL) applies.
+        await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
         for (var i = 0; i < 400 && FindShim(sandbox) is not null; i++)
         {
             await Task.Delay(5, cancellationToken).ConfigureAwait(false);
