@@ -36,6 +36,8 @@ internal sealed class ShimEventsServer : IAsyncDisposable
         _server.AddUnary(Service, "Forward", ForwardRequest.Parser, ForwardAsync);
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         _server.ListenUnix(socketPath);
+        // Hosts do not dispose controllers; at least the socket file goes when the process does.
+        AppDomain.CurrentDomain.ProcessExit += RemoveSocketFile;
     }
 
     /// <summary>The socket it listens on.</summary>
@@ -84,5 +86,21 @@ internal sealed class ShimEventsServer : IAsyncDisposable
         return Task.FromResult(new Empty());
     }
 
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        AppDomain.CurrentDomain.ProcessExit -= RemoveSocketFile;
+        return _server.DisposeAsync();
+    }
+
+    private void RemoveSocketFile(object? sender, EventArgs e)
+    {
+        try
+        {
+            File.Delete(SocketPath);
+        }
+        catch (IOException)
+        {
+            // best effort at exit
+        }
+    }
 }
