@@ -28,6 +28,24 @@ public sealed class ScaleAndRuntimeTests(RootfsFixture rootfs)
     }
 
     [Fact]
+    public async Task Containers_created_through_the_executor_run_under_the_pods_OCI_runtime()
+    {
+        var runc = Prerequisites.Which("runc")!;
+        await using var pods = new PodHarness(new Dictionary<string, string?> { ["Runtime"] = runc });
+        var sandbox = await pods.RunSandboxAsync();
+        await using var client = await pods.TaskClientAsync(sandbox);
+
+        // The host sends no runtime options with Create; the executor finds the pod's in the container bundle.
+        var (id, _, _) = await pods.CreateContainerAsync(client, sandbox, rootfs.Dir, ["true"]);
+        var recorded = await File.ReadAllTextAsync(Path.Combine(sandbox.StateDirectory, "bundles", id, "runtime"));
+        await PodHarness.StartAndWaitAsync(client, id);
+        await client.DeleteAsync(id, null, CancellationToken.None);
+        await pods.TeardownAsync(sandbox);
+
+        Assert.Equal(runc, recorded.Trim()); // not the shim's default "runc"
+    }
+
+    [Fact]
     public async Task Crun_is_the_OCI_runtime_the_shim_runs_when_selected()
     {
         if (Prerequisites.Which("crun") is null)

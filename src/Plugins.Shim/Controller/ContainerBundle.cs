@@ -51,17 +51,25 @@ internal static class ContainerBundle
     /// <summary>The runc shim's options as protobuf JSON, naming the OCI runtime binary.</summary>
     public static string OptionsJson(string runtime) => JsonFormatter.Default.Format(new Options { BinaryName = runtime });
 
-    /// <summary>Reads the options Isola wrote into <paramref name="bundle"/>, if any, for Task.Create.</summary>
+    /// <summary>Reads the options Isola wrote into <paramref name="bundle"/>, if any, for Task.Create. A bundle that is
+    /// not a local directory (a VM guest's path) or a file Isola did not write yields null.</summary>
     public static (string TypeUrl, byte[] Value)? ReadOptions(string bundle)
     {
         var path = Path.Combine(bundle, OptionsFile);
-        if (!File.Exists(path))
+        if (!Path.IsPathFullyQualified(bundle) || !File.Exists(path))
         {
             return null;
         }
 
-        var options = JsonParser.Default.Parse<Options>(File.ReadAllText(path));
-        return (RuncOptionsTypeUrl, options.ToByteArray());
+        try
+        {
+            var options = JsonParser.Default.Parse<Options>(File.ReadAllText(path));
+            return (RuncOptionsTypeUrl, options.ToByteArray());
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The type url containerd gives runc options in CreateTaskRequest.options.</summary>

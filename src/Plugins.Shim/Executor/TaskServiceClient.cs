@@ -57,7 +57,9 @@ internal sealed class TaskServiceClient : ITaskClient
             Stderr = OutputOrNull(request.Stdio.Stderr, request.Stdio.Stdout),
         };
         message.Rootfs.AddRange(request.Rootfs.Select(m => new Protos.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Destination, Options = { m.Options } }));
-        if (request.Options is { } options)
+        // The host passes no runtime options; the shim controller leaves them in the bundle (options.json, where the
+        // runc shim itself keeps them) so the pod's containers run under the pod's OCI runtime (runc or crun).
+        if ((request.Options ?? Controller.ContainerBundle.ReadOptions(request.Bundle)) is { } options)
         {
             message.Options = new Any { TypeUrl = options.TypeUrl, Value = ByteString.CopyFrom(options.Value) };
         }
