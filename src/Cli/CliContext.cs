@@ -59,7 +59,12 @@ public sealed class CliContext
     };
 
     /// <summary>Starts a host from the global options and the standard configuration sources.</summary>
-    public async Task<IsolaHost> StartHostAsync(ParseResult parse, CancellationToken cancellationToken)
+    /// <param name="parse">The parsed command line.</param>
+    /// <param name="recovery">How much the host reconciles at start: a command that runs for a moment asks the
+    /// controllers only about the sandboxes it touches (<see cref="RecoveryMode.OnDemand"/>); a server takes them all
+    /// over (<see cref="RecoveryMode.Full"/>).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public async Task<IsolaHost> StartHostAsync(ParseResult parse, RecoveryMode recovery, CancellationToken cancellationToken)
     {
         var config = parse.GetValue(ConfigOption);
         var builder = IsolaHost.CreateBuilder(config is null ? [] : ["--config", config]);
@@ -75,15 +80,19 @@ public sealed class CliContext
             builder.Logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         }
 
+        // Last, so a configuration file that asks for Full does not make every short command reconcile every sandbox.
+        builder.Configuration.AddInMemoryCollection([new KeyValuePair<string, string?>("Isola:Recovery", recovery.ToString())]);
         _configureHost?.Invoke(builder);
         return await builder.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Sets an action that needs a running host; the host is disposed afterwards.</summary>
-    public void SetHostAction(Command command, Func<ParseResult, IsolaHost, CancellationToken, Task<int>> action) =>
+    /// <summary>Sets an action that needs a running host; the host is disposed afterwards. The host recovers
+    /// <see cref="RecoveryMode.OnDemand"/> unless the command serves for long (<paramref name="recovery"/>).</summary>
+    public void SetHostAction(Command command, Func<ParseResult, IsolaHost, CancellationToken, Task<int>> action,
+        RecoveryMode recovery = RecoveryMode.OnDemand) =>
         SetAction(command, async (parse, ct) =>
         {
-            await using var host = await StartHostAsync(parse, ct).ConfigureAwait(false);
+            await using var host = await StartHostAsync(parse, recovery, ct).ConfigureAwait(false);
             return await action(parse, host, ct).ConfigureAwait(false);
         });
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Isola.Hosting;
 using Isola.Server;
 
 namespace Isola.Cli.Commands;
@@ -67,7 +68,7 @@ internal static class ServeCommand
                 signal.Cancel = true;
                 stop.Cancel();
             }
-        });
+        }, RecoveryMode.Full);
         return command;
     }
 }

@@ -33,6 +33,9 @@ internal sealed record IsolaSettings
     /// <summary>The longest pause between two attempts of a background Wait that lost its controller.</summary>
     public TimeSpan WaitRetryMax { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How much the host reconciles at start (<c>Isola:Recovery</c>).</summary>
+    public RecoveryMode Recovery { get; init; } = RecoveryMode.Full;
+
     public static IsolaSettings Read(IConfiguration configuration)
     {
         var section = configuration.GetSection(Section);
@@ -49,6 +52,7 @@ internal sealed record IsolaSettings
             TaskTimeout = Duration(section, "Timeouts:Task", TimeSpan.FromSeconds(30)),
             StopTimeout = Duration(section, "Timeouts:Stop", TimeSpan.FromSeconds(10)),
             WaitRetryMax = Duration(section, "Timeouts:WaitRetryMax", TimeSpan.FromSeconds(10)),
+            Recovery = Mode(section, "Recovery"),
         };
     }
 
@@ -61,6 +65,19 @@ internal sealed record IsolaSettings
         }
 
         return value;
+    }
+
+    private static RecoveryMode Mode(IConfigurationSection section, string key)
+    {
+        var text = section[key];
+        if (text is null)
+        {
+            return RecoveryMode.Full;
+        }
+
+        return Enum.TryParse<RecoveryMode>(text, ignoreCase: true, out var mode) && Enum.IsDefined(mode)
+            ? mode
+            : throw IsolaException.InvalidArgument($"{Section}:{key}: '{text}' is not a recovery mode (use Full or OnDemand)");
     }
 
     /// <summary>Parses a positive time span ("00:00:30", or a number of seconds).</summary>

@@ -10,9 +10,15 @@ internal sealed partial class SandboxManager
     private readonly Dictionary<string, (CancellationTokenSource Cancel, Task Loop)> _monitors = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new();
 
-    /// <summary>Starts the background Wait of a sandbox unless one runs already.</summary>
+    /// <summary>Starts the background Wait of a sandbox unless one runs already. A short-lived host
+    /// (<see cref="RecoveryMode.OnDemand"/>) arms none: it would be torn down before the sandbox exits.</summary>
     internal void ArmMonitor(string id, string generation)
     {
+        if (_settings.Recovery == RecoveryMode.OnDemand)
+        {
+            return;
+        }
+
         lock (_monitors)
         {
             if (_disposing.IsCancellationRequested || _monitors.TryGetValue(id, out var existing) && !existing.Loop.IsCompleted)

@@ -1,3 +1,4 @@
+using Isola.Hosting.Configuration;
 using Isola.Hosting.State;
 using Microsoft.Extensions.Logging;
 
@@ -6,12 +7,17 @@ namespace Isola.Hosting.Sandboxes;
 /// <summary>Start-up recovery: quarantine unreadable records, finish half-done intents, re-arm background Waits.</summary>
 internal sealed partial class SandboxManager
 {
-    /// <summary>Loads every record and reconciles it with its controller. Never fails the host's start for one
-    /// sandbox: problems are logged and the record keeps a state that says what is known.</summary>
+    /// <summary>How many sandboxes are reconciled (or refreshed for a listing) at once: enough to hide controller
+    /// latency, few enough that a host with a thousand sandboxes does not open a thousand connections at once.</summary>
+    internal const int RefreshConcurrency = 8;
+
+    /// <summary>Loads every record and reconciles it with its controller as <see cref="IsolaSettings.Recovery"/> says.
+    /// Never fails the host's start for one sandbox: problems are logged and the record keeps a state that says what is
+    /// known.</summary>
     internal async Task RecoverAsync(CancellationToken cancellationToken)
     {
         Store.Initialize();
-        var work = new List<Task>();
+        var pending = new List<(string Id, string Generation)>();
         foreach (var id in Store.ListIds())
         {
             SandboxRecord? record;
@@ -42,10 +48,17 @@ internal sealed partial class SandboxManager
                 continue;
             }
 
-            work.Add(RecoverOneAsync(id, record.Generation, cancellationToken));
+            // A short-lived host finishes only what a crashed process left half-done; it asks the controller about
+            // the other sandboxes when a command touches them.
+            if (_settings.Recovery == RecoveryMode.Full ||
+                record.State is SandboxState.Creating or SandboxState.Starting or SandboxState.Stopping or SandboxState.Removing)
+            {
+                pending.Add((id, record.Generation));
+            }
         }
 
-        await Task.WhenAll(work).ConfigureAwait(false);
+        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = RefreshConcurrency, CancellationToken = cancellationToken },
+            async (item, ct) => await RecoverOneAsync(item.Id, item.Generation, ct).ConfigureAwait(false)).ConfigureAwait(false);
         lock (_quarantined)
         {
             _quarantined.Clear();
@@ -123,6 +136,7 @@ internal sealed partial class SandboxManager
                 {
                     ArmMonitor(record.Id, record.Generation);
                 }
+
 
                 break;
         }

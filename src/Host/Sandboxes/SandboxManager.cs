@@ -68,20 +68,85 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public Task<ISandbox> GetAsync(string idOrName, CancellationToken cancellationToken = default)
+    public async Task<ISandbox> GetAsync(string idOrName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(idOrName);
         // Names follow the id rule too, so a string that breaks it can name nothing: say so rather than "not found".
         IdValidator.Validate(idOrName, "sandbox");
         var record = Find(idOrName) ?? throw IsolaException.NotFound($"sandbox '{idOrName}' not found");
-        return Task.FromResult<ISandbox>(new Sandbox(this, record.ToInfo(), record.Generation));
+        if (_settings.Recovery == RecoveryMode.OnDemand)
+        {
+            // No background Wait keeps this host's view current: ask the controller now, for the one sandbox the
+            // caller is about to act on.
+            using var scope = await TryOpenAsync(record.Id, record.Generation, cancellationToken).ConfigureAwait(false)
+                ?? throw IsolaException.NotFound($"sandbox '{idOrName}' not found (it was removed)");
+            await RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+            record = scope.Record;
+        }
+
+        return new Sandbox(this, record.ToInfo(), record.Generation);
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<SandboxInfo>> ListAsync(CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<SandboxInfo>> ListAsync(CancellationToken cancellationToken = default)
     {
-        IReadOnlyList<SandboxInfo> list = [.. LoadAll().Select(r => r.ToInfo())];
-        return Task.FromResult(list);
+        var records = LoadAll();
+        if (_settings.Recovery == RecoveryMode.OnDemand)
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, records.Count),
+                new ParallelOptions { MaxDegreeOfParallelism = RefreshConcurrency, CancellationToken = cancellationToken },
+                async (i, ct) => records[i] = await RefreshForListingAsync(records[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+
+        return [.. records.Select(r => r.ToInfo())];
+    }
+
+    /// <summary>A listing's view of one sandbox: refreshed from its controller when it may be running and nobody is
+    /// working on it; a sandbox whose lock is held is being changed by someone else and is shown as recorded.</summary>
+    private async Task<SandboxRecord> RefreshForListingAsync(SandboxRecord record, CancellationToken cancellationToken)
+    {
+        if (record.State is not (SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown))
+        {
+            return record;
+        }
+
+        var lease = Locks.TryAcquire(record.Id);
+        if (lease is null)
+        {
+            return record;
+        }
+
+        SandboxScope scope;
+        try
+        {
+            var current = Store.TryLoad(record.Id);
+            if (current is null || current.Generation != record.Generation)
+            {
+                lease.Dispose();
+                return record;
+            }
+
+            scope = new SandboxScope(lease, current, Handler(current), Store.SandboxDirectory(record.Id));
+        }
+        catch (Exception e) when (e is IsolaException or CorruptRecordException)
+        {
+            lease.Dispose();
+            return record;
+        }
+
+        using (scope)
+        {
+            try
+            {
+                await RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IsolaException e)
+            {
+                _logger.LogWarning("sandbox '{Id}': status not refreshed: {Error}", record.Id, e.Message);
+            }
+
+            return scope.Record;
+        }
     }
 
     /// <summary>The record with that id, or else the one with that name; null when neither exists.</summary>

@@ -158,11 +158,34 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
         return await ExitSource(sandbox.Id).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    private int _statusInFlight;
+    private int _statusPeak;
+
+    /// <summary>The most Status calls that were in flight at once.</summary>
+    public int StatusPeak => Volatile.Read(ref _statusPeak);
+
+    /// <summary>How long each Status call takes (lets concurrent calls overlap).</summary>
+    public TimeSpan StatusDelay { get; set; }
+
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
     {
-        await EnterAsync("Status").ConfigureAwait(false);
-        var phase = Known(sandbox.Id);
-        return new ControllerStatus { Ready = phase == Phase.Running, Pid = phase == Phase.Running ? 4242u : 0, TaskAddress = TaskAddress, TaskApiVersion = 2 };
+        var now = Interlocked.Increment(ref _statusInFlight);
+        try
+        {
+            for (var peak = Volatile.Read(ref _statusPeak); now > peak; peak = Volatile.Read(ref _statusPeak))
+            {
+                Interlocked.CompareExchange(ref _statusPeak, now, peak);
+            }
+
+            await EnterAsync("Status").ConfigureAwait(false);
+            await Task.Delay(StatusDelay, cancellationToken).ConfigureAwait(false);
+            var phase = Known(sandbox.Id);
+            return new ControllerStatus { Ready = phase == Phase.Running, Pid = phase == Phase.Running ? 4242u : 0, TaskAddress = TaskAddress, TaskApiVersion = 2 };
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _statusInFlight);
+        }
     }
 
     public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
