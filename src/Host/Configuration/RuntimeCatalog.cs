@@ -49,7 +49,9 @@ internal static class RuntimeCatalog
     public static IReadOnlyDictionary<string, RuntimeHandler> Build(IConfiguration configuration, IsolaSettings settings,
         PluginCatalog plugins, ILoggerFactory loggerFactory)
     {
-        var handlers = new Dictionary<string, RuntimeHandler>(StringComparer.Ordinal);
+        // Configuration keys are case-insensitive (ISOLA__RUNTIMES__KATA__CONTROLLER configures "KATA"), so runtime
+        // names must be too, or a handler configured through the environment could never be selected as "kata".
+        var handlers = new Dictionary<string, RuntimeHandler>(StringComparer.OrdinalIgnoreCase);
         var section = configuration.GetSection($"{IsolaSettings.Section}:Runtimes");
         var configured = section.GetChildren().ToList();
         foreach (var runtime in configured)
@@ -112,6 +114,7 @@ internal static class RuntimeCatalog
         var details = options.AsEnumerable(makePathsRelative: true)
             .Where(kv => kv.Value is not null)
             .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
-        return new RuntimeHandler(name, factory.Name, controller, name == settings.DefaultRuntime, details);
+        return new RuntimeHandler(name, factory.Name, controller,
+            string.Equals(name, settings.DefaultRuntime, StringComparison.OrdinalIgnoreCase), details);
     }
 }

@@ -31,10 +31,10 @@ internal sealed partial class SandboxManager
             Generation = Guid.NewGuid().ToString("N"),
             Id = id,
             Name = name,
-            Runtime = runtime,
+            Runtime = handler.Name, // the configured spelling, whatever case the caller used
             Controller = handler.ControllerName,
             State = SandboxState.Creating,
-            Spec = spec with { Id = id, Name = name, Runtime = runtime },
+            Spec = spec with { Id = id, Name = name, Runtime = handler.Name },
             CreatedAt = now,
         };
 
