@@ -33,6 +33,7 @@ internal sealed partial class QmpClient : IAsyncDisposable
     private Task _reader = Task.CompletedTask;
     private long _nextId;
     private string? _closeReason;
+    private volatile bool _abandoned;
 
     private QmpClient(Socket socket, string socketPath, QmpClientOptions options, ILogger logger)
     {
@@ -53,6 +54,11 @@ internal sealed partial class QmpClient : IAsyncDisposable
 
     /// <summary>Completes when the connection is gone (the VMM exited, closed it, or the client was disposed).</summary>
     public Task Closed => _closed.Task;
+
+    /// <summary>True once a command was given up on (timed out or cancelled) after it went out: its late reply could
+    /// be taken for the next command's, and the VMM may still be busy with it, so the connection was closed. The VM
+    /// may be fine; connect again (<see cref="ConnectAgainAsync"/>).</summary>
+    public bool IsAbandoned => _abandoned;
 
     /// <summary>Connects, reads the greeting and negotiates capabilities, all within <paramref name="cancellationToken"/>
     /// and <see cref="QmpClientOptions.CommandTimeout"/>. Throws Unavailable when nothing listens at the path.</summary>
@@ -101,6 +107,10 @@ internal sealed partial class QmpClient : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>A fresh connection to the same socket with the same options (after <see cref="IsAbandoned"/>).</summary>
+    public Task<QmpClient> ConnectAgainAsync(CancellationToken cancellationToken) =>
+        ConnectAsync(_socketPath, _options, _logger, cancellationToken);
 
     /// <summary>Subscribes to every event; dispose the result to unsubscribe. Handlers run on the reader and must be quick.</summary>
     public IDisposable Subscribe(Action<QmpEvent> handler)
@@ -193,56 +203,6 @@ internal sealed partial class QmpClient : IAsyncDisposable
         }
 
         throw IsolaException.Unavailable($"QMP socket {_socketPath} closed ({_closeReason}) while waiting for {what}");
-    }
-
-    private async Task<JsonNode?> ExecuteOnceAsync(string command, JsonObject? arguments, CancellationToken cancellationToken)
-    {
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        Outstanding entry;
-        try
-        {
-            ThrowIfClosed(command);
-            var id = "isola-" + Interlocked.Increment(ref _nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var message = new JsonObject { ["execute"] = command };
-            if (arguments is not null)
-            {
-                message["arguments"] = arguments.DeepClone();
-            }
-
-            message["id"] = id;
-            entry = new Outstanding(id, command);
-            lock (_gate)
-            {
-                _outstanding.AddLast(entry);
-            }
-
-            // One JSON value per write: the whole command goes out in a single send.
-            var bytes = Encoding.UTF8.GetBytes(message.ToJsonString());
-            try
-            {
-                await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException e)
-            {
-                Fail($"write failed: {e.Message}");
-                throw IsolaException.Unavailable($"QMP '{command}' on {_socketPath}: write failed: {e.Message}", e);
-            }
-
-            // Wait for this command's reply before letting the next one out (StratoVirt cannot take pipelined commands).
-            return await entry.Reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
-    }
-
-    private void ThrowIfClosed(string command)
-    {
-        if (_closed.Task.IsCompleted)
-        {
-            throw IsolaException.Unavailable($"QMP '{command}' on {_socketPath}: connection closed ({_closeReason})");
-        }
     }
 
     /// <summary>Closes the connection; pending commands fail with Unavailable.</summary>

@@ -20,10 +20,10 @@ internal sealed partial class QmpVmInstance
         var slot = _slots.Reserve(_id, device.Id, "block", device.Path);
         try
         {
-            await _qmp.ExecuteAsync("blockdev-add", HotplugCommands.BlockdevAdd(device), cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync("blockdev-add", HotplugCommands.BlockdevAdd(device), cancellationToken).ConfigureAwait(false);
             try
             {
-                await _qmp.ExecuteAsync("device_add", HotplugCommands.BlockDeviceAdd(device.Id, slot), cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync("device_add", HotplugCommands.BlockDeviceAdd(device.Id, slot), cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -56,10 +56,10 @@ internal sealed partial class QmpVmInstance
                 throw new IsolaException(IsolaErrorCode.Unimplemented, $"VM {_id}: NIC hot-plug needs the standard machine (PCIe root ports); this VM is a microvm");
             }
 
-            await _qmp.ExecuteAsync("netdev_add", HotplugCommands.NetdevAdd(device), cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync("netdev_add", HotplugCommands.NetdevAdd(device), cancellationToken).ConfigureAwait(false);
             try
             {
-                await _qmp.ExecuteAsync("device_add", HotplugCommands.NetDeviceAdd(device, slot), cancellationToken).ConfigureAwait(false);
+                await ExecuteAsync("device_add", HotplugCommands.NetDeviceAdd(device, slot), cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -85,7 +85,7 @@ internal sealed partial class QmpVmInstance
         {
             // QEMU first reports the virtio backend (DEVICE_DELETED without "device"), then the device itself: wait for
             // the one that names ours. A PCIe guest acks only after pciehp's 5 s attention delay.
-            await _qmp.ExecuteAndWaitEventAsync("device_del", new JsonObject { ["id"] = deviceId },
+            await (await QmpAsync(cancellationToken).ConfigureAwait(false)).ExecuteAndWaitEventAsync("device_del", new JsonObject { ["id"] = deviceId },
                 e => e.Name == "DEVICE_DELETED" && e.DataString("device") == deviceId, _unplugTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
@@ -110,7 +110,7 @@ internal sealed partial class QmpVmInstance
     {
         try
         {
-            await _qmp.ExecuteAsync(command, args, CancellationToken.None).ConfigureAwait(false);
+            await ExecuteAsync(command, args, CancellationToken.None).ConfigureAwait(false);
         }
         catch (IsolaException e)
         {

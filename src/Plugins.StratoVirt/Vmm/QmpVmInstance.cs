@@ -24,12 +24,13 @@ internal sealed partial class QmpVmInstance : IVmInstance
     private readonly VmLayout _layout;
     private readonly ProcessIdentity _vmm;
     private readonly ProcessIdentity? _virtiofsd;
-    private readonly QmpClient _qmp;
+    private readonly SemaphoreSlim _reconnect = new(1, 1);
+    private QmpClient _qmp;
     private readonly SlotAllocator _slots;
     private readonly string _dialect;
     private readonly TimeSpan _unplugTimeout;
     private readonly ILogger _logger;
-    private readonly IDisposable _shutdownSubscription;
+    private IDisposable _shutdownSubscription;
     private readonly Task<ExitStatus> _exit;
     private readonly CancellationTokenSource _watchCts = new();
     private volatile QmpEvent? _shutdown;
@@ -48,14 +49,9 @@ internal sealed partial class QmpVmInstance : IVmInstance
         _slots = slots;
         _unplugTimeout = unplugTimeout;
         _logger = logger;
-        _shutdownSubscription = qmp.Subscribe(e =>
-        {
-            if (e.Name == "SHUTDOWN")
-            {
-                _shutdown = e;
-            }
-        });
+        _shutdownSubscription = qmp.Subscribe(OnEvent);
         _exit = WatchExitAsync();
+        _ = ReconnectWhenAbandonedAsync(qmp);
     }
 
     public int Pid => _vmm.Pid;
@@ -97,7 +93,7 @@ internal sealed partial class QmpVmInstance : IVmInstance
             return new VmStatus("shutdown", false);
         }
 
-        var r = await _qmp.ExecuteAsync("query-status", null, cancellationToken).ConfigureAwait(false) as JsonObject;
+        var r = await ExecuteAsync("query-status", null, cancellationToken).ConfigureAwait(false) as JsonObject;
         return new VmStatus(r?["status"]?.GetValue<string>() ?? "unknown", r?["running"]?.GetValue<bool>() ?? false);
     }
 
@@ -106,13 +102,15 @@ internal sealed partial class QmpVmInstance : IVmInstance
     internal async Task<IReadOnlyList<int>> VcpuThreadsAsync(CancellationToken cancellationToken)
     {
         var stratovirt = _dialect == StratoVirtVmm.VmmName;
-        var reply = await _qmp.ExecuteAsync(stratovirt ? "query-cpus" : "query-cpus-fast", null, cancellationToken).ConfigureAwait(false) as JsonArray;
+        var reply = await ExecuteAsync(stratovirt ? "query-cpus" : "query-cpus-fast", null, cancellationToken).ConfigureAwait(false) as JsonArray;
         return [.. (reply ?? []).Select(c => c?[stratovirt ? "thread_id" : "thread-id"]?.GetValue<int>() ?? 0)];
     }
 
-    public Task PauseAsync(CancellationToken cancellationToken) => _qmp.ExecuteAsync("stop", null, cancellationToken);
+    public async Task PauseAsync(CancellationToken cancellationToken) =>
+        await ExecuteAsync("stop", null, cancellationToken).ConfigureAwait(false);
 
-    public Task ResumeAsync(CancellationToken cancellationToken) => _qmp.ExecuteAsync("cont", null, cancellationToken);
+    public async Task ResumeAsync(CancellationToken cancellationToken) =>
+        await ExecuteAsync("cont", null, cancellationToken).ConfigureAwait(false);
 
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
@@ -144,10 +142,17 @@ internal sealed partial class QmpVmInstance : IVmInstance
     /// <summary>Closes the QMP connection and stops watching, leaving the VM running (a host shutting down).</summary>
     public async ValueTask DisposeAsync()
     {
-        _shutdownSubscription.Dispose();
         await _watchCts.CancelAsync().ConfigureAwait(false);
-        await _qmp.DisposeAsync().ConfigureAwait(false);
-        _watchCts.Dispose();
+        await _reconnect.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _shutdownSubscription.Dispose();
+            await _qmp.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _reconnect.Release();
+        }
     }
 
     private async Task<ExitStatus> WatchExitAsync()
@@ -174,6 +179,72 @@ internal sealed partial class QmpVmInstance : IVmInstance
         return new ExitStatus(code, at);
     }
 
+    private void OnEvent(QmpEvent e)
+    {
+        if (e.Name == "SHUTDOWN")
+        {
+            _shutdown = e;
+        }
+    }
+
+    /// <summary>The QMP connection, connected again when the last one was abandoned after a command got no reply in
+    /// time (<see cref="QmpClient.IsAbandoned"/>); a connection closed for any other reason is left as it is.</summary>
+    private async Task<QmpClient> QmpAsync(CancellationToken cancellationToken)
+    {
+        if (!_qmp.IsAbandoned)
+        {
+            return _qmp;
+        }
+
+        await _reconnect.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_qmp.IsAbandoned)
+            {
+                ObjectDisposedException.ThrowIf(_watchCts.IsCancellationRequested, this);
+                var old = _qmp;
+                _shutdownSubscription.Dispose();
+                await old.DisposeAsync().ConfigureAwait(false);
+                _logger.LogInformation("VM {Id}: connecting to QMP {Socket} again after an abandoned command", _id, old.SocketPath);
+                var fresh = await old.ConnectAgainAsync(cancellationToken).ConfigureAwait(false);
+                _shutdownSubscription = fresh.Subscribe(OnEvent);
+                _qmp = fresh;
+                _ = ReconnectWhenAbandonedAsync(fresh);
+            }
+
+            return _qmp;
+        }
+        finally
+        {
+            _reconnect.Release();
+        }
+    }
+
+    private async Task<JsonNode?> ExecuteAsync(string command, JsonObject? arguments, CancellationToken cancellationToken,
+        TimeSpan? timeout = null) =>
+        await (await QmpAsync(cancellationToken).ConfigureAwait(false))
+            .ExecuteAsync(command, arguments, cancellationToken, timeout).ConfigureAwait(false);
+
+    /// <summary>Reconnects as soon as a connection is abandoned, not only at the next command, so a Wait still gets the
+    /// SHUTDOWN event that gives the exit code.</summary>
+    private async Task ReconnectWhenAbandonedAsync(QmpClient client)
+    {
+        await client.Closed.ConfigureAwait(false);
+        if (!client.IsAbandoned || _watchCts.IsCancellationRequested || !_vmm.IsAlive())
+        {
+            return;
+        }
+
+        try
+        {
+            await QmpAsync(_watchCts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IsolaException or OperationCanceledException or ObjectDisposedException)
+        {
+            _logger.LogWarning("VM {Id}: QMP reconnect after an abandoned command failed ({Reason}); the next operation retries", _id, e.Message);
+        }
+    }
+
     private async Task StopVirtiofsdAsync()
     {
         if (_virtiofsd is not { } v)
@@ -198,7 +269,7 @@ internal sealed partial class QmpVmInstance : IVmInstance
     {
         try
         {
-            await _qmp.ExecuteAsync("quit", null, cancellationToken, grace).ConfigureAwait(false);
+            await ExecuteAsync("quit", null, cancellationToken, grace).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
         {

@@ -58,6 +58,26 @@ public sealed class StratoVirtDialectTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_command_without_a_reply_in_time_gives_up_the_connection_instead_of_sending_the_next_one()
+    {
+        _server.ReplyDelays["query-status"] = TimeSpan.FromSeconds(3);
+        await using var qmp = await ConnectAsync(TimeSpan.FromMilliseconds(300));
+
+        var late = await Assert.ThrowsAsync<IsolaException>(() => qmp.ExecuteAsync("query-status", null, CancellationToken.None));
+        var next = await Assert.ThrowsAsync<IsolaException>(() => qmp.ExecuteAsync("stop", null, CancellationToken.None));
+
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, late.Code);
+        Assert.Equal(IsolaErrorCode.Unavailable, next.Code);
+        Assert.Contains("abandoned", next.Message);
+        Assert.True(qmp.IsAbandoned);
+        Assert.DoesNotContain(_server.Commands, c => c["execute"]!.GetValue<string>() == "stop");
+        await using var again = await qmp.ConnectAgainAsync(CancellationToken.None);
+        await again.ExecuteAsync("stop", null, CancellationToken.None);
+        Assert.Equal(2, _server.Connections);
+        Assert.Empty(_server.Violations);
+    }
+
+    [Fact]
     public async Task Throttled_commands_are_retried_until_they_pass()
     {
         _server.MaxCommandsPerSecond = 5;
@@ -143,7 +163,9 @@ public sealed class StratoVirtDialectTests : IAsyncLifetime
         await using var qmp = await ConnectAsync();
 
         var e = await Assert.ThrowsAsync<IsolaException>(() => qmp.ExecuteAsync("system_powerdown", null, CancellationToken.None, TimeSpan.FromMilliseconds(300)));
-        var after = await qmp.ExecuteAsync("query-status", null, CancellationToken.None, TimeSpan.FromSeconds(5));
+        // The timed-out command's reply may still come, so that connection is given up; the next command goes on a new one.
+        await using var again = await qmp.ConnectAgainAsync(CancellationToken.None);
+        var after = await again.ExecuteAsync("query-status", null, CancellationToken.None, TimeSpan.FromSeconds(5));
 
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
         Assert.Contains("system_powerdown", e.Message);

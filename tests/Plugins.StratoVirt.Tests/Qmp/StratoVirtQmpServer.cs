@@ -65,6 +65,13 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
     /// <summary>StratoVirt's leaky bucket allows 100 commands per second.</summary>
     public int MaxCommandsPerSecond { get; set; } = 100;
 
+    /// <summary>Commands the "VMM" takes this long to process before replying. StratoVirt handles one command at a
+    /// time, so a command that arrives meanwhile is a violation (pipelining); a client that disconnects ends the wait.</summary>
+    public Dictionary<string, TimeSpan> ReplyDelays { get; } = [];
+
+    /// <summary>How many clients have connected.</summary>
+    public int Connections { get; private set; }
+
     /// <summary>Commands that get no reply at all (a hung VMM).</summary>
     public HashSet<string> Unanswered { get; } = [];
 
@@ -91,6 +98,7 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
             {
                 // StratoVirt serves one client at a time; a new accept replaces the old stream.
                 _client = await _listener.AcceptAsync(_stop.Token);
+                Connections++;
                 await ServeAsync(_client);
             }
         }
@@ -210,6 +218,11 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
         }
 
         if (Unanswered.Contains(command))
+        {
+            return true;
+        }
+
+        if (ReplyDelays.TryGetValue(command, out var delay) && !await ProcessSlowlyAsync(client, command, delay))
         {
             return true;
         }
@@ -334,6 +347,34 @@ internal sealed class StratoVirtQmpServer : IAsyncDisposable
         await Task.Delay(UnplugAckDelay);
         _portOccupant.Remove(port);
         await EventAsync(client, "DEVICE_DELETED", new JsonObject { ["device"] = device, ["path"] = device });
+    }
+
+    /// <summary>Spends <paramref name="delay"/> "processing"; false when the client left meanwhile (nothing to answer).</summary>
+    private async Task<bool> ProcessSlowlyAsync(Socket client, string command, TimeSpan delay)
+    {
+        var until = DateTime.UtcNow + delay;
+        while (DateTime.UtcNow < until)
+        {
+            if (client.Available > 0)
+            {
+                lock (Violations)
+                {
+                    Violations.Add($"a command arrived while '{command}' was still being processed (pipelined)");
+                }
+
+                break;
+            }
+
+            if (client.Poll(0, SelectMode.SelectRead))
+            {
+                // Readable with nothing to read: the client closed its end.
+                return false;
+            }
+
+            await Task.Delay(10, _stop.Token);
+        }
+
+        return true;
     }
 
     private bool TakeToken()
