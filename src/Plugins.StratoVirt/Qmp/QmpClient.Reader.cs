@@ -97,7 +97,15 @@ internal sealed partial class QmpClient
 
             foreach (var h in handlers)
             {
-                h(ev);
+                // A handler runs on the reader: its exception must not end the connection or starve the other handlers.
+                try
+                {
+                    h(ev);
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "QMP event {Event} handler on {Socket} failed", ev.Name, _socketPath);
+                }
             }
         }
         else if (msg.ContainsKey("return") || msg.ContainsKey("error"))

@@ -78,6 +78,21 @@ public sealed class StratoVirtDialectTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_throwing_event_handler_neither_closes_the_connection_nor_starves_the_other_handlers()
+    {
+        await using var qmp = await ConnectAsync();
+        using var faulty = qmp.Subscribe(_ => throw new InvalidOperationException("handler bug"));
+
+        var (_, stop) = await qmp.ExecuteAndWaitEventAsync("stop", null, e => e.Name == "STOP", TimeSpan.FromSeconds(5), CancellationToken.None);
+        var status = await qmp.ExecuteAsync("query-status", null, CancellationToken.None) as JsonObject;
+
+        Assert.Equal("STOP", stop.Name);
+        Assert.True(qmp.IsConnected);
+        Assert.Equal("running", status!["status"]!.GetValue<string>());
+        Assert.Empty(_server.Violations);
+    }
+
+    [Fact]
     public async Task Throttled_commands_are_retried_until_they_pass()
     {
         _server.MaxCommandsPerSecond = 5;
