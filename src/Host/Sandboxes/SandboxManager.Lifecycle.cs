@@ -42,17 +42,15 @@ internal sealed partial class SandboxManager
         Store.Initialize();
         using (await Locks.AcquireGlobalAsync(cancellationToken).ConfigureAwait(false))
         {
-            foreach (var other in LoadAll())
+            // The id and the name share one namespace: an id may not be another sandbox's name, nor a name another's id.
+            if (TryLoad(id) is not null || Names.Resolve(id) is not null)
             {
-                if (other.Id == id || other.Name == id)
-                {
-                    throw IsolaException.AlreadyExists($"sandbox '{id}' already exists");
-                }
+                throw IsolaException.AlreadyExists($"sandbox '{id}' already exists");
+            }
 
-                if (other.Name == name || other.Id == name)
-                {
-                    throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{other.Id}'");
-                }
+            if (name != id && (Names.Resolve(name) ?? TryLoad(name)) is { } owner)
+            {
+                throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{owner.Id}'");
             }
 
             if (Directory.Exists(Store.SandboxDirectory(id)))
@@ -66,10 +64,12 @@ internal sealed partial class SandboxManager
             try
             {
                 Store.Save(record); // the intent, before any side effect
+                Names.Add(name, id);
             }
             catch
             {
                 lease.Dispose();
+                Names.Remove(name, id);
                 Store.DeleteSandbox(id);
                 throw;
             }
@@ -156,6 +156,13 @@ internal sealed partial class SandboxManager
 
         CancelMonitor(record.Id);
         await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
+        // The name goes first, under the allocation lock: a crash before the record is deleted leaves a record in
+        // Removing without a name entry, which recovery puts back and then finishes removing.
+        using (await Locks.AcquireGlobalAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            Names.Remove(record.Name, record.Id);
+        }
+
         Store.DeleteSandbox(record.Id);
         _logger.LogInformation("sandbox '{Id}' removed", record.Id);
     }

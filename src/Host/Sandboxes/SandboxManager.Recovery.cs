@@ -18,6 +18,7 @@ internal sealed partial class SandboxManager
     {
         Store.Initialize();
         var pending = new List<(string Id, string Generation)>();
+        var records = new List<SandboxRecord>();
         foreach (var id in Store.ListIds())
         {
             SandboxRecord? record;
@@ -48,6 +49,7 @@ internal sealed partial class SandboxManager
                 continue;
             }
 
+            records.Add(record);
             // A short-lived host finishes only what a crashed process left half-done; it asks the controller about
             // the other sandboxes when a command touches them.
             if (_settings.Recovery == RecoveryMode.Full ||
@@ -57,12 +59,41 @@ internal sealed partial class SandboxManager
             }
         }
 
+        await RepairNamesAsync(records, cancellationToken).ConfigureAwait(false);
         await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = RefreshConcurrency, CancellationToken = cancellationToken },
             async (item, ct) => await RecoverOneAsync(item.Id, item.Generation, ct).ConfigureAwait(false)).ConfigureAwait(false);
         lock (_quarantined)
         {
             _quarantined.Clear();
             _quarantined.AddRange(Store.ListQuarantined());
+        }
+    }
+
+    /// <summary>Makes the name index agree with the records: drops entries that own nothing (a crash between writing an
+    /// entry and its record, or between removing them) and adds the entries of records that lack one. Under the
+    /// allocation lock, and re-reading each record, so a create or remove running in another process is not undone.</summary>
+    private async Task RepairNamesAsync(IReadOnlyList<SandboxRecord> records, CancellationToken cancellationToken)
+    {
+        using var global = await Locks.AcquireGlobalAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var name in Names.Names())
+        {
+            if (Names.Resolve(name) is null)
+            {
+                _logger.LogInformation("name '{Name}': index entry owns no sandbox; dropped", name);
+                Names.Drop(name);
+            }
+        }
+
+        foreach (var record in records)
+        {
+            if (Names.ReadEntry(record.Name) is not null || TryLoad(record.Id) is not { State: not SandboxState.Removing } current ||
+                current.Generation != record.Generation)
+            {
+                continue;
+            }
+
+            _logger.LogInformation("sandbox '{Id}': name '{Name}' was missing from the index; restored", record.Id, record.Name);
+            Names.Add(record.Name, record.Id);
         }
     }
 

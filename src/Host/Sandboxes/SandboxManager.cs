@@ -27,12 +27,15 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
         _logger = loggerFactory.CreateLogger("Isola.Sandboxes");
         Store = new StateStore(settings.Root, _logger);
         Locks = new SandboxLocks(Store);
+        Names = new NameIndex(Store);
         TaskClients = new TaskClients(plugins, settings.TaskTimeout);
     }
 
     internal StateStore Store { get; }
 
     internal SandboxLocks Locks { get; }
+
+    internal NameIndex Names { get; }
 
     internal TaskClients TaskClients { get; }
 
@@ -149,15 +152,16 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
         }
     }
 
-    /// <summary>The record with that id, or else the one with that name; null when neither exists.</summary>
+    /// <summary>The record with that id, or else the one with that name (through the name index: one file, not every
+    /// record); null when neither exists.</summary>
     internal SandboxRecord? Find(string idOrName)
     {
-        if (IdValidator.IsValid(idOrName) && TryLoad(idOrName) is { } byId)
+        if (!IdValidator.IsValid(idOrName))
         {
-            return byId;
+            return null;
         }
 
-        return LoadAll().FirstOrDefault(r => r.Name == idOrName);
+        return TryLoad(idOrName) ?? Names.Resolve(idOrName);
     }
 
     /// <summary>Every readable record, sorted by creation time.</summary>
