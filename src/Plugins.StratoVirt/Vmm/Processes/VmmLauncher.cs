@@ -17,6 +17,7 @@ namespace Isola.Plugins.StratoVirt.Vmm.Processes;
 internal static class VmmLauncher
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(2);
 
     public static async Task<(ProcessIdentity Vmm, QmpClient Qmp)> LaunchAsync(string vmId, IReadOnlyList<string> argv,
         VmLayout layout, TimeSpan startTimeout, QmpClientOptions qmpOptions, ILogger logger, CancellationToken cancellationToken)
@@ -67,7 +68,7 @@ internal static class VmmLauncher
             {
                 if (launcher.HasExited && launcher.ExitCode != 0)
                 {
-                    launcher.WaitForExit();
+                    await DrainOutputAsync(launcher).ConfigureAwait(false);
                     throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' exited with code {launcher.ExitCode}: {Tail(output)}");
                 }
 
@@ -75,10 +76,7 @@ internal static class VmmLauncher
                 if (vmm is { } v && !v.IsAlive())
                 {
                     // The launcher relays the daemon's error: let it finish so its output is complete.
-                    if (launcher.WaitForExit(TimeSpan.FromSeconds(2)))
-                    {
-                        launcher.WaitForExit();
-                    }
+                    await DrainOutputAsync(launcher).ConfigureAwait(false);
 
                     throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' (pid {v.Pid}) exited during start: {Tail(output)}");
                 }
@@ -140,6 +138,21 @@ internal static class VmmLauncher
         catch (OperationCanceledException)
         {
             throw IsolaException.Internal($"VMM pid {vmm.Pid} survived SIGKILL for {timeout.TotalSeconds:0.#} s");
+        }
+    }
+
+    /// <summary>Waits a bounded time for the launcher to exit and its output to reach end of file. Never the untimed
+    /// WaitForExit(): it waits for EOF on the redirected pipes, and a daemon that kept the launcher's stdout or stderr
+    /// (QEMU keeps stderr under -D) holds them open for as long as the VM runs. Whatever arrived by then is reported.</summary>
+    private static async Task DrainOutputAsync(Process launcher)
+    {
+        using var grace = new CancellationTokenSource(OutputGrace);
+        try
+        {
+            await launcher.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
