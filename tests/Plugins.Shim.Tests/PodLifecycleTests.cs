@@ -111,7 +111,7 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Killing_the_shim_reports_not_ready_and_shutdown_still_cleans_everything()
+    public async Task Killing_the_shim_reports_Unavailable_while_the_pause_runs_and_shutdown_still_cleans_everything()
     {
         var sandbox = await _pods.RunSandboxAsync();
         var socket = Leftovers.SocketOf(sandbox.TaskAddress);
@@ -124,14 +124,39 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
 
         await ShimProcesses.KillAsync(shimPid.Value);
         var dropped = await Assert.ThrowsAsync<IsolaException>(() => pendingWait);
-        var status = await _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None);
+        // The pause outlives its shim (runc containers do), so the pod has not exited: Unavailable, not "not ready".
+        var status = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None));
+        var wait = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.WaitAsync(sandbox, CancellationToken.None));
         await _pods.Controller.StopAsync(sandbox, TimeSpan.FromSeconds(2), CancellationToken.None);
         await _pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
 
         Assert.Equal(IsolaErrorCode.Unavailable, dropped.Code); // the connection dropped mid-call
-        Assert.False(status.Ready);
-        Assert.Equal("shim unreachable", status.Info["reason"]);
+        Assert.Equal(IsolaErrorCode.Unavailable, status.Code);
+        Assert.Contains(socket, status.Message);
+        Assert.Contains(sandbox.Id, status.Message);
+        Assert.Equal(IsolaErrorCode.Unavailable, wait.Code);
         Assert.Empty(Leftovers.Of(sandbox, [running], socket));
+    }
+
+    [Fact]
+    public async Task Killing_the_shim_and_the_pause_reports_not_ready_and_Wait_NotFound()
+    {
+        var sandbox = await _pods.RunSandboxAsync();
+        var socket = Leftovers.SocketOf(sandbox.TaskAddress);
+        var pausePid = int.Parse(sandbox.ControllerData[ControllerDataKeys.PausePid], System.Globalization.CultureInfo.InvariantCulture);
+        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
+        Assert.NotNull(shimPid);
+
+        await ShimProcesses.KillAsync(shimPid.Value);
+        await ShimProcesses.KillAsync(pausePid);
+        var status = await _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None);
+        var wait = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.WaitAsync(sandbox, CancellationToken.None));
+        await _pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
+
+        Assert.False(status.Ready);
+        Assert.Equal("shim and pause gone", status.Info["reason"]);
+        Assert.Equal(IsolaErrorCode.NotFound, wait.Code);
+        Assert.Empty(Leftovers.Of(sandbox, [], socket));
     }
 
     [Fact]

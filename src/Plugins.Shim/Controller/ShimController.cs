@@ -245,9 +245,35 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
 
     public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-        return await client.WaitAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            return await client.WaitAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
+        {
+            var address = Get(sandbox.ControllerData, Keys.Address);
+            ThrowIfPauseAlive(sandbox, address, e);
+            throw IsolaException.NotFound($"sandbox '{sandbox.Id}': its shim ({address}) and its pause are gone; the exit status is lost");
+        }
     }
+
+    // The shim at address is unreachable: Unavailable while the pod's pause still runs, so the host keeps the sandbox
+    // Pending and retries, rather than reporting an exit that did not happen.
+    private static void ThrowIfPauseAlive(SandboxContext sandbox, string address, IsolaException unreachable)
+    {
+        var data = sandbox.ControllerData;
+        if (uint.TryParse(Get(data, Keys.PausePid), CultureInfo.InvariantCulture, out var pid) &&
+            PauseProcess.IsAlive(pid, Get(data, Keys.CgroupsPath)))
+        {
+            throw new IsolaException(IsolaErrorCode.Unavailable,
+                $"sandbox '{sandbox.Id}': shim socket {SocketPath(address)} unreachable while pause pid {pid} still runs: {unreachable.Message}",
+                unreachable);
+        }
+    }
+
+    private static string SocketPath(string address) =>
+        address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0 ? address[(i + 7)..] : address;
 
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
     {
@@ -273,13 +299,15 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
+            // runc containers outlive their shim: while the pause runs the pod runs, and the host keeps it Pending.
+            ThrowIfPauseAlive(sandbox, address, e);
             return new ControllerStatus
             {
                 Ready = false,
                 TaskAddress = address,
                 TaskApiVersion = version,
                 CreatedAt = startedAt,
-                Info = new Dictionary<string, string> { ["reason"] = "shim unreachable", ["error"] = e.Message },
+                Info = new Dictionary<string, string> { ["reason"] = "shim and pause gone", ["error"] = e.Message },
             };
         }
 

@@ -99,7 +99,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Killing_the_shim_reports_the_sandbox_not_ready_and_remove_still_cleans_everything()
+    public async Task Killing_the_shim_makes_the_sandbox_Pending_and_remove_still_cleans_everything()
     {
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
@@ -108,9 +108,13 @@ public sealed class ShimSandboxTests : IAsyncLifetime
 
         kill((uint)shim, 9);
         var state = await EventuallyAsync(sandbox, s => s != SandboxState.Ready);
+        // The pause (and the container) outlive the shim, so the pod still runs: Pending, never Stopped.
+        var later = await EventuallyAsync(sandbox, s => s == SandboxState.Stopped, TimeSpan.FromSeconds(2));
         await sandbox.RemoveAsync();
 
         Assert.NotEqual(SandboxState.Ready, state);
+        Assert.Equal(SandboxState.Pending, state);
+        Assert.Equal(SandboxState.Pending, later);
         Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], address));
     }
 
@@ -154,10 +158,11 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         Assert.Empty(await _host.Host.Sandboxes.ListAsync());
     }
 
-    private static async Task<SandboxState> EventuallyAsync(ISandbox sandbox, Func<SandboxState, bool> done)
+    private static async Task<SandboxState> EventuallyAsync(ISandbox sandbox, Func<SandboxState, bool> done, TimeSpan? within = null)
     {
         var state = SandboxState.Unknown;
-        for (var i = 0; i < 100; i++)
+        var polls = (int)((within ?? TimeSpan.FromSeconds(10)) / TimeSpan.FromMilliseconds(100));
+        for (var i = 0; i < polls; i++)
         {
             state = (await sandbox.InspectAsync()).State;
             if (done(state))
