@@ -8,11 +8,16 @@ namespace Isola.Hosting.Containers;
 /// <summary>
 /// One Task API client per sandbox, from the executor registered for its task address's scheme; reconnected when
 /// the connection is lost or the sandbox reports a new address. Every call but Wait runs under Timeouts:Task.
+/// Connecting is serialised per sandbox only, so a slow task service stalls nobody else's containers.
 /// </summary>
 internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) : IAsyncDisposable
 {
     private readonly Dictionary<string, ITaskClient> _clients = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly KeyedGates _gates = new();
+    private bool _disposed;
+
+    /// <summary>Sandboxes with a connection attempt or drop in progress (for tests).</summary>
+    internal int GateCount => _gates.Count;
 
     /// <summary>The client for the sandbox's current task address.</summary>
     public async Task<ITaskClient> GetAsync(SandboxRecord record, CancellationToken cancellationToken)
@@ -23,39 +28,41 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) :
         }
 
         var endpoint = TaskEndpoint.Parse(record.TaskAddress, record.TaskApiVersion);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var gate = await _gates.EnterAsync(record.Id, cancellationToken).ConfigureAwait(false);
+        var cached = Take(record.Id);
+        if (cached is not null)
+        {
+            if (cached.IsConnected && cached.Endpoint.Address == endpoint.Address && cached.Endpoint.Version == endpoint.Version)
+            {
+                Put(record.Id, cached);
+                return cached;
+            }
+
+            await DisposeQuietlyAsync(cached).ConfigureAwait(false);
+        }
+
+        ITaskExecutor executor;
         try
         {
-            if (_clients.Remove(record.Id, out var cached))
-            {
-                if (cached.IsConnected && cached.Endpoint.Address == endpoint.Address && cached.Endpoint.Version == endpoint.Version)
-                {
-                    _clients[record.Id] = cached;
-                    return cached;
-                }
-
-                await DisposeQuietlyAsync(cached).ConfigureAwait(false);
-            }
-
-            ITaskExecutor executor;
-            try
-            {
-                executor = plugins.GetExecutor(endpoint.Scheme);
-            }
-            catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
-            {
-                throw IsolaException.FailedPrecondition($"sandbox '{record.Id}': nothing serves its task address '{endpoint.Address}': {e.Message}");
-            }
-
-            var client = await Deadline.RunAsync($"sandbox '{record.Id}': executor '{executor.Name}' Connect to '{endpoint.Address}'",
-                taskTimeout, ct => executor.ConnectAsync(endpoint, ct), cancellationToken).ConfigureAwait(false);
-            _clients[record.Id] = client;
-            return client;
+            executor = plugins.GetExecutor(endpoint.Scheme);
         }
-        finally
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
         {
-            _gate.Release();
+            throw IsolaException.FailedPrecondition($"sandbox '{record.Id}': nothing serves its task address '{endpoint.Address}': {e.Message}");
         }
+
+        // A connect abandoned at its deadline may still complete: close that client when it does, or its socket and
+        // read loop would live as long as the host.
+        var client = await Deadline.RunAsync($"sandbox '{record.Id}': executor '{executor.Name}' Connect to '{endpoint.Address}'",
+            taskTimeout, ct => executor.ConnectAsync(endpoint, ct), cancellationToken,
+            late => _ = DisposeQuietlyAsync(late)).ConfigureAwait(false);
+        if (!Put(record.Id, client))
+        {
+            await DisposeQuietlyAsync(client).ConfigureAwait(false);
+            throw new ObjectDisposedException(nameof(TaskClients));
+        }
+
+        return client;
     }
 
     /// <summary>Runs a Task API call under the task deadline; errors name the container and sandbox.</summary>
@@ -86,39 +93,53 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) :
         }
     }
 
-    /// <summary>Closes the sandbox's client (after Stop or Remove).</summary>
-    public async Task DropAsync(string sandboxId)
+    /// <summary>Closes the sandbox's client (after Stop or Remove). Waits only for a connect to this sandbox in
+    /// progress (bounded by Timeouts:Task), and only while <paramref name="cancellationToken"/> lets it.</summary>
+    public async Task DropAsync(string sandboxId, CancellationToken cancellationToken = default)
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        using var gate = await _gates.EnterAsync(sandboxId, cancellationToken).ConfigureAwait(false);
+        if (Take(sandboxId) is { } client)
         {
-            if (_clients.Remove(sandboxId, out var client))
-            {
-                await DisposeQuietlyAsync(client).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _gate.Release();
+            await DisposeQuietlyAsync(client).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        List<ITaskClient> all;
+        lock (_clients)
         {
-            foreach (var client in _clients.Values)
-            {
-                await DisposeQuietlyAsync(client).ConfigureAwait(false);
-            }
-
+            _disposed = true;
+            all = [.. _clients.Values];
             _clients.Clear();
         }
-        finally
+
+        foreach (var client in all)
         {
-            _gate.Release();
+            await DisposeQuietlyAsync(client).ConfigureAwait(false);
+        }
+    }
+
+    private ITaskClient? Take(string sandboxId)
+    {
+        lock (_clients)
+        {
+            return _clients.Remove(sandboxId, out var client) ? client : null;
+        }
+    }
+
+    private bool Put(string sandboxId, ITaskClient client)
+    {
+        lock (_clients)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            _clients[sandboxId] = client;
+            return true;
         }
     }
 

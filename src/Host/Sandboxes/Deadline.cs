@@ -12,8 +12,10 @@ internal static class Deadline
     /// <param name="timeout">The deadline.</param>
     /// <param name="call">The call; it gets a token that fires at the deadline.</param>
     /// <param name="cancellationToken">The caller's token.</param>
+    /// <param name="lateResult">Receives the result of a call that succeeds after the caller stopped waiting (a
+    /// connection, say), so that it can be released rather than leaked.</param>
     public static async Task<T> RunAsync<T>(string what, TimeSpan timeout, Func<CancellationToken, Task<T>> call,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<T>? lateResult = null)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
@@ -27,7 +29,7 @@ internal static class Deadline
         }
         catch (TimeoutException)
         {
-            Observe(task);
+            Observe(task, lateResult);
             throw Exceeded(what, timeout);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -36,7 +38,7 @@ internal static class Deadline
         }
         catch (OperationCanceledException)
         {
-            Observe(task);
+            Observe(task, lateResult);
             throw;
         }
         catch (Exception e) when (e is not IsolaException)
@@ -56,8 +58,18 @@ internal static class Deadline
     private static IsolaException Exceeded(string what, TimeSpan timeout) =>
         IsolaException.DeadlineExceeded($"{what} did not finish within {timeout.TotalSeconds:0.###}s");
 
-    // A call abandoned at its deadline may still fail later; observe it so the failure is not reported as unobserved.
-    private static void Observe(Task task) =>
-        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    // A call abandoned at its deadline may still fail later (observe it so the failure is not reported as unobserved)
+    // or succeed later (hand its result to whoever must release it).
+    private static void Observe<T>(Task<T> task, Action<T>? lateResult) =>
+        _ = task.ContinueWith(t =>
+        {
+            if (t.IsCompletedSuccessfully)
+            {
+                lateResult?.Invoke(t.Result);
+            }
+            else
+            {
+                _ = t.Exception;
+            }
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 }

@@ -155,7 +155,7 @@ internal sealed partial class SandboxManager
         }
 
         CancelMonitor(record.Id);
-        await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
+        await TaskClients.DropAsync(record.Id, cancellationToken).ConfigureAwait(false);
         // The name goes first, under the allocation lock: a crash before the record is deleted leaves a record in
         // Removing without a name entry, which recovery puts back and then finishes removing.
         using (await Locks.AcquireGlobalAsync(CancellationToken.None).ConfigureAwait(false))
@@ -194,7 +194,7 @@ internal sealed partial class SandboxManager
         }
 
         Persist(record, SandboxState.Stopped, "stop");
-        await TaskClients.DropAsync(record.Id).ConfigureAwait(false);
+        await TaskClients.DropAsync(record.Id, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
     }
 

@@ -220,7 +220,7 @@ internal sealed partial class SandboxManager
         {
             record.Exit = exit;
             Persist(record, SandboxState.Stopped, "record the exit of");
-            await TaskClients.DropAsync(id).ConfigureAwait(false);
+            await TaskClients.DropAsync(id, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("sandbox '{Id}' exited (status {Code})", id, exit?.Code.ToString() ?? "unknown");
         }
         else if (record.Exit is null && exit is not null && record.State is SandboxState.Stopping or SandboxState.Stopped)

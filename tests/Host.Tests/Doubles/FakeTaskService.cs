@@ -26,10 +26,26 @@ public sealed class FakeTaskService : ITaskExecutor
 
     public int Connects;
 
-    public Task<ITaskClient> ConnectAsync(TaskEndpoint endpoint, CancellationToken cancellationToken)
+    /// <summary>Connects to these addresses do not finish until the source is completed, whatever their token says
+    /// (a plugin that ignores cancellation).</summary>
+    public ConcurrentDictionary<string, TaskCompletionSource> HeldConnects { get; } = new();
+
+    /// <summary>Released once per connect attempt, as it begins.</summary>
+    public SemaphoreSlim ConnectStarted { get; } = new(0);
+
+    /// <summary>Released once per client disposed.</summary>
+    public SemaphoreSlim ClientDisposed { get; } = new(0);
+
+    public async Task<ITaskClient> ConnectAsync(TaskEndpoint endpoint, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref Connects);
-        return Task.FromResult<ITaskClient>(new Client(this, endpoint));
+        ConnectStarted.Release();
+        if (HeldConnects.TryGetValue(endpoint.Address, out var held))
+        {
+            await held.Task.ConfigureAwait(false);
+        }
+
+        return new Client(this, endpoint);
     }
 
     public void ExitProcess(string id, string? execId, uint code) => Processes[Key(id, execId)].Exit(code);
@@ -175,6 +191,7 @@ public sealed class FakeTaskService : ITaskExecutor
         public ValueTask DisposeAsync()
         {
             IsConnected = false;
+            service.ClientDisposed.Release();
             return ValueTask.CompletedTask;
         }
     }
