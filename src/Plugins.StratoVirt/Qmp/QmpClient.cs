@@ -34,6 +34,7 @@ internal sealed partial class QmpClient : IAsyncDisposable
     private long _nextId;
     private string? _closeReason;
     private volatile bool _abandoned;
+    private int _disposed;
 
     private QmpClient(Socket socket, string socketPath, QmpClientOptions options, ILogger logger)
     {
@@ -205,9 +206,15 @@ internal sealed partial class QmpClient : IAsyncDisposable
         throw IsolaException.Unavailable($"QMP socket {_socketPath} closed ({_closeReason}) while waiting for {what}");
     }
 
-    /// <summary>Closes the connection; pending commands fail with Unavailable.</summary>
+    /// <summary>Closes the connection; pending commands fail with Unavailable. Safe to call more than once (a VM handle
+    /// disposes an abandoned connection when it reconnects, and again if that reconnect failed).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _readerCts.CancelAsync().ConfigureAwait(false);
         try
         {
