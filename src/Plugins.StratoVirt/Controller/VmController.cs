@@ -193,6 +193,10 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
         return await lease.Vm.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>True while a Wait or an operation holds the sandbox's VM, so an exit now is observed with its SHUTDOWN
+    /// event (a diagnostic for callers and tests that must not race the attach).</summary>
+    internal bool IsAttached(string sandboxId) => _vms.IsHeld(sandboxId);
+
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(sandbox.StateDirectory))

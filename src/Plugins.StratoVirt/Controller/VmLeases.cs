@@ -71,6 +71,15 @@ internal sealed class VmLeases : IAsyncDisposable
         return lease;
     }
 
+    /// <summary>True while someone holds the sandbox's VM (its QMP connection and exit watcher are live).</summary>
+    public bool IsHeld(string sandboxId)
+    {
+        lock (_gate)
+        {
+            return _entries.ContainsKey(sandboxId);
+        }
+    }
+
     /// <summary>Registers a VM just launched, with the caller as its first user.</summary>
     public VmLease Adopt(string sandboxId, IVmInstance vm)
     {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Isola.Controllers;
+using Isola.Plugins.StratoVirt.Controller;
 using Isola.Plugins.StratoVirt.Vmm;
 using Isola.Vmm;
 
@@ -24,7 +25,9 @@ public sealed class VmFaultTests : IAsyncLifetime
         var started = await controller.StartAsync(sandbox, CancellationToken.None);
         var virtiofsd = int.Parse(sandbox.ControllerData[RecoveryKeys.Virtiofsd].Split('@')[0]);
         var wait = controller.WaitAsync(sandbox, CancellationToken.None);
-        await Task.Delay(500); // let Wait attach to QMP, as the host's background Wait has long before a VM dies
+        // Kill only once Wait holds the VM, as the host's background Wait has long before a VM dies.
+        await VmHarness.UntilAsync(() => ((VmController)controller).IsAttached(sandbox.Id) || wait.IsCompleted,
+            TimeSpan.FromSeconds(10), "Wait to attach to the VM");
 
         Native.LibC.Kill((int)started.Pid, Native.LibC.SIGKILL);
         var exit = await wait.WaitAsync(TimeSpan.FromSeconds(10));

@@ -123,6 +123,21 @@ internal sealed class VmHarness : IAsyncDisposable
         return found;
     }
 
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails naming <paramref name="what"/> after the deadline.</summary>
+    public static async Task UntilAsync(Func<bool> condition, TimeSpan deadline, string what)
+    {
+        var until = DateTime.UtcNow + deadline;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > until)
+            {
+                throw new TimeoutException($"waited {deadline.TotalSeconds:0.#} s for {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
     public static bool ProcessExists(int pid) => Directory.Exists($"/proc/{pid}") &&
         !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
 
