@@ -140,6 +140,7 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
         }
 
         var created = false;
+        var exited = false;
         ITaskClient? client = null;
         try
         {
@@ -148,18 +149,35 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
             await manager.TaskClients.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
             created = true;
             await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);
-            return await TaskClients.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
+            var exit = await TaskClients.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
+            exited = true;
+            return exit;
         }
         finally
         {
-            await CleanUpExecAsync(execId, client, created).ConfigureAwait(false);
+            await CleanUpExecAsync(execId, client, created, exited).ConfigureAwait(false);
         }
     }
 
-    private async Task CleanUpExecAsync(string execId, ITaskClient? client, bool created)
+    /// <summary>Deletes and purges an exec. One that may still run (the caller gave up waiting, or a step failed after
+    /// Exec) is killed first: the Task API refuses to delete a running process, and dropping the record would leave it
+    /// running unseen.</summary>
+    private async Task CleanUpExecAsync(string execId, ITaskClient? client, bool created, bool exited)
     {
         if (created && client is not null)
         {
+            if (!exited)
+            {
+                try
+                {
+                    await TaskTermination.KillAsync(manager.TaskClients, client, SandboxId, Id, execId, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IsolaException)
+                {
+                    // Not started or already gone: Delete below says which.
+                }
+            }
+
             try
             {
                 await manager.TaskClients.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, execId, ct), CancellationToken.None)

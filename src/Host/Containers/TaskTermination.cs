@@ -1,0 +1,58 @@
+using Isola.Executors;
+
+namespace Isola.Hosting.Containers;
+
+/// <summary>
+/// The one way the host ends a task process (a container's init or an exec): SIGTERM and a grace period when asked to
+/// be gentle, then SIGKILL, then a Wait bounded by <see cref="KilledWait"/>, so a wedged task service cannot hold up a
+/// Stop or Remove. Callers Delete afterwards: the Task API refuses to delete a process that still runs.
+/// </summary>
+internal static class TaskTermination
+{
+    /// <summary>How long to wait for a process to die after SIGKILL: prompt when the task service is healthy.</summary>
+    public static readonly TimeSpan KilledWait = TimeSpan.FromSeconds(2);
+
+    private const uint SigTerm = 15;
+    private const uint SigKill = 9;
+
+    /// <summary>SIGKILL, then Wait up to <see cref="KilledWait"/>. Returns the exit, or null when the process did not
+    /// report one in time. <paramref name="execId"/> null means the container (and every process in it).</summary>
+    public static async Task<ExitStatus?> KillAsync(TaskClients clients, ITaskClient client, string sandboxId, string containerId,
+        string? execId, CancellationToken cancellationToken)
+    {
+        await clients.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, execId, SigKill, execId is null, ct),
+            cancellationToken).ConfigureAwait(false);
+        return await BoundedWaitAsync(client, sandboxId, containerId, execId, KilledWait, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>SIGTERM, Wait up to <paramref name="grace"/>, then <see cref="KillAsync"/> if it still runs.</summary>
+    public static async Task<ExitStatus?> StopAsync(TaskClients clients, ITaskClient client, string sandboxId, string containerId,
+        TimeSpan grace, CancellationToken cancellationToken)
+    {
+        await clients.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, null, SigTerm, false, ct),
+            cancellationToken).ConfigureAwait(false);
+        if (await BoundedWaitAsync(client, sandboxId, containerId, null, grace, cancellationToken).ConfigureAwait(false) is { } exit)
+        {
+            return exit;
+        }
+
+        return await KillAsync(clients, client, sandboxId, containerId, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Wait up to <paramref name="bound"/>: the exit, or null when the bound passed first.</summary>
+    private static async Task<ExitStatus?> BoundedWaitAsync(ITaskClient client, string sandboxId, string containerId, string? execId,
+        TimeSpan bound, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(bound);
+        try
+        {
+            return await TaskClients.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId, execId, limit.Token))
+                .WaitAsync(bound, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return null;
+        }
+    }
+}
