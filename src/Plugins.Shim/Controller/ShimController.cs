@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
@@ -30,7 +29,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
     private readonly ShimLogDrain _logs;
     private readonly ILogger _logger;
     private readonly string _pauseBinary;
-    private readonly ConcurrentDictionary<string, TaskServiceClient> _clients = new();
+    private readonly ShimClientCache _clients = new();
 
     public ShimController(ShimControllerOptions options, ShimSettings settings, ILoggerFactory loggerFactory)
     {
@@ -391,11 +390,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
     /// <summary>Stops the events server and the log drain, and closes shim connections. Shims and pods keep running.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var id in _clients.Keys)
-        {
-            await ForgetClientAsync(id).ConfigureAwait(false);
-        }
-
+        await _clients.DisposeAsync().ConfigureAwait(false);
         _logs.Dispose();
         await Events.DisposeAsync().ConfigureAwait(false);
     }
@@ -407,41 +402,40 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
             throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}' has not been started (no shim address)");
         }
 
-        if (_clients.TryGetValue(sandbox.Id, out var cached) && cached.IsConnected && cached.Endpoint.Address == address)
-        {
-            return cached;
-        }
+        return await _clients.GetAsync(sandbox.Id, address, () => ConnectAsync(sandbox, address), cancellationToken).ConfigureAwait(false);
+    }
 
+    private async Task<TaskServiceClient> ConnectAsync(SandboxContext sandbox, string address)
+    {
         var version = uint.TryParse(Get(sandbox.ControllerData, Keys.Version), CultureInfo.InvariantCulture, out var v) ? v : 2;
         var endpoint = TaskEndpoint.Parse(address, version);
         var ns = Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace);
         TtrpcClient ttrpc;
         try
         {
+            // Shared by every caller waiting for this connection, so bounded by its own timeout, not one caller's token.
+            using var timeout = new CancellationTokenSource(TaskCallTimeout);
             ttrpc = await TtrpcClient.ConnectAsync(address, new TtrpcClientOptions
             {
                 Metadata = new Dictionary<string, string> { [TtrpcClientOptions.NamespaceKey] = ns },
                 DefaultTimeout = TaskCallTimeout,
-            }, cancellationToken).ConfigureAwait(false);
+            }, timeout.Token).ConfigureAwait(false);
         }
         catch (IsolaException e)
         {
             throw new IsolaException(e.Code, $"sandbox '{sandbox.Id}': shim at {address} unreachable: {e.Message}", e);
         }
+        catch (OperationCanceledException e)
+        {
+            throw IsolaException.Unavailable($"sandbox '{sandbox.Id}': shim at {address} did not accept a connection within {TaskCallTimeout.TotalSeconds:F0} s", e);
+        }
 
-        var client = new TaskServiceClient(ttrpc, endpoint);
         if (!sandbox.ControllerData.ContainsKey(Keys.PausePid) || !_logs.IsAttached(sandbox.Id))
         {
             ReattachLog(sandbox);
         }
 
-        var previous = _clients.AddOrUpdate(sandbox.Id, client, (_, _) => client);
-        if (cached is not null && !ReferenceEquals(cached, previous))
-        {
-            await cached.DisposeAsync().ConfigureAwait(false);
-        }
-
-        return client;
+        return new TaskServiceClient(ttrpc, endpoint);
     }
 
     // After a host restart the shim still writes to its bundle's FIFO; resume copying it.
@@ -461,13 +455,7 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
     }
 
-    private async Task ForgetClientAsync(string sandboxId)
-    {
-        if (_clients.TryRemove(sandboxId, out var client))
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    private Task ForgetClientAsync(string sandboxId) => _clients.ForgetAsync(sandboxId);
 
     private static async Task StopTaskAsync(TaskServiceClient client, string id, TimeSpan timeout, CancellationToken cancellationToken)
     {

@@ -29,10 +29,17 @@ internal sealed class PodHarness : IAsyncDisposable
             config[k] = v;
         }
 
-        Controller = (ShimController)new ShimControllerFactory().Create(new ControllerContext("runc",
-            new ConfigurationBuilder().AddInMemoryCollection(config).Build(), "Isola:Runtimes:runc:Options", StateRoot,
-            NullLoggerFactory.Instance, new NoServices()));
+        _config = config;
+        Controller = NewController();
     }
+
+    private readonly Dictionary<string, string?> _config;
+
+    /// <summary>Another controller on the same state root, as a second host process would make; the caller disposes it.</summary>
+    public ShimController NewController() =>
+        (ShimController)new ShimControllerFactory().Create(new ControllerContext("runc",
+            new ConfigurationBuilder().AddInMemoryCollection(_config).Build(), "Isola:Runtimes:runc:Options", StateRoot,
+            NullLoggerFactory.Instance, new NoServices()));
 
     public string StateRoot { get; }
 
