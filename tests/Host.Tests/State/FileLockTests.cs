@@ -44,6 +44,58 @@ public sealed class FileLockTests : IDisposable
     }
 
     [Fact]
+    public void A_lock_file_replaced_between_open_and_lock_is_not_held_by_two()
+    {
+        var path = Path.Combine(_dir, "lock");
+        File.WriteAllText(path, "");
+        var replaced = false;
+        FileLock.LockedForTests = p =>
+        {
+            if (p == path && !replaced)
+            {
+                // The holder deletes the lock file (its sandbox is removed) and the id is created again, just after
+                // this waiter's flock succeeded on the old inode.
+                replaced = true;
+                File.Delete(path);
+                File.WriteAllText(path, "");
+            }
+        };
+        try
+        {
+            using var first = FileLock.TryAcquire(path, create: false);
+            Assert.True(replaced);
+            Assert.NotNull(first);
+            Assert.Null(FileLock.TryAcquire(path, create: false)); // the file at the path is the one held
+        }
+        finally
+        {
+            FileLock.LockedForTests = null;
+        }
+    }
+
+    [Fact]
+    public void A_lock_file_deleted_between_open_and_lock_is_gone()
+    {
+        var path = Path.Combine(_dir, "lock");
+        File.WriteAllText(path, "");
+        FileLock.LockedForTests = p =>
+        {
+            if (p == path)
+            {
+                File.Delete(path);
+            }
+        };
+        try
+        {
+            Assert.Throws<FileNotFoundException>(() => FileLock.TryAcquire(path, create: false));
+        }
+        finally
+        {
+            FileLock.LockedForTests = null;
+        }
+    }
+
+    [Fact]
     public async Task Stale_temp_files_of_an_interrupted_write_are_removed_at_recovery()
     {
         using var t = new Doubles.TestRoot();
