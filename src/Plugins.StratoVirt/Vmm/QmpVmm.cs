@@ -10,34 +10,31 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Isola.Plugins.StratoVirt.Vmm;
 
 /// <summary>
-/// What the StratoVirt and QEMU dialects share: validation, the virtiofs daemon before the VMM, launch and QMP
-/// connect under the start deadline, and re-attaching from recovery data. A dialect supplies its command line, its
-/// hot-plug slots and its default virtiofs daemon arguments.
+/// What the StratoVirt and QEMU VMMs share: validation, the virtiofs daemon before the VMM, launch and QMP connect
+/// under the start deadline, and re-attaching from recovery data. The <see cref="VmmDialect"/> supplies the command
+/// line, the hot-plug slots and the default virtiofs daemon arguments; a subclass only names itself and its dialect.
 /// </summary>
 internal abstract class QmpVmm : IVmm
 {
+    private readonly VmmDialect _dialect;
     private readonly ILoggerFactory _loggers;
 
-    protected QmpVmm(ILoggerFactory? loggers)
+    protected QmpVmm(VmmDialect dialect, ILoggerFactory? loggers)
     {
+        _dialect = dialect;
         _loggers = loggers ?? NullLoggerFactory.Instance;
     }
 
-    public abstract string Name { get; }
+    public string Name => _dialect.Name;
 
     /// <summary>The same VMM logging to <paramref name="loggers"/> (plugins register before a logger factory exists).</summary>
     public abstract QmpVmm WithLoggers(ILoggerFactory loggers);
 
-    /// <summary>The virtiofs daemon arguments used when the launch spec does not set VirtiofsArgs.</summary>
-    protected abstract string DefaultVirtiofsArgs { get; }
-
-    protected abstract IReadOnlyList<string> Build(VmLaunchSpec spec, VmSettings settings, VmLayout layout);
-
     /// <summary>The hot-plug slots the VM has.</summary>
-    internal abstract IReadOnlyList<HotplugSlot> Slots(VmLaunchSpec spec, VmSettings settings);
+    internal IReadOnlyList<HotplugSlot> Slots(VmLaunchSpec spec, VmSettings settings) => _dialect.HotplugSlots(spec, settings);
 
     public IReadOnlyList<string> BuildCommandLine(VmLaunchSpec spec) =>
-        Build(spec, VmSettings.Parse(spec.Extra), new VmLayout(spec.StateDirectory));
+        _dialect.BuildCommandLine(spec, VmSettings.Parse(spec.Extra), new VmLayout(spec.StateDirectory));
 
     public async Task<IVmInstance> LaunchAsync(VmLaunchSpec spec, CancellationToken cancellationToken)
     {
@@ -46,7 +43,7 @@ internal abstract class QmpVmm : IVmm
         Validate(spec, settings, layout);
         Directory.CreateDirectory(spec.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var logger = _loggers.CreateLogger("Isola.Vmm." + Name);
-        var argv = Build(spec, settings, layout);
+        var argv = _dialect.BuildCommandLine(spec, settings, layout);
         logger.LogDebug("VM {Id}: {CommandLine}", spec.Id, string.Join(' ', argv));
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -55,7 +52,7 @@ internal abstract class QmpVmm : IVmm
         if (spec.SharedDirectory is not null)
         {
             var daemon = spec.VirtiofsDaemon ?? throw IsolaException.InvalidArgument($"VM {spec.Id}: a shared directory needs a virtiofs daemon binary");
-            virtiofsd = await VirtiofsDaemon.StartAsync(spec.Id, daemon, settings.VirtiofsArgs ?? DefaultVirtiofsArgs, layout.VirtiofsSocket,
+            virtiofsd = await VirtiofsDaemon.StartAsync(spec.Id, daemon, settings.VirtiofsArgs ?? _dialect.DefaultVirtiofsArgs, layout.VirtiofsSocket,
                 spec.SharedDirectory, layout.VirtiofsLog, spec.StartTimeout, cancellationToken).ConfigureAwait(false);
         }
 

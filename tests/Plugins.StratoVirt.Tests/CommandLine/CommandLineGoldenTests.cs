@@ -121,4 +121,20 @@ public sealed class CommandLineGoldenTests
 
         Assert.Equal("console=ttyS0 panic=1 pcie_ports=native tsc_early_khz=3000000", append);
     }
+
+    [Fact]
+    public void Each_vmm_keeps_its_own_dialect_when_given_loggers()
+    {
+        var spec = Spec("/v", "q35", false, new() { ["HotplugSlots"] = "2" });
+        QmpVmm[] vmms = [new QemuVmm(), new StratoVirtVmm()];
+
+        var rebuilt = vmms.Select(v => v.WithLoggers(Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)).ToArray();
+
+        Assert.Equal(["qemu", "stratovirt"], rebuilt.Select(v => v.Name));
+        Assert.NotEqual(vmms[0].BuildCommandLine(spec), vmms[1].BuildCommandLine(spec));
+        for (var i = 0; i < vmms.Length; i++)
+        {
+            Assert.Equal(vmms[i].BuildCommandLine(spec), rebuilt[i].BuildCommandLine(spec));
+        }
+    }
 }
