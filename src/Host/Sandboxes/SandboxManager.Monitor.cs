@@ -27,9 +27,47 @@ internal sealed partial class SandboxManager
             }
 
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
-            var loop = Task.Run(() => MonitorAsync(id, generation, cancel.Token));
+            var loop = Task.Run(async () =>
+            {
+                try
+                {
+                    await MonitorAsync(id, generation, cancel.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Forget(id, cancel);
+                }
+            });
             _monitors[id] = (cancel, loop);
         }
+    }
+
+    /// <summary>How many background Waits are registered (for tests).</summary>
+    internal int MonitorCount
+    {
+        get
+        {
+            lock (_monitors)
+            {
+                return _monitors.Count;
+            }
+        }
+    }
+
+    /// <summary>A finished loop lets go of its entry (unless a newer loop replaced it) and of its token source, so a
+    /// long-running host does not keep one of each per sandbox it ever saw.</summary>
+    private void Forget(string id, CancellationTokenSource cancel)
+    {
+        lock (_monitors)
+        {
+            // Entered after ArmMonitor stored the entry (it holds this lock) and after any CancelMonitor's Cancel().
+            if (_monitors.TryGetValue(id, out var current) && ReferenceEquals(current.Cancel, cancel))
+            {
+                _monitors.Remove(id);
+            }
+        }
+
+        cancel.Dispose();
     }
 
     /// <summary>True while a background Wait runs for the sandbox (for tests and diagnostics).</summary>

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Isola.Hosting.State;
 
 /// <summary>
@@ -8,13 +6,15 @@ namespace Isola.Hosting.State;
 /// </summary>
 internal sealed class SandboxLocks(StateStore store)
 {
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _local = new(StringComparer.Ordinal);
+    private readonly KeyedGates _local = new();
+
+    /// <summary>Ids with an in-process gate now: only those locked or waited for (for tests).</summary>
+    internal int GateCount => _local.Count;
 
     /// <summary>Waits for the sandbox's lock. Null when the sandbox's directory does not exist (the sandbox is gone).</summary>
     public async Task<IDisposable?> AcquireAsync(string id, CancellationToken cancellationToken)
     {
-        var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = await _local.EnterAsync(id, cancellationToken).ConfigureAwait(false);
         try
         {
             var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, MayCreate(id)).ConfigureAwait(false);
@@ -22,12 +22,12 @@ internal sealed class SandboxLocks(StateStore store)
         }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
         {
-            gate.Release();
+            gate.Dispose();
             return null;
         }
         catch
         {
-            gate.Release();
+            gate.Dispose();
             throw;
         }
     }
@@ -35,8 +35,8 @@ internal sealed class SandboxLocks(StateStore store)
     /// <summary>Takes the lock only if nobody holds it; null when busy or the sandbox is gone.</summary>
     public IDisposable? TryAcquire(string id)
     {
-        var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
-        if (!gate.Wait(0))
+        var gate = _local.TryEnter(id);
+        if (gate is null)
         {
             return null;
         }
@@ -46,7 +46,7 @@ internal sealed class SandboxLocks(StateStore store)
             var file = FileLock.TryAcquire(store.LockPath(id), MayCreate(id));
             if (file is null)
             {
-                gate.Release();
+                gate.Dispose();
                 return null;
             }
 
@@ -54,8 +54,13 @@ internal sealed class SandboxLocks(StateStore store)
         }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
         {
-            gate.Release();
+            gate.Dispose();
             return null;
+        }
+        catch
+        {
+            gate.Dispose();
+            throw;
         }
     }
 
@@ -67,8 +72,7 @@ internal sealed class SandboxLocks(StateStore store)
     /// over from an earlier sandbox with the same id may hold the gate for a moment; it finds no record and lets go.</summary>
     public async Task<IDisposable> AcquireNewAsync(string id, CancellationToken cancellationToken)
     {
-        var gate = _local.GetOrAdd(id, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var gate = await _local.EnterAsync(id, cancellationToken).ConfigureAwait(false);
         try
         {
             var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, create: true).ConfigureAwait(false);
@@ -76,7 +80,7 @@ internal sealed class SandboxLocks(StateStore store)
         }
         catch
         {
-            gate.Release();
+            gate.Dispose();
             throw;
         }
     }
@@ -85,7 +89,7 @@ internal sealed class SandboxLocks(StateStore store)
     public async Task<IDisposable> AcquireGlobalAsync(CancellationToken cancellationToken) =>
         await FileLock.AcquireAsync(store.GlobalLockPath, cancellationToken).ConfigureAwait(false);
 
-    private sealed class Lease(SemaphoreSlim gate, FileLock file) : IDisposable
+    private sealed class Lease(IDisposable gate, FileLock file) : IDisposable
     {
         private int _disposed;
 
@@ -94,7 +98,7 @@ internal sealed class SandboxLocks(StateStore store)
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 file.Dispose();
-                gate.Release();
+                gate.Dispose();
             }
         }
     }
