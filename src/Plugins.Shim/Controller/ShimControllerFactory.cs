@@ -19,20 +19,30 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
         return new ShimController(options, SettingsFor(options, context.StateRoot, context.RuntimeName), context.LoggerFactory);
     }
 
+    private static int _eventSockets;
+
     /// <summary>
-    /// The -address a shim is given (it hashes it into its socket path) and the TTRPC_ADDRESS this host serves events
-    /// on. Both derive from the state root and runtime name, so a restarted host listens where its shims publish.
+    /// The -address a shim is given and the TTRPC_ADDRESS it publishes events to. The -address derives from the state
+    /// root and runtime name only, because the shim hashes it into its socket path and a later host process must
+    /// find the same shims. The events socket is this process's own (pid and a per-process counter): a CLI host that
+    /// comes and goes must never unlink the socket a long-running `isola serve` listens on.
     /// </summary>
+    /// <remarks>
+    /// A shim keeps the TTRPC_ADDRESS it was started with, so once the process that started a pod exits, that pod's
+    /// shim publishes to a dead socket (it retries, then drops the event). Nothing is lost: exits are observed through
+    /// Task.Wait, not through events.
+    /// </remarks>
     internal static ShimSettings SettingsFor(ShimControllerOptions options, string stateRoot, string runtimeName)
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(stateRoot) + "\0" + runtimeName)))[..16];
         var address = Path.Combine(EventsDirectory, hash + ".sock");
+        var events = Path.Combine(EventsDirectory, $"events-{Environment.ProcessId}-{Interlocked.Increment(ref _eventSockets)}.sock");
         return new ShimSettings
         {
             ShimBinary = options.ShimBinary,
             Namespace = options.Namespace,
             ContainerdAddress = address,
-            TtrpcAddress = address + ".ttrpc",
+            TtrpcAddress = events,
         };
     }
 }

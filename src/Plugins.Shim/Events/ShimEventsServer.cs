@@ -5,27 +5,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Isola.Plugins.Shim.Events;
 
-/// <summary>A task exit a shim reported.</summary>
-/// <param name="Namespace">The containerd namespace.</param>
-/// <param name="ContainerId">The container (task) id.</param>
-/// <param name="ExecId">The process id within it: the container id itself for its init process.</param>
-/// <param name="Pid">The process id.</param>
-/// <param name="ExitStatus">Its exit status.</param>
-/// <param name="ExitedAt">When it exited.</param>
-internal sealed record TaskExitEvent(string Namespace, string ContainerId, string ExecId, uint Pid, uint ExitStatus, DateTimeOffset ExitedAt);
-
 /// <summary>
 /// Serves containerd.services.events.ttrpc.v1.Events/Forward on the socket shims are given as TTRPC_ADDRESS, so
-/// shims have somewhere to publish and this host sees task exits as they happen.
+/// shims have somewhere to publish. Each host process has its own socket (see ShimControllerFactory.SettingsFor).
 /// </summary>
 internal sealed class ShimEventsServer : IAsyncDisposable
 {
     public const string Service = "containerd.services.events.ttrpc.v1.Events";
-    private const int Remembered = 256;
 
     private readonly TtrpcServer _server;
     private readonly ILogger _logger;
-    private readonly Queue<TaskExitEvent> _exits = new();
     private long _received;
 
     public ShimEventsServer(string socketPath, ILogger logger)
@@ -46,21 +35,8 @@ internal sealed class ShimEventsServer : IAsyncDisposable
     /// <summary>Envelopes received so far, of any topic.</summary>
     public long Received => Interlocked.Read(ref _received);
 
-    /// <summary>Raised for every /tasks/exit event.</summary>
-    public event Action<TaskExitEvent>? TaskExited;
-
-    /// <summary>The most recent exits (up to 256), oldest first.</summary>
-    public IReadOnlyList<TaskExitEvent> RecentExits
-    {
-        get
-        {
-            lock (_exits)
-            {
-                return [.. _exits];
-            }
-        }
-    }
-
+    // Exits are observed through Task.Wait (a shim keeps publishing to the address it was started with, which may be
+    // another, long gone, process's); events are served so shims have a live endpoint, and logged for diagnosis.
     private Task<Empty> ForwardAsync(ForwardRequest request, TtrpcCallContext context)
     {
         Interlocked.Increment(ref _received);
@@ -68,19 +44,8 @@ internal sealed class ShimEventsServer : IAsyncDisposable
         if (envelope?.Event is { } any && envelope.Topic == "/tasks/exit" && any.TypeUrl.EndsWith("containerd.events.TaskExit", StringComparison.Ordinal))
         {
             var exit = TaskExit.Parser.ParseFrom(any.Value);
-            var e = new TaskExitEvent(envelope.Namespace, exit.ContainerId, exit.Id, exit.Pid, exit.ExitStatus,
-                exit.ExitedAt?.ToDateTimeOffset() ?? DateTimeOffset.UtcNow);
-            lock (_exits)
-            {
-                _exits.Enqueue(e);
-                while (_exits.Count > Remembered)
-                {
-                    _exits.Dequeue();
-                }
-            }
-
-            _logger.LogDebug("task exit: {Container}/{Exec} pid {Pid} status {Status}", e.ContainerId, e.ExecId, e.Pid, e.ExitStatus);
-            TaskExited?.Invoke(e);
+            _logger.LogDebug("task exit: {Namespace}/{Container}/{Exec} pid {Pid} status {Status}", envelope.Namespace,
+                exit.ContainerId, exit.Id, exit.Pid, exit.ExitStatus);
         }
 
         return Task.FromResult(new Empty());

@@ -50,13 +50,13 @@ public sealed class TtrpcServer : IAsyncDisposable
         Add(service, method, new Method((_, stream, context) => handler(stream!, context), Streaming: true));
     }
 
-    /// <summary>Binds a Unix socket at <paramref name="path"/> (mode 0600, a stale socket file replaced) and starts accepting.</summary>
+    /// <summary>
+    /// Binds a Unix socket at <paramref name="path"/> (mode 0600) and starts accepting. A stale socket file (nobody
+    /// listening) is replaced; a socket another server still listens on, or a path that is not a socket, is refused.
+    /// </summary>
     public void ListenUnix(string path)
     {
-        if (File.Exists(path))
-        {
-            File.Delete(path);
-        }
+        RemoveStaleSocket(path);
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -79,6 +79,32 @@ public sealed class TtrpcServer : IAsyncDisposable
         {
             _listeners.Add((socket, path, Task.Run(() => AcceptLoopAsync(socket, path))));
         }
+    }
+
+    private static void RemoveStaleSocket(string path)
+    {
+        switch (Native.LibC.IsSocket(path))
+        {
+            case null:
+                return;
+            case false:
+                throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: the path exists and is not a socket");
+        }
+
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: another server is listening on it");
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
+            {
+                // stale: its server is gone
+            }
+        }
+
+        File.Delete(path);
     }
 
     /// <summary>Serves one connected stream until it closes or the server is disposed.</summary>
