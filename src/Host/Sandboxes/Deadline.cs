@@ -17,8 +17,8 @@ internal static class Deadline
     public static async Task<T> RunAsync<T>(string what, TimeSpan timeout, Func<CancellationToken, Task<T>> call,
         CancellationToken cancellationToken, Action<T>? lateResult = null)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
+        using var deadline = new CancellationTokenSource(timeout);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         // Task.Run: a plugin that blocks synchronously before returning its Task must not block the caller past the
         // deadline either. The thread hop is noise next to the IPC a plugin call makes.
         var task = Task.Run(() => call(cts.Token), CancellationToken.None);
@@ -32,9 +32,15 @@ internal static class Deadline
             Observe(task, lateResult);
             throw Exceeded(what, timeout);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw Exceeded(what, timeout);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Neither the deadline nor the caller cancelled: the plugin gave up on its own. Calling that a deadline
+            // would send the operator looking at timeouts instead of at the plugin.
+            throw IsolaException.Internal($"{what} was cancelled by the plugin itself: {e.Message}", e);
         }
         catch (OperationCanceledException)
         {

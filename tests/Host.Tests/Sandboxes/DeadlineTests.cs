@@ -92,4 +92,24 @@ public sealed class DeadlineTests : IDisposable
 
         Assert.True(condition());
     }
+
+    [Fact]
+    public async Task A_plugins_own_cancellation_is_internal_naming_the_call_not_a_deadline()
+    {
+        var e = await Assert.ThrowsAsync<IsolaException>(() => Hosting.Sandboxes.Deadline.RunAsync<int>(
+            "sandbox 'sb1': controller 'fake' Status", TimeSpan.FromMinutes(1),
+            _ => throw new OperationCanceledException("the plugin's own timer"), CancellationToken.None));
+        Assert.Equal(IsolaErrorCode.Internal, e.Code);
+        Assert.Contains("sandbox 'sb1': controller 'fake' Status", e.Message);
+        Assert.Contains("the plugin's own timer", e.Message);
+    }
+
+    [Fact]
+    public async Task A_plugin_that_honours_the_deadline_token_is_reported_as_DeadlineExceeded()
+    {
+        var e = await Assert.ThrowsAsync<IsolaException>(() => Hosting.Sandboxes.Deadline.RunAsync(
+            "sandbox 'sb1': controller 'fake' Status", TimeSpan.FromMilliseconds(200),
+            ct => Task.Delay(Timeout.Infinite, ct), CancellationToken.None));
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
+    }
 }
