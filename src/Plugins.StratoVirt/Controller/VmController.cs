@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using Isola.Controllers;
 using Isola.Plugins.StratoVirt.Vmm;
-using Isola.Plugins.StratoVirt.Vmm.Processes;
 using Isola.Plugins.StratoVirt.Vmm.Vsock;
 using Isola.Vmm;
 using Microsoft.Extensions.Logging;
@@ -45,47 +44,6 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
         ["agent"] = Channel() == AgentChannel.Vsock ? $"vsock port {_options.AgentPort}" : "virtio-serial (Unix socket)",
         ["readiness"] = _options.Readiness.ToString(),
     };
-
-    public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
-    {
-        _options.RequireFiles(sandbox.Id);
-        var layout = new VmLayout(sandbox.StateDirectory);
-        layout.ValidateSocketPaths(sandbox.Id);
-        Directory.CreateDirectory(sandbox.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var shared = SharedDirectory(sandbox);
-        try
-        {
-            if (_options.SharedFs)
-            {
-                Directory.CreateDirectory(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                // What Kuasar's vmm-task expects to find in the share for the pod.
-                File.WriteAllText(Path.Combine(shared, "hostname"), (sandbox.Spec.Hostname ?? sandbox.Name) + "\n");
-                File.Copy("/etc/hosts", Path.Combine(shared, "hosts"), overwrite: true);
-                File.WriteAllText(Path.Combine(shared, "resolv.conf"), sandbox.Spec.DnsServers.Count > 0
-                    ? string.Concat(sandbox.Spec.DnsServers.Select(s => $"nameserver {s}\n"))
-                    : File.Exists("/etc/resolv.conf") ? File.ReadAllText("/etc/resolv.conf") : "");
-            }
-
-            if (Channel() == AgentChannel.Vsock)
-            {
-                var (cid, handle) = VsockCidAllocator.Allocate(sandbox.Id);
-                _cidHandles[sandbox.Id] = handle;
-                sandbox.ControllerData[CidKey] = cid.ToString(CultureInfo.InvariantCulture);
-            }
-        }
-        catch
-        {
-            // Bad input leaves nothing behind.
-            if (Directory.Exists(shared))
-            {
-                Directory.Delete(shared, recursive: true);
-            }
-
-            throw;
-        }
-
-        return Task.CompletedTask;
-    }
 
     public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
@@ -239,52 +197,6 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
         };
     }
 
-    public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
-    {
-        await StopAsync(sandbox, TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
-
-        // A VMM that died on its own (no Stop ran) may leave its virtiofs daemon behind.
-        if (ProcessIdentity.Parse(Data(sandbox, RecoveryKeys.Virtiofsd)) is { } virtiofsd && virtiofsd.IsAlive())
-        {
-            await VmmLauncher.KillAndWaitAsync(virtiofsd, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-
-        foreach (var cid in Containers(sandbox).Keys.ToList())
-        {
-            await PurgeAsync(sandbox, new PurgeRequest(cid), cancellationToken).ConfigureAwait(false);
-        }
-
-        if (_cidHandles.TryRemove(sandbox.Id, out var handle))
-        {
-            handle.Dispose();
-        }
-
-        var layout = new VmLayout(sandbox.StateDirectory);
-        foreach (var f in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket, layout.VirtiofsSocket, layout.DefaultConsoleLog, layout.VirtiofsLog, layout.DebugLog })
-        {
-            File.Delete(f);
-        }
-
-        var shared = SharedDirectory(sandbox);
-        if (Directory.Exists(shared))
-        {
-            foreach (var dir in Directory.GetDirectories(shared))
-            {
-                // A leftover bundle of a container the record no longer knows: never recurse into a mount.
-                ContainerRootfs.RemoveBundle(sandbox.Id, dir);
-            }
-
-            Directory.Delete(shared, recursive: true);
-        }
-
-        foreach (var key in sandbox.ControllerData.Keys.Where(k => k.StartsWith("vm", StringComparison.Ordinal)).ToList())
-        {
-            sandbox.ControllerData.Remove(key);
-        }
-
-        _logger.LogInformation("sandbox {Id}: VM resources released", sandbox.Id);
-    }
-
     /// <summary>Drops QMP connections and exit watchers; the VMs keep running (the host is going away).</summary>
     public async ValueTask DisposeAsync()
     {
@@ -297,63 +209,4 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
 
         _cidHandles.Clear();
     }
-
-    private AgentChannel Channel() =>
-        _options.AgentChannel ?? (VsockCidAllocator.IsAvailable() ? AgentChannel.Vsock : AgentChannel.Serial);
-
-    private VmLaunchSpec LaunchSpec(SandboxContext sandbox, AgentChannel channel, uint? cid, SafeFileHandle? cidHandle)
-    {
-        var extra = new Dictionary<string, string>(_options.Extra) { [VmSettings.AgentChannelKey] = channel.ToString() };
-        if (cidHandle is not null)
-        {
-            extra[VmSettings.VsockFdKey] = cidHandle.DangerousGetHandle().ToString(CultureInfo.InvariantCulture);
-        }
-
-        return new VmLaunchSpec
-        {
-            Id = sandbox.Id,
-            StateDirectory = sandbox.StateDirectory,
-            Binary = _options.Binary,
-            Kernel = _options.Kernel,
-            Initrd = _options.Initrd,
-            Image = _options.Image,
-            KernelParams = _options.KernelParams,
-            Vcpus = _options.Vcpus,
-            MemoryMiB = _options.MemoryMiB,
-            MachineType = _options.MachineType,
-            SharedDirectory = _options.SharedFs ? SharedDirectory(sandbox) : null,
-            VirtiofsDaemon = _options.SharedFs ? _options.VirtiofsDaemon : null,
-            ConsoleLog = ConsoleLog(sandbox),
-            VsockCid = cid,
-            StartTimeout = _options.StartTimeout,
-            Extra = extra,
-        };
-    }
-
-    /// <summary>Re-attaches to the sandbox's VM from its record (after a host restart, or after the last user let go).
-    /// NotFound when no VM was started or it is gone.</summary>
-    private Task<IVmInstance> AttachAsync(SandboxContext sandbox, CancellationToken cancellationToken)
-    {
-        if (!sandbox.ControllerData.ContainsKey(RecoveryKeys.Vmm))
-        {
-            throw IsolaException.NotFound($"sandbox {sandbox.Id}: no VM was started");
-        }
-
-        return _vmm.AttachAsync(LaunchSpec(sandbox, Channel(), null, null), new Dictionary<string, string>(sandbox.ControllerData), cancellationToken);
-    }
-
-    private static void SaveRecovery(SandboxContext sandbox, IVmInstance vm)
-    {
-        foreach (var (k, v) in vm.RecoveryData)
-        {
-            sandbox.ControllerData[k] = v;
-        }
-    }
-
-    private static string? Data(SandboxContext sandbox, string key) =>
-        sandbox.ControllerData.TryGetValue(key, out var v) ? v : null;
-
-    private static string SharedDirectory(SandboxContext sandbox) => Path.Combine(sandbox.StateDirectory, "shared");
-
-    private static string ConsoleLog(SandboxContext sandbox) => new VmLayout(sandbox.StateDirectory).DefaultConsoleLog;
 }
