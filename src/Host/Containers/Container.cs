@@ -77,10 +77,10 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
         }
 
         var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        ExitStatus? exit;
         try
         {
-            await manager.TaskClients.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, 15, false, ct), cancellationToken)
-                .ConfigureAwait(false);
+            exit = await TaskTermination.StopAsync(manager.TaskClients, client, SandboxId, Id, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))
         {
@@ -88,26 +88,12 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
             return;
         }
 
-        ExitStatus exit;
-        using (var grace = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        if (exit is null)
         {
-            grace.CancelAfter(timeout);
-            try
-            {
-                exit = await client.WaitAsync(Id, null, grace.Token).ConfigureAwait(false);
-                await RecordExitAsync(exit, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Grace period over: force it.
-            }
+            throw IsolaException.DeadlineExceeded(
+                $"container '{Id}' in sandbox '{SandboxId}': did not exit within {TaskTermination.KilledWait.TotalSeconds:0.###}s of SIGKILL");
         }
 
-        await manager.TaskClients.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, 9, true, ct), cancellationToken)
-            .ConfigureAwait(false);
-        exit = await manager.TaskClients.CallAsync(SandboxId, Id, "Wait", ct => client.WaitAsync(Id, null, ct), cancellationToken)
-            .ConfigureAwait(false);
         await RecordExitAsync(exit, cancellationToken).ConfigureAwait(false);
     }
 

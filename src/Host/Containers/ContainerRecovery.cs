@@ -28,10 +28,7 @@ internal static class ContainerRecovery
                     .ConfigureAwait(false);
                 if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
                 {
-                    await manager.TaskClients.CallAsync(record.Id, container.Id, "Kill", ct => task.KillAsync(container.Id, null, 9, true, ct), cancellationToken)
-                        .ConfigureAwait(false);
-                    await manager.TaskClients.CallAsync(record.Id, container.Id, "Wait", ct => task.WaitAsync(container.Id, null, ct), cancellationToken)
-                        .ConfigureAwait(false);
+                    await TaskTermination.KillAsync(manager.TaskClients, task, record.Id, container.Id, null, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is IsolaException)

@@ -1,4 +1,5 @@
 using Isola.Executors;
+using Isola.Hosting.Sandboxes;
 
 namespace Isola.Hosting.Containers;
 
@@ -9,8 +10,9 @@ namespace Isola.Hosting.Containers;
 /// </summary>
 internal static class TaskTermination
 {
-    /// <summary>How long to wait for a process to die after SIGKILL: prompt when the task service is healthy.</summary>
-    public static readonly TimeSpan KilledWait = TimeSpan.FromSeconds(2);
+    /// <summary>How long to wait for a process to die after SIGKILL: milliseconds when the task service is healthy,
+    /// and short enough that a wedged one does not hold a sandbox's Stop or Remove for the whole task deadline.</summary>
+    public static readonly TimeSpan KilledWait = TimeSpan.FromSeconds(5);
 
     private const uint SigTerm = 15;
     private const uint SigKill = 9;
@@ -39,18 +41,18 @@ internal static class TaskTermination
         return await KillAsync(clients, client, sandboxId, containerId, null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Wait up to <paramref name="bound"/>: the exit, or null when the bound passed first.</summary>
+    /// <summary>Wait up to <paramref name="bound"/>: the exit, or null when the bound passed first (also when the task
+    /// service blocks the calling thread: the wait runs under <see cref="Deadline"/>).</summary>
     private static async Task<ExitStatus?> BoundedWaitAsync(ITaskClient client, string sandboxId, string containerId, string? execId,
         TimeSpan bound, CancellationToken cancellationToken)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(bound);
         try
         {
-            return await TaskClients.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId, execId, limit.Token))
-                .WaitAsync(bound, cancellationToken).ConfigureAwait(false);
+            return await Deadline.RunAsync($"container '{containerId}' in sandbox '{sandboxId}': Task Wait", bound,
+                ct => TaskClients.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId, execId, ct)), cancellationToken)
+                .ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TimeoutException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.DeadlineExceeded)
         {
             return null;
         }

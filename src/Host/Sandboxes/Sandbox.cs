@@ -120,12 +120,7 @@ internal sealed class Sandbox : ISandbox
         }
 
         var handler = _manager.Handler(record);
-        var context = new SandboxContext(record.Id, record.Name, record.Spec, _manager.Store.SandboxDirectory(Id),
-            new Dictionary<string, string>(record.ControllerData))
-        {
-            TaskAddress = record.TaskAddress,
-            TaskApiVersion = record.TaskApiVersion,
-        };
+        var context = SandboxContexts.FromRecord(record, _manager.Store.SandboxDirectory(Id), shareControllerData: false);
         ExitStatus? exit;
         try
         {

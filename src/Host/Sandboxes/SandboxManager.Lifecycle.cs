@@ -259,11 +259,8 @@ internal sealed partial class SandboxManager
             try
             {
                 var client = await TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
-                await TaskClients.CallAsync(record.Id, container.Id, "Kill",
-                    ct => client.KillAsync(container.Id, null, 9, true, ct), cancellationToken).ConfigureAwait(false);
-                // SIGKILL is prompt; a short bound keeps a wedged task service from holding up the sandbox's Stop.
-                exit = await Deadline.RunAsync($"container '{container.Id}' in sandbox '{record.Id}': Task Wait", KilledContainerWait,
-                    ct => client.WaitAsync(container.Id, null, ct), cancellationToken).ConfigureAwait(false);
+                exit = await Containers.TaskTermination.KillAsync(TaskClients, client, record.Id, container.Id, null, cancellationToken)
+                    .ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -275,8 +272,6 @@ internal sealed partial class SandboxManager
 
         Store.Save(record);
     }
-
-    private static readonly TimeSpan KilledContainerWait = TimeSpan.FromSeconds(2);
 
     private static string NewId() => Guid.NewGuid().ToString("N")[..16];
 }

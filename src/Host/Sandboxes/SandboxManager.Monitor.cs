@@ -139,12 +139,7 @@ internal sealed partial class SandboxManager
                     return;
                 }
 
-                var context = new SandboxContext(record.Id, record.Name, record.Spec, Store.SandboxDirectory(id),
-                    new Dictionary<string, string>(record.ControllerData))
-                {
-                    TaskAddress = record.TaskAddress,
-                    TaskApiVersion = record.TaskApiVersion,
-                };
+                var context = SandboxContexts.FromRecord(record, Store.SandboxDirectory(id), shareControllerData: false);
                 if (record.State == SandboxState.Pending)
                 {
                     // Only Status tells that the runtime is back; Wait would just block.

@@ -14,13 +14,7 @@ internal sealed class SandboxScope : IDisposable
         _lease = lease;
         Record = record;
         Handler = handler;
-        // The context shares the record's ControllerData dictionary, so whatever the controller stores there is saved
-        // with the record's next write.
-        Context = new SandboxContext(record.Id, record.Name, record.Spec, stateDirectory, record.ControllerData)
-        {
-            TaskAddress = record.TaskAddress,
-            TaskApiVersion = record.TaskApiVersion,
-        };
+        Context = SandboxContexts.FromRecord(record, stateDirectory, shareControllerData: true);
     }
 
     public SandboxRecord Record { get; }
