@@ -528,12 +528,23 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         }
     }
 
+    // The shim's pid from the sandbox data (known once Start connected), else the process serving the shim socket
+    // (named in the data, or in the bundle's `address` file when Start was cancelled inside `shim start`), else a scan
+    // of command lines; always checked by command line, so a reused pid is never signalled.
     private int? FindShim(SandboxContext sandbox)
     {
         var (ns, address) = (Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace), Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress));
-        return int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid)
-            ? ShimProcesses.IsShim(pid, sandbox.Id, ns, address) ? pid : null
-            : ShimProcesses.FindLiveShim(sandbox.Id, ns, address);
+        if (int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid))
+        {
+            return ShimProcesses.IsShim(pid, sandbox.Id, ns, address) ? pid : null;
+        }
+
+        if (ShimSocketOf(sandbox) is { } socket && ShimProcesses.FindBySocket(socket) is { } owner && ShimProcesses.IsShim(owner, sandbox.Id, ns, address))
+        {
+            return owner;
+        }
+
+        return ShimProcesses.FindLiveShim(sandbox.Id, ns, address);
     }
 
     private async Task ForceDeleteAllAsync(SandboxContext sandbox, CancellationToken cancellationToken)
@@ -546,17 +557,20 @@ internal sealed class ShimController : ISandboxController, IAsyncDisposable
         await _launcher.DeleteAsync(sandbox.Id, BundleOf(sandbox), cancellationToken).ConfigureAwait(false);
     }
 
-    private void RemoveShimSocket(SandboxContext sandbox)
+    private static void RemoveShimSocket(SandboxContext sandbox)
     {
-        if (sandbox.ControllerData.TryGetValue(Keys.Address, out var address) && address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0)
+        // Only a socket the runc shim made under containerd's socket directory, left behind by a killed shim.
+        if (ShimSocketOf(sandbox) is { } path && path.StartsWith("/run/containerd/s/", StringComparison.Ordinal) && File.Exists(path))
         {
-            var path = address[(i + 7)..];
-            // Only a socket the runc shim made under containerd's socket directory, left behind by a killed shim.
-            if (path.StartsWith("/run/containerd/s/", StringComparison.Ordinal) && File.Exists(path))
-            {
-                File.Delete(path);
-            }
+            File.Delete(path);
         }
+    }
+
+    // A Start cancelled inside `shim start` never recorded the address; the shim wrote it into the bundle.
+    private static string? ShimSocketOf(SandboxContext sandbox)
+    {
+        var address = sandbox.ControllerData.TryGetValue(Keys.Address, out var known) ? known : ShimLauncher.ReadBundleFile(BundleOf(sandbox), ShimLauncher.AddressFile);
+        return address is not null && address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0 ? address[(i + 7)..] : null;
     }
 
     private IEnumerable<string> ContainerIds(SandboxContext sandbox)

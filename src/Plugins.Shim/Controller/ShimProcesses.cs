@@ -23,6 +23,61 @@ internal static class ShimProcesses
         return null;
     }
 
+    /// <summary>
+    /// The pid of the process serving the Unix socket <paramref name="socketPath"/>: the listening socket's inode from
+    /// /proc/net/unix, then the process holding a descriptor on it. The runc shim inherits its listener from
+    /// `shim start`, so this finds the shim a cancelled or failed Start launched even before its pid was learned.
+    /// </summary>
+    public static int? FindBySocket(string socketPath)
+    {
+        string? inode = null;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/net/unix").Skip(1))
+            {
+                // Num RefCount Protocol Flags Type St Inode Path; flag 0x10000 = listening (__SO_ACCEPTCON)
+                var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (fields.Length >= 8 && fields[7] == socketPath && (Convert.ToInt32(fields[3], 16) & 0x10000) != 0)
+                {
+                    inode = fields[6];
+                    break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+
+        if (inode is null)
+        {
+            return null;
+        }
+
+        var target = $"socket:[{inode}]";
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(Path.Combine(dir, "fd")).Any(fd => new FileInfo(fd).LinkTarget == target))
+                {
+                    return pid;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // gone, or not ours to read
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>True when <paramref name="pid"/> is alive (not a zombie) and is that shim.</summary>
     public static bool IsShim(int pid, string id, string ns, string containerdAddress)
     {

@@ -12,6 +12,22 @@ internal sealed class ShimLauncher
     private readonly ShimSettings _settings;
     private readonly ILogger _logger;
 
+    /// <summary>The file `shim start` writes the shim's Task API address to, in the bundle.</summary>
+    public const string AddressFile = "address";
+
+    /// <summary>The trimmed content of <paramref name="name"/> in <paramref name="bundle"/>, or null when absent.</summary>
+    public static string? ReadBundleFile(string bundle, string name)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(bundle, name)).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     public ShimLauncher(ShimSettings settings, ILogger logger)
     {
         _settings = settings;
@@ -97,7 +113,9 @@ internal sealed class ShimLauncher
             }
             catch (OperationCanceledException)
             {
-                process.Kill();
+                // `start` forks the shim daemon as its child: kill that too, or a cancelled start leaves an orphan shim.
+                // A daemon already detached (start returned) is found later through the bundle's shim.pid.
+                process.Kill(entireProcessTree: true);
                 throw;
             }
 
