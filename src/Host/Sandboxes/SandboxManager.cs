@@ -81,10 +81,14 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
         {
             // No background Wait keeps this host's view current: ask the controller now, for the one sandbox the
             // caller is about to act on.
-            using var scope = await TryOpenAsync(record.Id, record.Generation, cancellationToken).ConfigureAwait(false)
-                ?? throw IsolaException.NotFound($"sandbox '{idOrName}' not found (it was removed)");
-            await RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
-            record = scope.Record;
+            // Removed meanwhile: hand out the handle anyway, as without the refresh; its operations say what is left
+            // (Remove counts an already removed sandbox as removed).
+            using var scope = await TryOpenAsync(record.Id, record.Generation, cancellationToken).ConfigureAwait(false);
+            if (scope is not null)
+            {
+                await RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+                record = scope.Record;
+            }
         }
 
         return new Sandbox(this, record.ToInfo(), record.Generation);
