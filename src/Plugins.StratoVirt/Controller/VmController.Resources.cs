@@ -73,7 +73,7 @@ internal sealed partial class VmController
         }
 
         var layout = new VmLayout(sandbox.StateDirectory);
-        foreach (var f in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket, layout.VirtiofsSocket, layout.DefaultConsoleLog, layout.VirtiofsLog, layout.DebugLog })
+        foreach (var f in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket, layout.VirtiofsSocket, layout.DefaultConsoleLog, layout.VirtiofsLog, layout.DebugLog, layout.OutputLog })
         {
             File.Delete(f);
         }

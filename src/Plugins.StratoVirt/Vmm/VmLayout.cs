@@ -21,6 +21,9 @@ internal sealed record VmLayout(string StateDirectory)
 
     public string DebugLog => Path.Combine(StateDirectory, "vmm.log");
 
+    /// <summary>The VMM's stdout and stderr (its launcher's, and the daemon's if it keeps them).</summary>
+    public string OutputLog => Path.Combine(StateDirectory, "vmm-output.log");
+
     /// <summary>Throws InvalidArgument naming the path when a socket would not fit in sun_path.</summary>
     public void ValidateSocketPaths(string id)
     {

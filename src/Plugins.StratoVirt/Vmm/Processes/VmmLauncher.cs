@@ -1,7 +1,4 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Isola.Plugins.StratoVirt.Native;
 using Isola.Plugins.StratoVirt.Qmp;
 using Microsoft.Extensions.Logging;
@@ -17,7 +14,8 @@ namespace Isola.Plugins.StratoVirt.Vmm.Processes;
 internal static class VmmLauncher
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
-    private static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(2);
+    private const int MaxOutput = 4096;
+    private const string NoOutput = "(no output)";
 
     public static async Task<(ProcessIdentity Vmm, QmpClient Qmp)> LaunchAsync(string vmId, IReadOnlyList<string> argv,
         VmLayout layout, TimeSpan startTimeout, QmpClientOptions qmpOptions, ILogger logger, CancellationToken cancellationToken)
@@ -30,58 +28,50 @@ internal static class VmmLauncher
 
         File.Delete(layout.QmpSocket);
         File.Delete(layout.PidFile);
+        File.Delete(layout.OutputLog);
 
-        var psi = new ProcessStartInfo(binary)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in argv.Skip(1))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var output = new StringBuilder();
-        using var launcher = new Process { StartInfo = psi };
-        launcher.OutputDataReceived += (_, e) => Append(output, e.Data);
-        launcher.ErrorDataReceived += (_, e) => Append(output, e.Data);
+        // Not System.Diagnostics.Process: its only redirection is pipes, which the daemon would inherit (see PosixSpawn).
+        int launcher;
         try
         {
-            launcher.Start();
+            launcher = PosixSpawn.Start(argv, layout.OutputLog);
         }
-        catch (Win32Exception e)
+        catch (IsolaException e)
         {
-            throw IsolaException.Internal($"VM {vmId}: cannot start VMM '{binary}': {e.Message}", e);
+            File.Delete(layout.OutputLog);
+            throw IsolaException.Internal($"VM {vmId}: {e.Message}", e);
         }
 
-        launcher.BeginOutputReadLine();
-        launcher.BeginErrorReadLine();
-        logger.LogDebug("VM {Id}: launched {Binary} (launcher pid {Pid})", vmId, binary, launcher.Id);
+        logger.LogDebug("VM {Id}: launched {Binary} (launcher pid {Pid})", vmId, binary, launcher);
 
         ProcessIdentity? vmm = null;
+        int? launcherExit = null;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(startTimeout);
         try
         {
             while (true)
             {
-                if (launcher.HasExited && launcher.ExitCode != 0)
+                launcherExit ??= PosixSpawn.TryReap(launcher);
+                if (launcherExit is { } code && code > 0)
                 {
-                    await DrainOutputAsync(launcher).ConfigureAwait(false);
-                    throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' exited with code {launcher.ExitCode}: {Tail(output)}");
+                    throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' exited with code {code}: {Tail(layout)}");
                 }
 
                 vmm ??= ReadPidFile(layout.PidFile);
                 if (vmm is { } v && !v.IsAlive())
                 {
-                    // The launcher relays the daemon's error: let it finish so its output is complete.
-                    await DrainOutputAsync(launcher).ConfigureAwait(false);
+                    // The launcher relays the daemon's error: give it a moment to finish so its output is complete.
+                    if (launcherExit is null)
+                    {
+                        await ReapAsync(launcher, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                        launcherExit = -1;
+                    }
 
-                    throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' (pid {v.Pid}) exited during start: {Tail(output)}");
+                    throw IsolaException.Internal($"VM {vmId}: VMM '{binary}' (pid {v.Pid}) exited during start: {Tail(layout)}");
                 }
 
-                if (vmm is not null && launcher.HasExited && File.Exists(layout.QmpSocket))
+                if (vmm is not null && launcherExit is not null && File.Exists(layout.QmpSocket))
                 {
                     try
                     {
@@ -100,8 +90,19 @@ internal static class VmmLauncher
         catch (Exception e)
         {
             vmm ??= ReadPidFile(layout.PidFile);
-            await KillAsync(launcher, vmm).ConfigureAwait(false);
-            foreach (var path in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket })
+            if (launcherExit is null && PosixSpawn.TryReap(launcher) is null)
+            {
+                LibC.Kill(launcher, LibC.SIGKILL);
+                await ReapAsync(launcher, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+
+            if (vmm is { } daemon)
+            {
+                await KillAndWaitAsync(daemon, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+
+            var output = Tail(layout);
+            foreach (var path in new[] { layout.QmpSocket, layout.PidFile, layout.AgentSocket, layout.OutputLog })
             {
                 File.Delete(path);
             }
@@ -110,7 +111,8 @@ internal static class VmmLauncher
             {
                 throw IsolaException.DeadlineExceeded(
                     $"VM {vmId}: QMP socket {layout.QmpSocket} did not answer within {startTimeout.TotalSeconds:0.#} s after starting '{binary}'" +
-                    (vmm is null ? " (no pidfile either)" : $" (pid {vmm.Value.Pid} killed)") + Suffix(output));
+                    (vmm is null ? " (no pidfile either)" : $" (pid {vmm.Value.Pid} killed)") +
+                    (output == NoOutput ? "" : ": " + output));
             }
 
             if (e is IsolaException { Code: IsolaErrorCode.DeadlineExceeded } && !cancellationToken.IsCancellationRequested)
@@ -141,39 +143,13 @@ internal static class VmmLauncher
         }
     }
 
-    /// <summary>Waits a bounded time for the launcher to exit and its output to reach end of file. Never the untimed
-    /// WaitForExit(): it waits for EOF on the redirected pipes, and a daemon that kept the launcher's stdout or stderr
-    /// (QEMU keeps stderr under -D) holds them open for as long as the VM runs. Whatever arrived by then is reported.</summary>
-    private static async Task DrainOutputAsync(Process launcher)
+    /// <summary>Waits up to <paramref name="timeout"/> for the launcher to exit and reaps it.</summary>
+    private static async Task ReapAsync(int pid, TimeSpan timeout)
     {
-        using var grace = new CancellationTokenSource(OutputGrace);
-        try
+        var until = DateTime.UtcNow + timeout;
+        while (PosixSpawn.TryReap(pid) is null && DateTime.UtcNow < until)
         {
-            await launcher.WaitForExitAsync(grace.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private static async Task KillAsync(Process launcher, ProcessIdentity? vmm)
-    {
-        try
-        {
-            if (!launcher.HasExited)
-            {
-                launcher.Kill(entireProcessTree: true);
-            }
-
-            await launcher.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
-        {
-        }
-
-        if (vmm is { } v)
-        {
-            await KillAndWaitAsync(v, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Task.Delay(PollInterval).ConfigureAwait(false);
         }
     }
 
@@ -190,34 +166,23 @@ internal static class VmmLauncher
         }
     }
 
-    private static void Append(StringBuilder sb, string? line)
+    /// <summary>The end of the VMM's output, on one line, for error messages.</summary>
+    private static string Tail(VmLayout layout)
     {
-        if (line is null)
+        string text;
+        try
         {
-            return;
+            using var stream = new FileStream(layout.OutputLog, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            stream.Seek(Math.Max(0, stream.Length - MaxOutput), SeekOrigin.Begin);
+            using var reader = new StreamReader(stream);
+            text = reader.ReadToEnd();
+        }
+        catch (IOException)
+        {
+            text = "";
         }
 
-        lock (sb)
-        {
-            if (sb.Length < 4096)
-            {
-                sb.AppendLine(line);
-            }
-        }
-    }
-
-    private static string Tail(StringBuilder sb)
-    {
-        lock (sb)
-        {
-            var s = sb.ToString().Trim().Replace('\n', ' ');
-            return s.Length == 0 ? "(no output)" : s;
-        }
-    }
-
-    private static string Suffix(StringBuilder sb)
-    {
-        var t = Tail(sb);
-        return t == "(no output)" ? "" : ": " + t;
+        text = text.Trim().Replace('\n', ' ');
+        return text.Length == 0 ? NoOutput : text;
     }
 }
