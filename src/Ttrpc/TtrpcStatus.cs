@@ -26,6 +26,7 @@ public static class TtrpcStatus
     public static int FromException(Exception exception) => exception switch
     {
         IsolaException e => (int)e.Code,
+        Google.Protobuf.InvalidProtocolBufferException => (int)IsolaErrorCode.InvalidArgument,
         OperationCanceledException => (int)IsolaErrorCode.Cancelled,
         _ => (int)IsolaErrorCode.Unknown,
     };

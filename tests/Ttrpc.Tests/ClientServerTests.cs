@@ -339,7 +339,7 @@ public sealed class ClientServerTests : IAsyncLifetime
         return (h, data);
     }
 
-    private static async Task<(uint Id, Response Response)> ReadResponseAsync(Stream s)
+    internal static async Task<(uint Id, Response Response)> ReadResponseAsync(Stream s)
     {
         var (h, data) = await ReadFrameAsync(s);
         Assert.Equal(FrameType.Response, h.Type);

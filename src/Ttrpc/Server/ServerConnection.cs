@@ -39,6 +39,11 @@ internal sealed class ServerConnection : IAsyncDisposable
         {
             _logger.LogDebug("ttrpc connection on {Peer} ended: {Reason}", _peer, e.Message);
         }
+        catch (Exception e)
+        {
+            // Closed rather than left to an unobserved task: the other calls on it fail over to a new connection.
+            _logger.LogWarning(e, "ttrpc connection on {Peer} closed after an unexpected error", _peer);
+        }
         finally
         {
             await _closing.CancelAsync().ConfigureAwait(false);
@@ -65,7 +70,19 @@ internal sealed class ServerConnection : IAsyncDisposable
                     $"message length {frame.Header.Length} exceeds maximum message size of {FrameHeader.MaxDataLength}")));
                 break;
             case FrameType.Request:
-                OnRequest(id, frame.Header.Flags, Request.Parser.ParseFrom(frame.Data.Span));
+                Request request;
+                try
+                {
+                    request = Request.Parser.ParseFrom(frame.Data.Span);
+                }
+                catch (InvalidProtocolBufferException e)
+                {
+                    // A bad frame fails its own call, not the connection: the frame boundaries are still intact.
+                    Track(RespondAsync(id, Error(IsolaErrorCode.InvalidArgument, $"malformed ttrpc request: {e.Message}")));
+                    break;
+                }
+
+                OnRequest(id, frame.Header.Flags, request);
                 break;
             case FrameType.Data when _streams.TryGetValue(id, out var stream) && !frame.Oversized:
                 stream.OnData(frame.Data, frame.Header.Flags);

@@ -18,6 +18,7 @@ public sealed class TtrpcServer : IAsyncDisposable
 
     private readonly ConcurrentDictionary<(string Service, string Method), Method> _methods = new();
     private readonly ConcurrentDictionary<ServerConnection, byte> _connections = new();
+    private readonly ConcurrentDictionary<Task, byte> _serving = new();
     private readonly List<(Socket Socket, string Path, Task Loop)> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
@@ -27,6 +28,15 @@ public sealed class TtrpcServer : IAsyncDisposable
     {
         _logger = logger ?? NullLogger.Instance;
     }
+
+    /// <summary>
+    /// When true (the default), a Unix-socket peer whose uid (SO_PEERCRED) is not <see cref="RequiredPeerUid"/> is
+    /// disconnected before any frame is read, as Go ttrpc servers do with UnixSocketRequireSameUser.
+    /// </summary>
+    public bool RequireSameUser { get; init; } = true;
+
+    /// <summary>The uid peers must have when <see cref="RequireSameUser"/> is set; default this process's effective uid.</summary>
+    public uint RequiredPeerUid { get; init; } = Native.LibC.geteuid();
 
     /// <summary>Registers a unary method. Exceptions from <paramref name="handler"/> become the response status:
     /// an <see cref="IsolaException"/> keeps its code; anything else is UNKNOWN.</summary>
@@ -61,15 +71,10 @@ public sealed class TtrpcServer : IAsyncDisposable
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            socket.Bind(new UnixDomainSocketEndPoint(path));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-
+            BindPrivately(socket, path);
             socket.Listen(64);
         }
-        catch (SocketException e)
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
             socket.Dispose();
             throw IsolaException.Unavailable($"cannot listen on unix socket {path}: {e.Message}", e);
@@ -80,6 +85,40 @@ public sealed class TtrpcServer : IAsyncDisposable
             _listeners.Add((socket, path, Task.Run(() => AcceptLoopAsync(socket, path))));
         }
     }
+
+    // bind() creates the socket file with the process umask (often 0755-ish), and a chmod after it leaves a window in
+    // which anyone could connect. Binding inside a fresh 0700 directory, tightening the mode there and renaming it into
+    // place means the socket is never reachable with a looser mode. (umask would do it too, but is process-wide.)
+    private static void BindPrivately(Socket socket, string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(path)); // no Unix modes there
+            return;
+        }
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var staging = Path.Combine(directory, ".ttrpc-" + Guid.NewGuid().ToString("N")[..8]);
+        var staged = Path.Combine(staging, "s");
+        if (System.Text.Encoding.UTF8.GetByteCount(staged) > MaxUnixPath)
+        {
+            throw new IOException($"no room for a private staging path next to {path} (unix socket paths are limited to {MaxUnixPath} bytes)");
+        }
+
+        Directory.CreateDirectory(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(staged));
+            File.SetUnixFileMode(staged, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            File.Move(staged, path);
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private const int MaxUnixPath = 107;
 
     private static void RemoveStaleSocket(string path)
     {
@@ -146,7 +185,37 @@ public sealed class TtrpcServer : IAsyncDisposable
                 return;
             }
 
-            _ = ServeAsync(new NetworkStream(client, ownsSocket: true), path);
+            if (RequireSameUser && PeerUid(client) is var uid && uid != RequiredPeerUid)
+            {
+                _logger.LogWarning("ttrpc on {Path}: refused a peer with uid {Uid} (only uid {Required} may connect)", path,
+                    uid?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown", RequiredPeerUid);
+                client.Dispose();
+                continue;
+            }
+
+            // Kept until it ends, so that DisposeAsync waits for it and nothing runs unobserved.
+            var serving = ServeAsync(new NetworkStream(client, ownsSocket: true), path);
+            _serving[serving] = 0;
+            _ = serving.ContinueWith(t => _serving.TryRemove(t, out _), CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; } from SO_PEERCRED: the peer's credentials when it connected.
+    private static uint? PeerUid(Socket client)
+    {
+        const int SolSocket = 1;
+        const int SoPeerCred = 17;
+        Span<byte> ucred = stackalloc byte[12];
+        try
+        {
+            return client.GetRawSocketOption(SolSocket, SoPeerCred, ucred) == ucred.Length
+                ? System.Runtime.InteropServices.MemoryMarshal.Read<uint>(ucred[4..])
+                : null;
+        }
+        catch (SocketException)
+        {
+            return null;
         }
     }
 
@@ -176,5 +245,7 @@ public sealed class TtrpcServer : IAsyncDisposable
         {
             await connection.DisposeAsync().ConfigureAwait(false);
         }
+
+        await Task.WhenAll(_serving.Keys).ConfigureAwait(false);
     }
 }
