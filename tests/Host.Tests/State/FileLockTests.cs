@@ -19,12 +19,25 @@ public sealed class FileLockTests : IDisposable
         var first = FileLock.TryAcquire(path);
         Assert.NotNull(first);
         Assert.Null(FileLock.TryAcquire(path));
-        var waiting = FileLock.AcquireAsync(path, CancellationToken.None);
-        await Task.Delay(100);
-        Assert.False(waiting.IsCompleted);
+        var released = 0;
+        var waiterStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = Task.Run(async () =>
+        {
+            waiterStarted.SetResult();
+            var held = await FileLock.AcquireAsync(path, CancellationToken.None);
+            // Whenever the waiter got the lock, the first holder must have let go before.
+            return (Lock: held, AfterRelease: Volatile.Read(ref released) == 1);
+        });
+        await waiterStarted.Task;
+        Assert.Null(FileLock.TryAcquire(path)); // still held while the waiter polls
+        Volatile.Write(ref released, 1);
         first.Dispose();
-        using var second = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.NotNull(second);
+        var (second, afterRelease) = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        using (second)
+        {
+            Assert.NotNull(second);
+            Assert.True(afterRelease, "the waiter got the lock while the first holder still held it");
+        }
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class PersistenceTests : IDisposable
             Assert.True(((Hosting.IsolaHost)host).Manager.IsMonitored("sb1"));
             // The re-armed Wait sees an exit that happens while this host runs.
             _t.Controller.Exit("sb1", 7);
-            var info = await Sandboxes.LifecycleTests.Eventually(host, "sb1", SandboxState.Stopped);
+            var info = await Eventually.InState(host, "sb1", SandboxState.Stopped);
             Assert.Equal(7u, info.Exit!.Code);
         }
     }
@@ -68,7 +68,7 @@ public sealed class PersistenceTests : IDisposable
         await using (var host = await _t.StartAsync())
         {
             Assert.Equal(SandboxState.Pending, (await host.Sandboxes.GetAsync("sb1")).Info.State);
-            await Sandboxes.LifecycleTests.Eventually(host, "sb1", SandboxState.Ready);
+            await Eventually.InState(host, "sb1", SandboxState.Ready);
         }
     }
 

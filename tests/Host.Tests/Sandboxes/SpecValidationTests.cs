@@ -1,0 +1,62 @@
+using Isola.Host.Tests.Doubles;
+
+namespace Isola.Host.Tests.Sandboxes;
+
+/// <summary>Bad ids, names and runtimes are refused with one message naming them, before any side effect.</summary>
+public sealed class SpecValidationTests : IDisposable
+{
+    private readonly TestRoot _t = new();
+
+    public void Dispose() => _t.Dispose();
+
+    [Theory]
+    [InlineData("../etc")]
+    [InlineData("a/b")]
+    [InlineData(".hidden")]
+    [InlineData("-x")]
+    [InlineData("")]
+    [InlineData("sp ace")]
+    public async Task Invalid_ids_are_refused_naming_them_before_any_side_effect(string id)
+    {
+        await using var host = await _t.StartAsync();
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = id }));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains($"'{id}'", e.Message);
+        Assert.Equal(0, _t.Controller.Calls("Create"));
+        Assert.DoesNotContain(Directory.EnumerateDirectories(_t.Root), d => !Path.GetFileName(d).StartsWith('.'));
+    }
+
+    [Fact]
+    public async Task Too_long_ids_are_refused()
+    {
+        await using var host = await _t.StartAsync();
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = new string('a', 65) }));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+    }
+
+    [Fact]
+    public async Task Ids_and_names_are_unique()
+    {
+        await using var host = await _t.StartAsync();
+        await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1", Name = "web" });
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" }));
+        Assert.Equal(IsolaErrorCode.AlreadyExists, e.Code);
+        e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb2", Name = "web" }));
+        Assert.Equal(IsolaErrorCode.AlreadyExists, e.Code);
+        Assert.Contains("'web'", e.Message);
+        Assert.Contains("'sb1'", e.Message);
+        e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Id = "web" }));
+        Assert.Equal(IsolaErrorCode.AlreadyExists, e.Code);
+        Assert.Equal(1, _t.Controller.Calls("Create"));
+    }
+
+    [Fact]
+    public async Task Unknown_runtime_is_refused_naming_it_and_the_configured_ones()
+    {
+        await using var host = await _t.StartAsync();
+        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Runtime = "kata" }));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains("'kata'", e.Message);
+        Assert.Contains("fake", e.Message);
+    }
+}
