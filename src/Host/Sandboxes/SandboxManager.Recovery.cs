@@ -74,6 +74,13 @@ internal sealed partial class SandboxManager
     /// allocation lock, and re-reading each record, so a create or remove running in another process is not undone.</summary>
     private async Task RepairNamesAsync(IReadOnlyList<SandboxRecord> records, CancellationToken cancellationToken)
     {
+        // The usual case, one entry per record's name and no other: nothing to repair, so no allocation lock is taken
+        // and no entry is read (a short-lived host starts for every isola command).
+        if (Names.Names().ToHashSet(StringComparer.Ordinal).SetEquals(records.Select(r => r.Name)))
+        {
+            return;
+        }
+
         using var global = await Locks.AcquireGlobalAsync(cancellationToken).ConfigureAwait(false);
         foreach (var name in Names.Names())
         {
