@@ -62,7 +62,14 @@ public sealed class TtrpcClient : IAsyncDisposable
         where TResponse : IMessage<TResponse>
     {
         var payload = await CallRawAsync(service, method, request.ToByteArray(), options, cancellationToken).ConfigureAwait(false);
-        return responseParser.ParseFrom(payload.Span);
+        try
+        {
+            return responseParser.ParseFrom(payload.Span);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw IsolaException.Internal($"ttrpc {service}/{method} at {Endpoint}: protocol error: the response is not a valid {typeof(TResponse).Name}: {e.Message}", e);
+        }
     }
 
     /// <summary>Calls a unary method with an encoded request; returns the encoded response.</summary>
@@ -153,7 +160,8 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             Service = service,
             Method = method,
-            Payload = ByteString.CopyFrom(payload.Span),
+            // Not copied: the caller's buffer outlives the send, which completes before this method returns.
+            Payload = UnsafeByteOperations.UnsafeWrap(payload),
             TimeoutNano = timeout is { } t ? (long)(t.TotalMilliseconds * 1_000_000) : 0,
         };
         foreach (var (key, value) in _options.Metadata)
@@ -169,7 +177,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         ThrowIfClosed();
         try
         {
-            await _channel.WriteAsync(id, FrameType.Request, flags, request.ToByteArray(), cancellationToken).ConfigureAwait(false);
+            await _channel.WriteAsync(id, FrameType.Request, flags, request, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.ResourceExhausted)
         {
@@ -236,7 +244,20 @@ public sealed class TtrpcClient : IAsyncDisposable
         switch (frame.Header.Type)
         {
             case FrameType.Response:
-                call.Complete(Response.Parser.ParseFrom(frame.Data.Span));
+                Response response;
+                try
+                {
+                    response = Response.Parser.ParseFrom(frame.Data.Span);
+                }
+                catch (InvalidProtocolBufferException e)
+                {
+                    // Only this call is lost: the frame was whole, so the connection and the other calls go on.
+                    call.Fail(IsolaException.Internal(
+                        $"ttrpc protocol error from {Endpoint}: malformed response on stream {frame.Header.StreamId}: {e.Message}", e));
+                    break;
+                }
+
+                call.Complete(response);
                 break;
             case FrameType.Data when call.Data is { } data:
                 if ((frame.Header.Flags & FrameFlags.NoData) == 0)

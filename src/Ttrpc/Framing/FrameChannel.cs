@@ -1,4 +1,5 @@
 using System.Buffers;
+using Google.Protobuf;
 
 namespace Isola.Ttrpc.Framing;
 
@@ -18,21 +19,41 @@ internal sealed class FrameChannel : IAsyncDisposable
     }
 
     /// <summary>Sends one frame. Oversized data is refused before anything is written, with ResourceExhausted.</summary>
-    public async Task WriteAsync(uint streamId, FrameType type, byte flags, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public Task WriteAsync(uint streamId, FrameType type, byte flags, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (data.Length > FrameHeader.MaxDataLength)
+        var buffer = RentFrame(streamId, type, flags, data.Length);
+        data.Span.CopyTo(buffer.AsSpan(FrameHeader.Size));
+        return SendAsync(buffer, FrameHeader.Size + data.Length, cancellationToken);
+    }
+
+    /// <summary>Sends <paramref name="message"/> as one frame, encoded straight into the frame buffer (no intermediate
+    /// byte array). Oversized messages are refused before anything is written, with ResourceExhausted.</summary>
+    public Task WriteAsync(uint streamId, FrameType type, byte flags, IMessage message, CancellationToken cancellationToken)
+    {
+        var length = message.CalculateSize();
+        var buffer = RentFrame(streamId, type, flags, length);
+        message.WriteTo(buffer.AsSpan(FrameHeader.Size, length));
+        return SendAsync(buffer, FrameHeader.Size + length, cancellationToken);
+    }
+
+    private static byte[] RentFrame(uint streamId, FrameType type, byte flags, int dataLength)
+    {
+        if (dataLength > FrameHeader.MaxDataLength)
         {
             throw new IsolaException(IsolaErrorCode.ResourceExhausted,
-                $"ttrpc message of {data.Length} bytes exceeds the {FrameHeader.MaxDataLength}-byte limit");
+                $"ttrpc message of {dataLength} bytes exceeds the {FrameHeader.MaxDataLength}-byte limit");
         }
 
-        // One buffer, one write: the header and data of a frame reach the socket together.
-        var frameLength = FrameHeader.Size + data.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(frameLength);
+        var buffer = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + dataLength);
+        new FrameHeader((uint)dataLength, streamId, type, flags).Write(buffer);
+        return buffer;
+    }
+
+    // One buffer, one write: the header and data of a frame reach the socket together. Returns the pooled buffer.
+    private async Task SendAsync(byte[] buffer, int frameLength, CancellationToken cancellationToken)
+    {
         try
         {
-            new FrameHeader((uint)data.Length, streamId, type, flags).Write(buffer);
-            data.Span.CopyTo(buffer.AsSpan(FrameHeader.Size));
             await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {

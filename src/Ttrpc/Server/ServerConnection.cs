@@ -134,7 +134,8 @@ internal sealed class ServerConnection : IAsyncDisposable
         try
         {
             var payload = await method.Handle(request.Payload.Memory, stream, context).ConfigureAwait(false);
-            response = new Response { Status = new Wire.Status(), Payload = ByteString.CopyFrom(payload.Span) };
+            // Not copied: the handler's buffer is not touched again, and is written out before this method returns.
+            response = new Response { Status = new Wire.Status(), Payload = UnsafeByteOperations.UnsafeWrap(payload) };
         }
         catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true)
         {
@@ -156,14 +157,14 @@ internal sealed class ServerConnection : IAsyncDisposable
     {
         try
         {
-            var bytes = response.ToByteArray();
-            if (bytes.Length > FrameHeader.MaxDataLength)
+            var size = response.CalculateSize();
+            if (size > FrameHeader.MaxDataLength)
             {
-                bytes = Error(IsolaErrorCode.ResourceExhausted,
-                    $"response of {bytes.Length} bytes exceeds maximum message size of {FrameHeader.MaxDataLength}").ToByteArray();
+                response = Error(IsolaErrorCode.ResourceExhausted,
+                    $"response of {size} bytes exceeds maximum message size of {FrameHeader.MaxDataLength}");
             }
 
-            await _channel.WriteAsync(id, FrameType.Response, 0, bytes, _closing.Token).ConfigureAwait(false);
+            await _channel.WriteAsync(id, FrameType.Response, 0, response, _closing.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
         {
