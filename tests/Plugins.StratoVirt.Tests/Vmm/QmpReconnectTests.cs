@@ -36,7 +36,34 @@ public sealed class QmpReconnectTests : IAsyncLifetime
     {
         await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), ["pcie.1"]);
         server.ReplyDelays["stop"] = TimeSpan.FromSeconds(5);
-        await using var vm = await new StratoVirtVmm().AttachAsync(new VmLaunchSpec
+        await using var vm = await AttachAsync(server);
+
+        var timedOut = await Assert.ThrowsAsync<IsolaException>(() => vm.PauseAsync(CancellationToken.None));
+        var status = await vm.StatusAsync(CancellationToken.None);
+        await vm.ResumeAsync(CancellationToken.None);
+
+        Assert.Equal(IsolaErrorCode.DeadlineExceeded, timedOut.Code);
+        Assert.Equal("running", status.Status);
+        Assert.Equal(2, server.Connections);
+        Assert.Empty(server.Violations);
+    }
+
+    [Fact]
+    public async Task A_timed_out_command_reconnects_at_once_so_events_keep_arriving_without_another_operation()
+    {
+        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), ["pcie.1"]);
+        server.ReplyDelays["stop"] = TimeSpan.FromSeconds(5);
+        await using var vm = await AttachAsync(server);
+
+        await Assert.ThrowsAsync<IsolaException>(() => vm.PauseAsync(CancellationToken.None));
+
+        // Nothing else is asked of the VM: only the handle's own reconnect can open the second connection.
+        await Controller.VmHarness.UntilAsync(() => server.Connections == 2, TimeSpan.FromSeconds(10), "the VM handle to reconnect");
+        Assert.Empty(server.Violations);
+    }
+
+    private async Task<IVmInstance> AttachAsync(StratoVirtQmpServer server) =>
+        await new StratoVirtVmm().AttachAsync(new VmLaunchSpec
         {
             Id = "sv-reconnect",
             StateDirectory = _dir,
@@ -49,14 +76,4 @@ public sealed class QmpReconnectTests : IAsyncLifetime
             [RecoveryKeys.Vmm] = ProcessIdentity.Read(_process.Id)!.Value.ToString(),
             [RecoveryKeys.Qmp] = server.Path,
         }, CancellationToken.None);
-
-        var timedOut = await Assert.ThrowsAsync<IsolaException>(() => vm.PauseAsync(CancellationToken.None));
-        var status = await vm.StatusAsync(CancellationToken.None);
-        await vm.ResumeAsync(CancellationToken.None);
-
-        Assert.Equal(IsolaErrorCode.DeadlineExceeded, timedOut.Code);
-        Assert.Equal("running", status.Status);
-        Assert.Equal(2, server.Connections);
-        Assert.Empty(server.Violations);
-    }
 }
