@@ -5,7 +5,7 @@ using System.Runtime.Versioning;
 namespace Isola.Ttrpc.Tests;
 
 /// <summary>A unique short socket path under /tmp, removed with its directory on dispose.</summary>
-internal sealed class TestSocket : IDisposable
+public sealed class TestSocket : IDisposable
 {
     public TestSocket()
     {

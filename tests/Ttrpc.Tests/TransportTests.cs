@@ -13,7 +13,7 @@ public sealed class TransportTests
     public async Task Hybrid_vsock_sends_CONNECT_port_and_then_speaks_ttrpc_on_the_same_socket()
     {
         using var socket = new TestSocket();
-        using var listener = ClientServerTests.Listen(socket.Path);
+        using var listener = RawWire.Listen(socket.Path);
         await using var server = new TtrpcServer();
         server.AddUnary("t.S", "Echo", StringValue.Parser, (r, _) => Task.FromResult(r));
         string? handshake = null;
@@ -39,7 +39,7 @@ public sealed class TransportTests
     public async Task Hybrid_vsock_refusal_is_Unavailable_with_the_reply()
     {
         using var socket = new TestSocket();
-        using var listener = ClientServerTests.Listen(socket.Path);
+        using var listener = RawWire.Listen(socket.Path);
         var proxy = Task.Run(async () =>
         {
             using var peer = await listener.AcceptAsync();

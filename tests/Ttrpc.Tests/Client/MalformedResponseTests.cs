@@ -16,17 +16,17 @@ public sealed class MalformedResponseTests : IDisposable
     [Fact]
     public async Task A_malformed_response_fails_its_call_as_Internal_naming_the_endpoint_and_the_connection_goes_on()
     {
-        using var listener = ClientServerTests.Listen(_socket.Path);
+        using var listener = RawWire.Listen(_socket.Path);
         var peer = Task.Run(async () =>
         {
             using var accepted = await listener.AcceptAsync();
             await using var s = new System.Net.Sockets.NetworkStream(accepted);
-            var (first, _) = await ClientServerTests.ReadFrameAsync(s);
-            await ClientServerTests.WriteFrameAsync(s, first.StreamId, FrameType.Response, [0x12, 0xff, 0x01]); // payload, length 255, 1 byte
-            var (second, _) = await ClientServerTests.ReadFrameAsync(s);
+            var (first, _) = await RawWire.ReadFrameAsync(s);
+            await RawWire.WriteFrameAsync(s, first.StreamId, FrameType.Response, [0x12, 0xff, 0x01]); // payload, length 255, 1 byte
+            var (second, _) = await RawWire.ReadFrameAsync(s);
             var ok = new Response { Status = new Wire.Status(), Payload = new StringValue { Value = "fine" }.ToByteString() };
-            await ClientServerTests.WriteFrameAsync(s, second.StreamId, FrameType.Response, ok.ToByteArray());
-            await ClientServerTests.ReadFrameAsync(s).ContinueWith(_ => { }); // until the client goes
+            await RawWire.WriteFrameAsync(s, second.StreamId, FrameType.Response, ok.ToByteArray());
+            await RawWire.ReadFrameAsync(s).ContinueWith(_ => { }); // until the client goes
         });
         var address = "unix://" + _socket.Path;
         await using var client = await TtrpcClient.ConnectAsync(address);
@@ -46,15 +46,15 @@ public sealed class MalformedResponseTests : IDisposable
     [Fact]
     public async Task A_response_payload_of_the_wrong_shape_is_an_Internal_protocol_error()
     {
-        using var listener = ClientServerTests.Listen(_socket.Path);
+        using var listener = RawWire.Listen(_socket.Path);
         var peer = Task.Run(async () =>
         {
             using var accepted = await listener.AcceptAsync();
             await using var s = new System.Net.Sockets.NetworkStream(accepted);
-            var (first, _) = await ClientServerTests.ReadFrameAsync(s);
+            var (first, _) = await RawWire.ReadFrameAsync(s);
             var bad = new Response { Status = new Wire.Status(), Payload = ByteString.CopyFrom(0x0a, 0x7f) };
-            await ClientServerTests.WriteFrameAsync(s, first.StreamId, FrameType.Response, bad.ToByteArray());
-            await ClientServerTests.ReadFrameAsync(s).ContinueWith(_ => { });
+            await RawWire.WriteFrameAsync(s, first.StreamId, FrameType.Response, bad.ToByteArray());
+            await RawWire.ReadFrameAsync(s).ContinueWith(_ => { });
         });
         await using var client = await TtrpcClient.ConnectAsync("unix://" + _socket.Path);
 

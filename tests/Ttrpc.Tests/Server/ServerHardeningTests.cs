@@ -24,10 +24,10 @@ public sealed class ServerHardeningTests : IDisposable
         await using var raw = await TtrpcTransport.ConnectUnixAsync(_socket.Path);
         var good = new Request { Service = Svc, Method = "Echo", Payload = new StringValue { Value = "x" }.ToByteString() }.ToByteArray();
 
-        await ClientServerTests.WriteFrameAsync(raw, 1, FrameType.Request, [0x0a, 0xff, 0x01]); // field 1, length 255, 1 byte
-        var bad = await ClientServerTests.ReadResponseAsync(raw);
-        await ClientServerTests.WriteFrameAsync(raw, 3, FrameType.Request, good);
-        var ok = await ClientServerTests.ReadResponseAsync(raw);
+        await RawWire.WriteFrameAsync(raw, 1, FrameType.Request, [0x0a, 0xff, 0x01]); // field 1, length 255, 1 byte
+        var bad = await RawWire.ReadResponseAsync(raw);
+        await RawWire.WriteFrameAsync(raw, 3, FrameType.Request, good);
+        var ok = await RawWire.ReadResponseAsync(raw);
 
         Assert.Equal((1u, (int)IsolaErrorCode.InvalidArgument), (bad.Id, bad.Response.Status.Code));
         Assert.Contains("malformed ttrpc request", bad.Response.Status.Message);
@@ -42,8 +42,8 @@ public sealed class ServerHardeningTests : IDisposable
         await using var raw = await TtrpcTransport.ConnectUnixAsync(_socket.Path);
         var request = new Request { Service = Svc, Method = "Echo", Payload = ByteString.CopyFrom(0x0a, 0x7f) }.ToByteArray();
 
-        await ClientServerTests.WriteFrameAsync(raw, 1, FrameType.Request, request);
-        var bad = await ClientServerTests.ReadResponseAsync(raw);
+        await RawWire.WriteFrameAsync(raw, 1, FrameType.Request, request);
+        var bad = await RawWire.ReadResponseAsync(raw);
 
         Assert.Equal((int)IsolaErrorCode.InvalidArgument, bad.Response.Status.Code);
     }

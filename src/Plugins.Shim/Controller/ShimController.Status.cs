@@ -1,0 +1,98 @@
+using System.Globalization;
+using Isola.Controllers;
+using Isola.Executors;
+using Keys = Isola.Plugins.Shim.Controller.ControllerDataKeys;
+
+namespace Isola.Plugins.Shim.Controller;
+
+/// <summary>Status and Wait of the pause task, and what an unreachable shim means for them.</summary>
+internal sealed partial class ShimController
+{
+    public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            return await client.WaitAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
+        {
+            var address = Get(sandbox.ControllerData, Keys.Address);
+            ThrowIfPauseAlive(sandbox, address, e);
+            throw IsolaException.NotFound($"sandbox '{sandbox.Id}': its shim ({address}) and its pause are gone; the exit status is lost");
+        }
+    }
+
+    // The shim at address is unreachable: Unavailable while the pod's pause still runs, so the host keeps the sandbox
+    // Pending and retries, rather than reporting an exit that did not happen.
+    private static void ThrowIfPauseAlive(SandboxContext sandbox, string address, IsolaException unreachable)
+    {
+        var data = sandbox.ControllerData;
+        if (uint.TryParse(Get(data, Keys.PausePid), CultureInfo.InvariantCulture, out var pid) &&
+            PauseProcess.IsAlive(pid, Get(data, Keys.CgroupsPath)))
+        {
+            throw new IsolaException(IsolaErrorCode.Unavailable,
+                $"sandbox '{sandbox.Id}': shim socket {SocketPath(address)} unreachable while pause pid {pid} still runs: {unreachable.Message}",
+                unreachable);
+        }
+    }
+
+    private static string SocketPath(string address) =>
+        address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0 ? address[(i + 7)..] : address;
+
+    public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
+    {
+        var data = sandbox.ControllerData;
+        var address = Get(data, Keys.Address, "");
+        var version = uint.TryParse(Get(data, Keys.Version), CultureInfo.InvariantCulture, out var v) ? v : 2;
+        DateTimeOffset? startedAt = DateTimeOffset.TryParse(Get(data, Keys.StartedAt), CultureInfo.InvariantCulture, DateTimeStyles.None, out var s) ? s : null;
+        if (address.Length == 0)
+        {
+            if (!Directory.Exists(BundleOf(sandbox)))
+            {
+                throw IsolaException.NotFound($"sandbox '{sandbox.Id}': no pause bundle and no shim");
+            }
+
+            return new ControllerStatus { Ready = false, Info = new Dictionary<string, string> { ["reason"] = "not started" } };
+        }
+
+        TaskState state;
+        try
+        {
+            var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            state = await client.StateAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
+        {
+            // runc containers outlive their shim: while the pause runs the pod runs, and the host keeps it Pending.
+            ThrowIfPauseAlive(sandbox, address, e);
+            return new ControllerStatus
+            {
+                Ready = false,
+                TaskAddress = address,
+                TaskApiVersion = version,
+                CreatedAt = startedAt,
+                Info = new Dictionary<string, string> { ["reason"] = "shim and pause gone", ["error"] = e.Message },
+            };
+        }
+
+        var info = new Dictionary<string, string> { ["status"] = state.Status.ToString(), ["bundle"] = state.Bundle };
+        if (verbose)
+        {
+            info["shim"] = _settings.ShimBinary;
+            info["runtime"] = RuntimeOf(sandbox);
+            info["cgroupsPath"] = Get(data, Keys.CgroupsPath, "");
+        }
+
+        return new ControllerStatus
+        {
+            Ready = state.Status == Executors.TaskStatus.Running,
+            Pid = state.Status == Executors.TaskStatus.Running ? state.Pid : 0,
+            TaskAddress = address,
+            TaskApiVersion = version,
+            CreatedAt = startedAt,
+            ExitedAt = state.Exit?.ExitedAt,
+            Info = info,
+        };
+    }
+}
