@@ -38,6 +38,8 @@ internal sealed class ShimBench : IBenchmark
             ["Isola:Runtimes:runc:Options:CgroupParent"] = CgroupParent,
         });
         var metrics = new Dictionary<string, double>();
+        var notes = new List<string>();
+        using var phases = new ActivityPhases("Isola.Plugins.Shim");
         await using (var host = await builder.StartAsync(cancellationToken))
         {
             // Warm-up, and the pause bundle the floor runs: the very bundle the controller wrote, copied.
@@ -47,7 +49,11 @@ internal sealed class ShimBench : IBenchmark
 
             var floorRoot = Path.Combine(work, "runc");
             var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
+            phases.Recording = true; // the sequential pods only: concurrent ones would mostly measure queueing
             var (readySeq, downSeq) = await SequentialAsync(n, _ => RunSandboxAsync(host, cancellationToken), s => s.RemoveAsync(cancellationToken));
+            phases.Recording = false;
+            notes.Add(Breakdown("ready_seq", BenchResult.Median(readySeq), phases.Medians(ReadyPhases)));
+            notes.Add(Breakdown("teardown_seq", BenchResult.Median(downSeq), phases.Medians(TeardownPhases)));
             var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
 
             // Concurrent pods, with every shim measured while all of them run.
@@ -68,11 +74,25 @@ internal sealed class ShimBench : IBenchmark
         Directory.Delete(work, recursive: true);
         return new BenchResult(Name, metrics,
         [
+            .. notes,
             "ready = IsolaHost RunAsync (record, pause bundle, shim start, Task Create+Start, pause catching SIGTERM); floor = runc run -d of the same bundle",
             "teardown = RemoveAsync (Stop: SIGTERM to a pause that exits at once, Task Delete, shim Shutdown, cgroup and bundle removal); floor = runc kill KILL + runc delete --force",
             "concurrent: all pods started at once, each pod's own latency; medians in ms; ratio = isola / floor",
             "shim RSS: VmRSS of each pod's containerd-shim-runc-v2 while all concurrent pods run",
         ]);
+    }
+
+    private static readonly string[] ReadyPhases =
+        ["pause bundle", "shim start", "connect", "pause create", "pause start", "shim pid + pause SIGTERM handler"];
+
+    private static readonly string[] TeardownPhases = ["stop tasks", "delete tasks", "shim shutdown + exit", "socket, log, cgroup, bundles"];
+
+    // Median of each controller phase (from the plugin's activities); the rest of the median total is the host's own
+    // work (records, locks, fsyncs) and the gaps between phases. Medians do not add up exactly: an approximation.
+    private static string Breakdown(string name, double total, IReadOnlyList<(string Phase, double MedianMs)> phases)
+    {
+        var parts = string.Join(", ", phases.Select(p => $"{p.Phase} {p.MedianMs:F1}"));
+        return $"{name} breakdown (medians, ms): total {total:F1} = {parts}, host and gaps {total - phases.Sum(p => p.MedianMs):F1}";
     }
 
     private static void Put(Dictionary<string, double> metrics, string name, IReadOnlyList<double> isola, IReadOnlyList<double> floor)

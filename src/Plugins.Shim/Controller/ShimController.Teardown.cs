@@ -1,6 +1,7 @@
 using System.Globalization;
 using Isola.Controllers;
 using Isola.Executors;
+using Isola.Plugins.Shim.Diagnostics;
 using Isola.Plugins.Shim.Executor;
 using Isola.Plugins.Shim.Launcher;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,7 @@ internal sealed partial class ShimController
 
         // Containers first (they share the pod's namespaces), then the pause: SIGTERM, then SIGKILL after the timeout.
         var tasks = ContainerIds(sandbox).Append(sandbox.Id).ToList();
+        using var phase = ShimActivities.Phase("stop tasks", sandbox.Id);
         await Task.WhenAll(tasks.Select(id => StopTaskAsync(client, id, timeout, cancellationToken))).ConfigureAwait(false);
     }
 
@@ -46,14 +48,21 @@ internal sealed partial class ShimController
             try
             {
                 var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-                foreach (var id in containers)
+                using (ShimActivities.Phase("delete tasks", sandbox.Id))
                 {
-                    await DeleteTaskAsync(client, id, cancellationToken).ConfigureAwait(false);
+                    foreach (var id in containers)
+                    {
+                        await DeleteTaskAsync(client, id, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
                 }
 
-                await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
                 graceful = true;
-                await ShutdownShimAsync(client, sandbox, cancellationToken).ConfigureAwait(false);
+                using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id))
+                {
+                    await ShutdownShimAsync(client, sandbox, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded or IsolaErrorCode.Unknown
                                             or IsolaErrorCode.Internal or IsolaErrorCode.FailedPrecondition)
@@ -74,6 +83,7 @@ internal sealed partial class ShimController
             await ShimProcesses.KillAsync(shimPid).ConfigureAwait(false);
         }
 
+        using var cleanup = ShimActivities.Phase("socket, log, cgroup, bundles", sandbox.Id);
         RemoveShimSocket(sandbox);
         _logs.Detach(sandbox.Id);
         if (sandbox.ControllerData.TryGetValue(Keys.CgroupsPath, out var cgroup) && CgroupCleaner.Remove(cgroup) is { Count: > 0 } left)

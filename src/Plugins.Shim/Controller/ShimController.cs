@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Isola.Controllers;
 using Isola.Executors;
+using Isola.Plugins.Shim.Diagnostics;
 using Isola.Plugins.Shim.Events;
+using Isola.Plugins.Shim.Executor;
 using Isola.Plugins.Shim.Launcher;
 using Microsoft.Extensions.Logging;
 using Keys = Isola.Plugins.Shim.Controller.ControllerDataKeys;
@@ -77,6 +79,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
 
         var bundle = DefaultBundleOf(sandbox);
         var cgroupsPath = $"{parent.TrimEnd('/')}/{sandbox.Id}";
+        using var phase = ShimActivities.Phase("pause bundle", sandbox.Id);
         try
         {
             PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, _pauseBinary);
@@ -107,29 +110,47 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         }
 
         // The FIFO must have a reader before the shim starts: the daemonised shim opens it for writing.
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
-        var started = await _launcher.StartAsync(sandbox.Id, bundle, cancellationToken).ConfigureAwait(false);
-        var shimStarted = clock.Elapsed.TotalMilliseconds;
+        ShimStartResult started;
+        using (ShimActivities.Phase("shim start", sandbox.Id))
+        {
+            _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
+            started = await _launcher.StartAsync(sandbox.Id, bundle, cancellationToken).ConfigureAwait(false);
+        }
+
         sandbox.ControllerData[Keys.Address] = started.TaskAddress;
         sandbox.ControllerData[Keys.Version] = started.Version.ToString(CultureInfo.InvariantCulture);
 
-        var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-        await client.CreateAsync(new TaskCreateRequest
+        TaskServiceClient client;
+        using (ShimActivities.Phase("connect", sandbox.Id))
         {
-            Id = sandbox.Id,
-            Bundle = bundle,
-            Stdio = new StdioSpec("", "", ""),
-            Options = ContainerBundle.ReadOptions(bundle),
-        }, cancellationToken).ConfigureAwait(false);
-        var created = clock.Elapsed.TotalMilliseconds;
-        var pid = await client.StartAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
-        var taskStarted = clock.Elapsed.TotalMilliseconds;
-        var connect = await client.ConnectAsync(sandbox.Id, cancellationToken).ConfigureAwait(false);
-        sandbox.ControllerData[Keys.ShimPid] = connect.ShimPid.ToString(CultureInfo.InvariantCulture);
-        await PauseSignals.WaitForHandlersAsync(pid, cancellationToken).ConfigureAwait(false);
-        _logger.LogDebug("sandbox {Id} started in {Total:F1} ms: shim start {Shim:F1}, pause Create {Create:F1}, Start {Start:F1}",
-            sandbox.Id, clock.Elapsed.TotalMilliseconds, shimStarted, created - shimStarted, taskStarted - created);
+            client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        }
+
+        using (ShimActivities.Phase("pause create", sandbox.Id))
+        {
+            await client.CreateAsync(new TaskCreateRequest
+            {
+                Id = sandbox.Id,
+                Bundle = bundle,
+                Stdio = new StdioSpec("", "", ""),
+                Options = ContainerBundle.ReadOptions(bundle),
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        uint pid;
+        using (ShimActivities.Phase("pause start", sandbox.Id))
+        {
+            pid = await client.StartAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        using (ShimActivities.Phase("shim pid + pause SIGTERM handler", sandbox.Id))
+        {
+            // Independent: the shim's pid (one round trip) while the pause installs its handler.
+            var connect = client.ConnectAsync(sandbox.Id, cancellationToken);
+            await PauseSignals.WaitForHandlersAsync(pid, cancellationToken).ConfigureAwait(false);
+            sandbox.ControllerData[Keys.ShimPid] = (await connect.ConfigureAwait(false)).ShimPid.ToString(CultureInfo.InvariantCulture);
+        }
+
         var now = DateTimeOffset.UtcNow;
         sandbox.ControllerData[Keys.PausePid] = pid.ToString(CultureInfo.InvariantCulture);
         sandbox.ControllerData[Keys.StartedAt] = now.ToString("O", CultureInfo.InvariantCulture);
