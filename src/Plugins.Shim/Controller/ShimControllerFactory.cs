@@ -19,12 +19,10 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
         return new ShimController(options, SettingsFor(options, context.StateRoot, context.RuntimeName), context.LoggerFactory);
     }
 
-    private static int _eventSockets;
-
     /// <summary>
     /// The -address a shim is given and the TTRPC_ADDRESS it publishes events to. The -address derives from the state
     /// root and runtime name only, because the shim hashes it into its socket path and a later host process must
-    /// find the same shims. The events socket is this process's own (pid and a per-process counter): a CLI host that
+    /// find the same shims. The events socket is this controller's own (pid and a random suffix): a CLI host that
     /// comes and goes must never unlink the socket a long-running `isola serve` listens on.
     /// </summary>
     /// <remarks>
@@ -36,7 +34,8 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(stateRoot) + "\0" + runtimeName)))[..16];
         var address = Path.Combine(EventsDirectory, hash + ".sock");
-        var events = Path.Combine(EventsDirectory, $"events-{Environment.ProcessId}-{Interlocked.Increment(ref _eventSockets)}.sock");
+        // Random, not a counter: every host in a process loads the plugin into its own load context, with its own statics.
+        var events = Path.Combine(EventsDirectory, $"events-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.sock");
         return new ShimSettings
         {
             ShimBinary = options.ShimBinary,
