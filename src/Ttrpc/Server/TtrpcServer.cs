@@ -98,7 +98,7 @@ public sealed class TtrpcServer : IAsyncDisposable
         }
 
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var staging = Path.Combine(directory, ".ttrpc-" + Guid.NewGuid().ToString("N")[..8]);
+        var staging = Path.Combine(directory, ".t" + Guid.NewGuid().ToString("N")[..6]); // short: the path limit is tight
         var staged = Path.Combine(staging, "s");
         if (System.Text.Encoding.UTF8.GetByteCount(staged) > MaxUnixPath)
         {
