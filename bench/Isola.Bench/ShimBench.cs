@@ -40,6 +40,7 @@ internal sealed class ShimBench : IBenchmark
         var metrics = new Dictionary<string, double>();
         var notes = new List<string>();
         using var phases = new ActivityPhases("Isola.Plugins.Shim");
+        using var concurrentPhases = new ActivityPhases("Isola.Plugins.Shim");
         await using (var host = await builder.StartAsync(cancellationToken))
         {
             // Warm-up, and the pause bundle the floor runs: the very bundle the controller wrote, copied.
@@ -49,7 +50,7 @@ internal sealed class ShimBench : IBenchmark
 
             var floorRoot = Path.Combine(work, "runc");
             var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
-            phases.Recording = true; // the sequential pods only: concurrent ones would mostly measure queueing
+            phases.Recording = true; // the sequential pods; the concurrent ones are recorded apart (they mostly queue)
             var (readySeq, downSeq) = await SequentialAsync(n, _ => RunSandboxAsync(host, cancellationToken), s => s.RemoveAsync(cancellationToken));
             phases.Recording = false;
             notes.Add(Breakdown("ready_seq", BenchResult.Median(readySeq), phases.Medians(ReadyPhases)));
@@ -57,11 +58,15 @@ internal sealed class ShimBench : IBenchmark
             var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
 
             // Concurrent pods, with every shim measured while all of them run.
+            concurrentPhases.Recording = true;
             var started = await Task.WhenAll(Enumerable.Range(0, n).Select(_ => TimeAsync(() => RunSandboxAsync(host, cancellationToken))));
             var rss = started.Select(s => ShimRssKiB(s.Value.Id)).Where(r => r > 0).ToList();
             var stopped = await Task.WhenAll(started.Select(s => TimeAsync(async () => { await s.Value.RemoveAsync(cancellationToken); return 0; })));
             var readyPar = started.Select(s => s.Ms).ToList();
             var downPar = stopped.Select(s => s.Ms).ToList();
+            concurrentPhases.Recording = false;
+            notes.Add(Breakdown("ready_concurrent", BenchResult.Median(readyPar), concurrentPhases.Medians(ReadyPhases)));
+            notes.Add(Breakdown("teardown_concurrent", BenchResult.Median(downPar), concurrentPhases.Medians(TeardownPhases)));
 
             Put(metrics, "ready_seq", readySeq, floorReadySeq);
             Put(metrics, "teardown_seq", downSeq, floorDownSeq);
