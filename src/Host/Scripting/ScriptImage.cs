@@ -27,15 +27,20 @@ internal static class ScriptImage
         try
         {
             var factory = LoadFactory(context, image);
-            Task<object?> run;
-            try
+
+            // Started on the thread pool so the script's awaits never capture the caller's SynchronizationContext
+            // (a UI thread, or a test runner's limited context): a script must not be able to stall its host's threads.
+            var run = Task.Run(() =>
             {
-                run = (Task<object?>)factory.Invoke(null, [new object?[] { globals, null }])!;
-            }
-            catch (TargetInvocationException e) when (e.InnerException is not null)
-            {
-                run = Task.FromException<object?>(e.InnerException);
-            }
+                try
+                {
+                    return (Task<object?>)factory.Invoke(null, [new object?[] { globals, null }])!;
+                }
+                catch (TargetInvocationException e) when (e.InnerException is not null)
+                {
+                    return Task.FromException<object?>(e.InnerException);
+                }
+            });
 
             Outcome outcome;
             try

@@ -14,6 +14,7 @@ public sealed class ExampleWorkflowTests
 
         Assert.True(result.Outcome == ScriptOutcome.Succeeded && result.ExitCode == 0,
             $"{name}: {result.Outcome} exit {result.ExitCode}: {result.Error}\n{string.Join('\n', result.Diagnostics)}\n{result.ErrorDetail}");
+        Assert.NotEmpty(pods.Leaks.Ids);
         await pods.AssertNothingLeftAsync();
     }
 
@@ -39,17 +40,25 @@ public sealed class ExampleWorkflowTests
                 var pod = Using(await Isola.Sandboxes.RunScopedAsync(new SandboxSpec(), Ct));
                 await pod.Containers.RunAsync(new ContainerSpec { Rootfs = rootfs.Path, Args = ["/bin/busybox", "sleep", "600"] }, Ct);
             }
+            File.WriteAllText(Path.Combine(ScriptDirectory, "ready"), "");
             await Task.Delay(Timeout.Infinite, Ct);
             """);
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         var run = pods.Runner.RunAsync(script, [], cts.Token);
-        while (!run.IsCompleted && (await pods.Host.Sandboxes.ListAsync()).Sum(s => s.Containers.Count(c => c.State == ContainerState.Running)) < 2)
+        while (!run.IsCompleted && !File.Exists(Path.Combine(pods.Work, "ready")))
         {
             await Task.Delay(50);
         }
 
-        Assert.False(run.IsCompleted, $"the script ended early: {(await run).Error}");
-        Assert.NotEmpty(RealPodHost.ProcessesUnder(pods.Work));
+        if (run.IsCompleted)
+        {
+            Assert.Fail($"the script ended early: {(await run).Error}");
+        }
+
+        // Two pods, each with a running container: two shims, four runc containers (two pauses, two sleeps).
+        var (ids, shims, containers) = (pods.Leaks.Ids, pods.Leaks.LiveShims(), pods.Leaks.LiveContainers());
+        Assert.True((ids.Count, shims.Count, containers.Count) == (2, 2, 4),
+            $"ids [{string.Join(", ", ids)}] shims [{string.Join(" | ", shims)}] containers [{string.Join(", ", containers)}]");
         cts.Cancel();
         var result = await run;
 

@@ -36,8 +36,8 @@ internal sealed class IsolaProcess : IDisposable
 
         foreach (var (key, value) in settings)
         {
-            // Isola:Runtimes:runc:Controller -> ISOLA__RUNTIMES__RUNC__CONTROLLER
-            start.Environment["ISOLA__" + key["Isola:".Length..].Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()] = value;
+            // Isola:Runtimes:runc:Controller -> ISOLA__Runtimes__runc__Controller (names are case-sensitive: runtime "runc")
+            start.Environment["ISOLA__" + key["Isola:".Length..].Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
         start.Environment["XDG_CACHE_HOME"] = cacheHome;

@@ -8,7 +8,20 @@ public sealed class IsolaRunCommandTests : IDisposable
 
     public IsolaRunCommandTests() => Directory.CreateDirectory(_work);
 
-    public void Dispose() => Directory.Delete(_work, recursive: true);
+    public void Dispose()
+    {
+        _leaks?.Dispose();
+        Directory.Delete(_work, recursive: true);
+    }
+
+    private LeakWatch? _leaks;
+
+    /// <summary>Settings for a real runc runtime, watching the state root for what the workflow creates.</summary>
+    private Dictionary<string, string?> RealPods()
+    {
+        _leaks = new LeakWatch(Path.Combine(_work, "root"), _work);
+        return RealPodHost.Settings(_work);
+    }
 
     private string Cache => Path.Combine(_work, "cache");
 
@@ -80,8 +93,7 @@ public sealed class IsolaRunCommandTests : IDisposable
     [Fact]
     public async Task Hello_sandbox_prints_its_line_and_leaves_nothing()
     {
-        var settings = RealPodHost.Settings(_work);
-        using var isola = IsolaProcess.Start(settings, Cache, "run", RealPodHost.Example("hello-sandbox.csx"));
+        using var isola = IsolaProcess.Start(RealPods(), Cache, "run", RealPodHost.Example("hello-sandbox.csx"));
 
         var code = await isola.WaitAsync(TimeSpan.FromMinutes(2));
 
@@ -101,9 +113,10 @@ public sealed class IsolaRunCommandTests : IDisposable
             Log.LogInformation("workflow ready");
             await Task.Delay(Timeout.Infinite, Ct);
             """);
-        using var isola = IsolaProcess.Start(RealPodHost.Settings(_work), Cache, "run", script);
+        using var isola = IsolaProcess.Start(RealPods(), Cache, "run", script);
         Assert.True(await isola.WaitForStderrAsync("workflow ready", TimeSpan.FromMinutes(2)), isola.Stderr);
-        Assert.NotEmpty(RealPodHost.ProcessesUnder(_work));
+        Assert.Single(_leaks!.LiveShims());
+        Assert.Equal(2, _leaks.LiveContainers().Count);
 
         isola.Signal("INT");
 
@@ -120,5 +133,7 @@ public sealed class IsolaRunCommandTests : IDisposable
         }
 
         Assert.Empty(RealPodHost.ProcessesUnder(_work));
+        Assert.NotEmpty(_leaks!.Ids);
+        _leaks.AssertNothingLeft();
     }
 }

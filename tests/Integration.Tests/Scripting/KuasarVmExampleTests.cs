@@ -28,6 +28,8 @@ public sealed class KuasarVmExampleTests : IDisposable
         var socket = Path.Combine(_work, "sb.sock");
         var serverWork = Path.Combine(_work, "server");
         Directory.CreateDirectory(serverWork);
+        using var clientLeaks = new LeakWatch(Path.Combine(_work, "root"), _work);
+        using var serverLeaks = new LeakWatch(Path.Combine(serverWork, "root"), serverWork);
         using var serve = IsolaProcess.Start(RealPodHost.Settings(serverWork), Path.Combine(_work, "cache"),
             "serve", "--sandbox-api", socket, "--default-runtime", "runc", "--bundle-root", Path.Combine(serverWork, "bundles"));
         Assert.True(await serve.WaitForStderrAsync("serving the Sandbox API", TimeSpan.FromMinutes(1)), serve.Stderr);
@@ -57,6 +59,9 @@ public sealed class KuasarVmExampleTests : IDisposable
         Assert.Equal(0, await serve.WaitAsync(TimeSpan.FromMinutes(1)));
         Assert.Empty(RealPodHost.ProcessesUnder(_work));
         var serverRoot = Path.Combine(serverWork, "root");
-        Assert.DoesNotContain(Directory.Exists(serverRoot) ? Directory.GetDirectories(serverRoot) : [], d => !Path.GetFileName(d).StartsWith('.'));
+        Assert.DoesNotContain(Directory.GetDirectories(serverRoot), d => !Path.GetFileName(d).StartsWith('.'));
+        Assert.NotEmpty(serverLeaks.Ids);
+        serverLeaks.AssertNothingLeft();
+        clientLeaks.AssertNothingLeft();
     }
 }

@@ -11,10 +11,13 @@ namespace Isola.Integration.Tests.Scripting;
 /// </summary>
 internal sealed class RealPodHost : IAsyncDisposable
 {
-    private RealPodHost(string work, IsolaHost host)
+    private readonly LeakWatch _leaks;
+
+    private RealPodHost(string work, IsolaHost host, LeakWatch leaks)
     {
         Work = work;
         Host = host;
+        _leaks = leaks;
     }
 
     public string Work { get; }
@@ -42,14 +45,16 @@ internal sealed class RealPodHost : IAsyncDisposable
         RequirePeers();
         var work = Path.Combine(Path.GetTempPath(), "isola-scr-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(work);
+        var leaks = new LeakWatch(Path.Combine(work, "root"), work);
         var builder = IsolaHost.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(Settings(work));
         try
         {
-            return new RealPodHost(work, await builder.StartAsync());
+            return new RealPodHost(work, await builder.StartAsync(), leaks);
         }
         catch
         {
+            leaks.Dispose();
             Directory.Delete(work, recursive: true);
             throw;
         }
@@ -81,10 +86,15 @@ internal sealed class RealPodHost : IAsyncDisposable
         }
 
         Assert.Empty(ProcessesUnder(Work));
+        _leaks.AssertNothingLeft();
     }
+
+    /// <summary>What the workflow created under the state root so far.</summary>
+    public LeakWatch Leaks => _leaks;
 
     public async ValueTask DisposeAsync()
     {
+        _leaks.Dispose();
         await Host.DisposeAsync();
         if (Directory.Exists(Work))
         {
@@ -92,8 +102,14 @@ internal sealed class RealPodHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Processes whose command line or working directory lies under <paramref name="dir"/> (shims, pause).</summary>
-    public static List<string> ProcessesUnder(string dir)
+    /// <summary>Processes whose command line or working directory lies under <paramref name="dir"/>.</summary>
+    public static List<string> ProcessesUnder(string dir) => Processes((cmdline, cwd) =>
+        cmdline.Contains(dir, StringComparison.Ordinal) || cwd.StartsWith(dir, StringComparison.Ordinal));
+
+    /// <summary>Processes whose command line contains <paramref name="text"/>.</summary>
+    public static List<string> ProcessesMatching(string text) => Processes((cmdline, _) => cmdline.Contains(text, StringComparison.Ordinal));
+
+    private static List<string> Processes(Func<string, string, bool> match)
     {
         var found = new List<string>();
         foreach (var proc in Directory.GetDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
@@ -102,7 +118,7 @@ internal sealed class RealPodHost : IAsyncDisposable
             {
                 var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
                 var cwd = new DirectoryInfo(Path.Combine(proc, "cwd")).ResolveLinkTarget(false)?.FullName ?? "";
-                if (cmdline.Contains(dir, StringComparison.Ordinal) || cwd.StartsWith(dir, StringComparison.Ordinal))
+                if (match(cmdline, cwd))
                 {
                     found.Add($"{Path.GetFileName(proc)}: {cmdline.Trim()}");
                 }
