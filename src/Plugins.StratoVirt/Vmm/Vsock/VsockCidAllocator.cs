@@ -39,23 +39,42 @@ internal static class VsockCidAllocator
         }
 
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        try
+        {
+            var cid = PickCid(sandboxId, preferred, devicePath, candidate =>
+                LibC.Ioctl(fd, VhostVsockSetGuestCid, &candidate) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
+            return (cid, handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The retry policy, apart from the ioctl so it can be tested on hosts without vhost-vsock:
+    /// <paramref name="preferred"/> first (a recovered sandbox keeps its CID while it is free), then random CIDs from 3
+    /// (0-2 are reserved), retrying only on EADDRINUSE. <paramref name="tryBind"/> returns 0 or an errno.</summary>
+    internal static uint PickCid(string sandboxId, uint? preferred, string devicePath, Func<ulong, int> tryBind,
+        int maxAttempts = MaxAttempts)
+    {
+        for (var attempt = 0; attempt < maxAttempts; attempt++)
         {
             ulong cid = attempt == 0 && preferred is { } p ? p : (ulong)Random.Shared.NextInt64(3, int.MaxValue);
-            if (LibC.Ioctl(fd, VhostVsockSetGuestCid, &cid) == 0)
+            var errno = tryBind(cid);
+            if (errno == 0)
             {
-                return ((uint)cid, handle);
+                return (uint)cid;
             }
 
-            if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != LibC.EADDRINUSE)
+            if (errno != LibC.EADDRINUSE)
             {
-                var error = LibC.LastError();
-                handle.Dispose();
-                throw IsolaException.Internal($"sandbox {sandboxId}: VHOST_VSOCK_SET_GUEST_CID on {devicePath} failed: {error}");
+                throw IsolaException.Internal(
+                    $"sandbox {sandboxId}: VHOST_VSOCK_SET_GUEST_CID on {devicePath} failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}");
             }
         }
 
-        handle.Dispose();
-        throw new IsolaException(IsolaErrorCode.ResourceExhausted, $"sandbox {sandboxId}: no free vsock CID after {MaxAttempts} attempts on {devicePath}");
+        throw new IsolaException(IsolaErrorCode.ResourceExhausted,
+            $"sandbox {sandboxId}: no free vsock CID after {maxAttempts} attempts on {devicePath}");
     }
 }
