@@ -29,20 +29,24 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
     private readonly ILogger _logger;
     private readonly string _pauseBinary;
     private readonly ShimClientCache _clients = new();
+    private readonly Lazy<ShimEventsServer> _events;
 
     public ShimController(ShimControllerOptions options, ShimSettings settings, ILoggerFactory loggerFactory)
     {
         _options = options;
         _settings = settings;
         _logger = loggerFactory.CreateLogger<ShimController>();
-        _launcher = new ShimLauncher(settings, _logger);
+        // Bound on the first shim launch, not here: a short-lived CLI host that lists or removes sandboxes starts no
+        // shim, and binding (with the ttrpc server and Protobuf it loads) cost ~25 ms of every host start.
+        _events = new Lazy<ShimEventsServer>(ListenForEvents, LazyThreadSafetyMode.ExecutionAndPublication);
+        _launcher = new ShimLauncher(settings, () => Events.SocketPath, _logger);
         _logs = new ShimLogDrain(_logger);
         _pauseBinary = options.PauseBinary ?? PluginPause;
-        Events = new ShimEventsServer(settings.TtrpcAddress, _logger);
     }
 
-    /// <summary>The events endpoint shims publish to while this controller lives.</summary>
-    public ShimEventsServer Events { get; }
+    /// <summary>The events endpoint shims publish to while this controller lives; listening from the first access
+    /// (every shim launch reads it for TTRPC_ADDRESS).</summary>
+    public ShimEventsServer Events => _events.Value;
 
     // Built by the plugin's csproj from Pause/*.c into the plugin's own folder.
     private static string PluginPause => Path.Combine(PluginDirectory, "isola-pause");
@@ -181,7 +185,22 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
     {
         await _clients.DisposeAsync().ConfigureAwait(false);
         _logs.Dispose();
-        await Events.DisposeAsync().ConfigureAwait(false);
+        if (_events.IsValueCreated)
+        {
+            await _events.Value.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private ShimEventsServer ListenForEvents()
+    {
+        try
+        {
+            return new ShimEventsServer(_settings.TtrpcAddress, _logger);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            throw IsolaException.Internal($"cannot listen for shim events on {_settings.TtrpcAddress}: {e.Message}", e);
+        }
     }
 
     private IEnumerable<string> ContainerIds(SandboxContext sandbox)

@@ -10,6 +10,7 @@ namespace Isola.Plugins.Shim.Launcher;
 internal sealed class ShimLauncher
 {
     private readonly ShimSettings _settings;
+    private readonly Func<string> _eventsAddress;
     private readonly ILogger _logger;
 
     /// <summary>The file `shim start` writes the shim's Task API address to, in the bundle.</summary>
@@ -28,9 +29,13 @@ internal sealed class ShimLauncher
         }
     }
 
-    public ShimLauncher(ShimSettings settings, ILogger logger)
+    /// <param name="settings">The shim binary and the addresses it is given.</param>
+    /// <param name="eventsAddress">The TTRPC_ADDRESS for a shim: the events socket, listening once this returns.</param>
+    /// <param name="logger">Where shim failures are logged.</param>
+    public ShimLauncher(ShimSettings settings, Func<string> eventsAddress, ILogger logger)
     {
         _settings = settings;
+        _eventsAddress = eventsAddress;
         _logger = logger;
     }
 
@@ -87,7 +92,7 @@ internal sealed class ShimLauncher
         }
 
         // containerd's environment for shims: 1.x reads TTRPC_ADDRESS; 2.x also GRPC_ADDRESS, NAMESPACE, MAX_SHIM_VERSION.
-        psi.Environment["TTRPC_ADDRESS"] = _settings.TtrpcAddress;
+        psi.Environment["TTRPC_ADDRESS"] = _eventsAddress();
         psi.Environment["GRPC_ADDRESS"] = _settings.ContainerdAddress;
         psi.Environment["NAMESPACE"] = _settings.Namespace;
         psi.Environment["MAX_SHIM_VERSION"] = "2";
