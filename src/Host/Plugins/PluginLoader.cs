@@ -1,6 +1,8 @@
 using System.Reflection;
+using System.Runtime.Loader;
 using Isola.Plugins;
 using McMaster.NETCore.Plugins;
+using McMaster.NETCore.Plugins.Loader;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +19,9 @@ internal sealed class PluginFolderLoader(ILogger logger)
     // each assembly's whole reference closure, so this also covers Microsoft.Extensions.Primitives and friends.
     private static readonly Type[] SharedTypes = [typeof(IIsolaPlugin), typeof(ILogger), typeof(IConfiguration)];
 
-    private readonly List<PluginLoader> _loaders = [];
+    // Kept alive with the host: the plugins' load contexts.
+    private readonly List<object> _loaders = [];
+    private bool? _hostHasProbingPaths;
 
     /// <summary>Loads every plugin folder under <paramref name="pluginsDir"/> (sorted, dot-folders skipped).</summary>
     public IReadOnlyList<(IIsolaPlugin Plugin, string Folder, string Version)> LoadAll(string pluginsDir)
@@ -68,9 +72,7 @@ internal sealed class PluginFolderLoader(ILogger logger)
         {
             // Only the contract closure is shared; everything else a plugin ships (Protobuf, gRPC, ...) stays its own,
             // so a plugin never silently runs against a different version of its dependencies that the host happens to load.
-            var loader = PluginLoader.CreateFromAssemblyFile(main, SharedTypes);
-            _loaders.Add(loader);
-            assembly = loader.LoadDefaultAssembly();
+            assembly = LoadMainAssembly(folder, main);
         }
         catch (Exception e)
         {
@@ -80,6 +82,53 @@ internal sealed class PluginFolderLoader(ILogger logger)
         var plugin = CreateEntry(folder, assembly);
         var version = assembly.GetName().Version?.ToString() ?? "0.0.0.0";
         return (plugin, folder, version);
+    }
+
+    /// <summary>
+    /// Builds the plugin's load context with McMaster's <see cref="AssemblyLoadContextBuilder"/> (the same settings
+    /// <see cref="PluginLoader.CreateFromAssemblyFile(string, Type[])"/> uses; its context resolves the plugin's
+    /// .deps.json with the runtime's AssemblyDependencyResolver) unless a runtimeconfig declares additionalProbingPaths.
+    /// Why: PluginLoader also deserialises the plugin's and every host *.runtimeconfig(.dev).json with reflection-based
+    /// System.Text.Json only to find those paths, ~26 ms of every host start, and neither published plugins nor the
+    /// host have any. When some file names them, the full PluginLoader runs, so they are honoured as before.
+    /// </summary>
+    private Assembly LoadMainAssembly(string folder, string main)
+    {
+        _hostHasProbingPaths ??= Directory.EnumerateFiles(AppContext.BaseDirectory, "*.runtimeconfig.json").Any(DeclaresProbingPaths);
+        var stem = Path.Combine(folder, Path.GetFileNameWithoutExtension(main));
+        if (_hostHasProbingPaths.Value || DeclaresProbingPaths(stem + ".runtimeconfig.json"))
+        {
+            var loader = PluginLoader.CreateFromAssemblyFile(main, SharedTypes);
+            _loaders.Add(loader);
+            return loader.LoadDefaultAssembly();
+        }
+
+        var builder = new AssemblyLoadContextBuilder()
+            .SetMainAssemblyPath(main)
+            .SetDefaultContext(AssemblyLoadContext.GetLoadContext(typeof(PluginLoader).Assembly) ?? AssemblyLoadContext.Default);
+        foreach (var type in SharedTypes)
+        {
+            builder.PreferDefaultLoadContextAssembly(type.Assembly.GetName());
+        }
+
+        var context = builder.Build();
+        _loaders.Add(context);
+        return context.LoadFromAssemblyPath(main);
+    }
+
+    /// <summary>Whether a runtimeconfig.json, or the .dev.json beside it, mentions additionalProbingPaths (a text
+    /// check: a false positive only costs the slow path).</summary>
+    private static bool DeclaresProbingPaths(string runtimeConfig)
+    {
+        foreach (var file in new[] { runtimeConfig, Path.ChangeExtension(runtimeConfig, ".dev.json") })
+        {
+            if (File.Exists(file) && File.ReadAllText(file).Contains("additionalProbingPaths", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Instantiates the type named by the assembly's <see cref="IsolaPluginAttribute"/>.</summary>
