@@ -30,9 +30,25 @@ internal sealed class FileController(string callLog, string resourceDir, string?
 
     private string? Phase(SandboxContext s) => File.Exists(Resource(s)) ? File.ReadAllText(Resource(s)) : null;
 
+    // Calls run concurrently (a listing refreshes up to 8 sandboxes at once) and .NET's Append mode seeks to the end
+    // rather than opening with O_APPEND, so two appends could write the same offset and lose a line. FileShare.None
+    // takes an exclusive flock on Unix: appends are serialised, across processes too.
     private void Record(string operation, SandboxContext s)
     {
-        File.AppendAllText(callLog, $"{operation} {s.Id} {Environment.ProcessId}\n");
+        var line = System.Text.Encoding.UTF8.GetBytes($"{operation} {s.Id} {Environment.ProcessId}\n");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var log = new FileStream(callLog, FileMode.Append, FileAccess.Write, FileShare.None);
+                log.Write(line);
+                return;
+            }
+            catch (IOException) when (attempt < 500)
+            {
+                Thread.Sleep(2);
+            }
+        }
     }
 
     private void MaybeCrash(string operation)
