@@ -60,8 +60,13 @@ internal sealed partial class SandboxManager
         }
 
         await RepairNamesAsync(records, cancellationToken).ConfigureAwait(false);
-        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = RefreshConcurrency, CancellationToken = cancellationToken },
-            async (item, ct) => await RecoverOneAsync(item.Id, item.Generation, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        // Usually nothing is half-done; Parallel.ForEachAsync costs ~3.5 ms of a host start even over an empty list.
+        cancellationToken.ThrowIfCancellationRequested();
+        if (pending.Count > 0)
+        {
+            await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = RefreshConcurrency, CancellationToken = cancellationToken },
+                async (item, ct) => await RecoverOneAsync(item.Id, item.Generation, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
         lock (_quarantined)
         {
             _quarantined.Clear();
