@@ -1,40 +1,22 @@
-using System.Diagnostics;
 using Isola.Plugins.StratoVirt.Tests.Qmp;
 using Isola.Plugins.StratoVirt.Vmm;
-using Isola.Plugins.StratoVirt.Vmm.Processes;
 using Isola.Vmm;
 
 namespace Isola.Plugins.StratoVirt.Tests.Vmm;
 
 /// <summary>A VM handle whose QMP command timed out: the connection is given up and the handle connects again, so the
 /// next operation works and a Wait still learns the exit code from SHUTDOWN. The "VMM process" is a real sleep.</summary>
-public sealed class QmpReconnectTests : IAsyncLifetime
+public sealed class QmpReconnectTests : AttachedVmTestBase
 {
-    private readonly string _dir = TestPaths.NewTempDir("sv-reconnect");
-    private Process _process = null!;
-
-    public Task InitializeAsync()
+    public QmpReconnectTests()
+        : base("sv-reconnect")
     {
-        _process = Process.Start(new ProcessStartInfo("sleep", "300"))!;
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-        }
-
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-        Directory.Delete(_dir, true);
     }
 
     [Fact]
     public async Task After_a_timed_out_command_the_vm_reconnects_and_keeps_working()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), ["pcie.1"]);
+        await using var server = new StratoVirtQmpServer(QmpSocket, ["pcie.1"]);
         server.ReplyDelays["stop"] = TimeSpan.FromSeconds(5);
         await using var vm = await AttachAsync(server);
 
@@ -51,7 +33,7 @@ public sealed class QmpReconnectTests : IAsyncLifetime
     [Fact]
     public async Task A_timed_out_command_reconnects_at_once_so_events_keep_arriving_without_another_operation()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), ["pcie.1"]);
+        await using var server = new StratoVirtQmpServer(QmpSocket, ["pcie.1"]);
         server.ReplyDelays["stop"] = TimeSpan.FromSeconds(5);
         await using var vm = await AttachAsync(server);
 
@@ -62,18 +44,6 @@ public sealed class QmpReconnectTests : IAsyncLifetime
         Assert.Empty(server.Violations);
     }
 
-    private async Task<IVmInstance> AttachAsync(StratoVirtQmpServer server) =>
-        await new StratoVirtVmm().AttachAsync(new VmLaunchSpec
-        {
-            Id = "sv-reconnect",
-            StateDirectory = _dir,
-            Binary = "/usr/bin/stratovirt",
-            Kernel = "/none",
-            MachineType = "q35",
-            Extra = new Dictionary<string, string> { [VmSettings.QmpTimeoutKey] = "00:00:00.500" },
-        }, new Dictionary<string, string>
-        {
-            [RecoveryKeys.Vmm] = ProcessIdentity.Read(_process.Id)!.Value.ToString(),
-            [RecoveryKeys.Qmp] = server.Path,
-        }, CancellationToken.None);
+    private Task<IVmInstance> AttachAsync(StratoVirtQmpServer server) =>
+        AttachAsync(server, "sv-reconnect", "q35", new Dictionary<string, string> { [VmSettings.QmpTimeoutKey] = "00:00:00.500" });
 }

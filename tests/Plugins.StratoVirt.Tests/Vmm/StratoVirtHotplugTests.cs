@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using Isola.Plugins.StratoVirt.Vmm.Processes;
 using Isola.Plugins.StratoVirt.Tests.Qmp;
 using Isola.Plugins.StratoVirt.Vmm;
-using Isola.Plugins.StratoVirt.Vmm.Processes;
 using Isola.Vmm;
 
 namespace Isola.Plugins.StratoVirt.Tests.Vmm;
@@ -9,47 +9,20 @@ namespace Isola.Plugins.StratoVirt.Tests.Vmm;
 /// <summary>The `stratovirt` VMM's VM handle against the enforcing StratoVirt QMP double: root-port hot-plug on the
 /// standard machine, replaceable MMIO slots on microvm, and stop escalating to SIGKILL. The "VMM process" is a real
 /// sleep, so exit watching and killing are real.</summary>
-public sealed class StratoVirtHotplugTests : IAsyncLifetime
+public sealed class StratoVirtHotplugTests : AttachedVmTestBase
 {
-    private readonly string _dir = TestPaths.NewTempDir("sv-hp");
-    private Process _process = null!;
-
-    public Task InitializeAsync()
+    public StratoVirtHotplugTests()
+        : base("sv-hp")
     {
-        _process = Process.Start(new ProcessStartInfo("sleep", "300"))!;
-        return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-        }
-
-        await _process.WaitForExitAsync();
-        _process.Dispose();
-        Directory.Delete(_dir, true);
-    }
-
-    private async Task<IVmInstance> AttachAsync(StratoVirtQmpServer server, string machine, string slots = "2") =>
-        await new StratoVirtVmm().AttachAsync(new VmLaunchSpec
-        {
-            Id = "sv1",
-            StateDirectory = _dir,
-            Binary = "/usr/bin/stratovirt",
-            Kernel = "/none",
-            MachineType = machine,
-            Extra = new Dictionary<string, string> { [VmSettings.HotplugSlotsKey] = slots, [VmSettings.UnplugTimeoutKey] = "00:00:05" },
-        }, new Dictionary<string, string>
-        {
-            [RecoveryKeys.Vmm] = ProcessIdentity.Read(_process.Id)!.Value.ToString(),
-            [RecoveryKeys.Qmp] = server.Path,
-        }, CancellationToken.None);
+    private Task<IVmInstance> AttachAsync(StratoVirtQmpServer server, string machine, string slots = "2") =>
+        AttachAsync(server, "sv1", machine,
+            new Dictionary<string, string> { [VmSettings.HotplugSlotsKey] = slots, [VmSettings.UnplugTimeoutKey] = "00:00:05" });
 
     private string Disk(string name)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Directory, name);
         File.WriteAllBytes(path, new byte[4096]);
         return path;
     }
@@ -57,7 +30,7 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
     [Fact]
     public async Task Standard_machine_plugs_into_root_ports_and_unplugs_with_blockdev_del()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), ["pcie.1", "pcie.2"]);
+        await using var server = new StratoVirtQmpServer(QmpSocket, ["pcie.1", "pcie.2"]);
         await using var vm = await AttachAsync(server, "q35");
 
         var a = await vm.HotplugBlockAsync(new BlockDeviceSpec("blk0", Disk("a")), CancellationToken.None);
@@ -73,7 +46,7 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
     [Fact]
     public async Task Microvm_uses_replaceable_slots_whose_id_is_the_node_name()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), [], microvm: true);
+        await using var server = new StratoVirtQmpServer(QmpSocket, [], microvm: true);
         await using var vm = await AttachAsync(server, "microvm");
 
         var plugged = new List<PluggedDevice>();
@@ -96,7 +69,7 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
     [Fact]
     public async Task Nic_hotplug_is_refused_on_microvm()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), [], microvm: true);
+        await using var server = new StratoVirtQmpServer(QmpSocket, [], microvm: true);
         await using var vm = await AttachAsync(server, "microvm");
 
         var e = await Assert.ThrowsAsync<IsolaException>(() => vm.HotplugNetAsync(new NetDeviceSpec("nic0", "tap0", "52:54:00:00:00:01"), CancellationToken.None));
@@ -108,7 +81,7 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
     [Fact]
     public async Task A_VMM_ignoring_quit_is_SIGKILLed_after_the_grace_and_Wait_reports_137()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), []);
+        await using var server = new StratoVirtQmpServer(QmpSocket, []);
         server.Unanswered.Add("quit");
         await using var vm = await AttachAsync(server, "q35");
         var wait = vm.WaitAsync(CancellationToken.None);
@@ -117,21 +90,21 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
         await vm.StopAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None);
         var exit = await wait.WaitAsync(TimeSpan.FromSeconds(5));
 
-        Assert.True(_process.WaitForExit(5000));
+        Assert.True(VmmProcess.WaitForExit(5000));
         Assert.Equal(137u, exit.Code);
         Assert.Contains(server.Commands, c => c["execute"]!.GetValue<string>() == "quit");
         Assert.True(sw.Elapsed >= TimeSpan.FromMilliseconds(300));
     }
 
     [Fact]
-    public async Task The_proc_polling_fallback_sees_a_process_exit()
+    public async Task The_proc_polling_fallback_sees_aVmmProcess_exit()
     {
-        var identity = ProcessIdentity.Read(_process.Id)!.Value;
+        var identity = ProcessIdentity.Read(VmmProcess.Id)!.Value;
         var watch = ProcessExitWatcher.PollProcAsync(identity, CancellationToken.None);
         await Task.Delay(200);
         var early = watch.IsCompleted;
 
-        _process.Kill();
+        VmmProcess.Kill();
         await watch.WaitAsync(TimeSpan.FromSeconds(5));
 
         Assert.False(early);
@@ -141,7 +114,7 @@ public sealed class StratoVirtHotplugTests : IAsyncLifetime
     [Fact]
     public async Task Vcpu_threads_come_from_query_cpus_on_StratoVirt()
     {
-        await using var server = new StratoVirtQmpServer(Path.Combine(_dir, "qmp.sock"), []);
+        await using var server = new StratoVirtQmpServer(QmpSocket, []);
         await using var vm = await AttachAsync(server, "q35");
 
         var threads = await ((QmpVmInstance)vm).VcpuThreadsAsync(CancellationToken.None);
