@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Isola.Cli.Output;
 using Isola.Hosting;
 using Isola.Hosting.Scripting;
 using Microsoft.Extensions.Logging;
@@ -74,13 +75,19 @@ internal static class RunCommand
     }
 
     /// <summary>The script's <c>Log</c> always reaches stderr (Information and up); the runner's own cache and compile
-    /// messages show with -v.</summary>
-    private static ILoggerFactory CreateScriptLogging(bool verbose) =>
-        LoggerFactory.Create(logging =>
+    /// messages show with -v. The filters live in this factory; the console logger behind them is built on the first
+    /// message that passes them (<see cref="DeferredLoggerProvider"/>).</summary>
+    internal static ILoggerFactory CreateScriptLogging(bool verbose)
+    {
+        var filters = new LoggerFilterOptions { MinLevel = verbose ? LogLevel.Debug : LogLevel.Information };
+        filters.Rules.Add(new LoggerFilterRule(null, "Isola.Scripting", verbose ? LogLevel.Debug : LogLevel.Warning, null));
+        var factory = new LoggerFactory([], filters);
+        factory.AddProvider(new DeferredLoggerProvider(() => LoggerFactory.Create(logging =>
         {
-            logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
-            logging.AddFilter("Isola.Scripting", verbose ? LogLevel.Debug : LogLevel.Warning);
+            logging.SetMinimumLevel(LogLevel.Trace);
             logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
             logging.AddSimpleConsole(o => o.SingleLine = true);
-        });
+        })));
+        return factory;
+    }
 }
