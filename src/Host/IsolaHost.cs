@@ -44,7 +44,9 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     /// <inheritdoc />
     public ISandboxes Sandboxes => _manager;
 
-    /// <inheritdoc />
+    /// <summary>The configured runtime handlers, with what each controller reports. Reading it builds the controllers
+    /// not built yet, so in an <see cref="RecoveryMode.OnDemand"/> host a handler whose factory rejects its options
+    /// throws here, naming the configuration key (a <see cref="RecoveryMode.Full"/> host refused to start instead).</summary>
     public IReadOnlyList<RuntimeInfo> Runtimes => [.. _runtimes.Select(r => r.Info)];
 
     /// <inheritdoc />
@@ -66,7 +68,8 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
 
         await _manager.DisposeAsync().ConfigureAwait(false);
         var logger = LoggerFactory.CreateLogger("Isola.Host");
-        foreach (var controller in _runtimes.Select(r => (object)r.Controller).Distinct(ReferenceEqualityComparer.Instance))
+        // Only the controllers that were built: disposal must not build the others.
+        foreach (var controller in _runtimes.Select(r => (object?)r.CreatedController).OfType<object>().Distinct(ReferenceEqualityComparer.Instance))
         {
             await DisposeQuietlyAsync(controller, logger).ConfigureAwait(false);
         }

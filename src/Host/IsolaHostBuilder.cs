@@ -68,6 +68,13 @@ public sealed class IsolaHostBuilder
             }
 
             var runtimes = RuntimeCatalog.Build(Configuration, settings, catalog, loggerFactory);
+            if (settings.Recovery == RecoveryMode.Full)
+            {
+                // A long-running host builds every controller now, so a configuration it cannot serve stops it from
+                // starting. A short-lived one (OnDemand) builds only those of the runtimes it uses.
+                runtimes.EnsureAllControllers();
+            }
+
             manager = new SandboxManager(settings, runtimes, catalog, loggerFactory);
             await manager.RecoverAsync(ct).ConfigureAwait(false);
             logger.LogDebug("host started: {Plugins} plugins, {Runtimes} runtimes, root {Root}", catalog.Plugins.Count, runtimes.Count, settings.Root);

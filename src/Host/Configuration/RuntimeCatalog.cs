@@ -5,48 +5,17 @@ using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Configuration;
 
-/// <summary>A configured runtime handler with its controller instance.</summary>
-internal sealed record RuntimeHandler(string Name, string ControllerName, ISandboxController Controller, bool IsDefault,
-    IReadOnlyDictionary<string, string> Options)
-{
-    /// <summary>What <c>isola runtimes ls</c> shows: the handler's options, overlaid with what the controller reports
-    /// (<see cref="IReportsRuntimeDetails"/>), read now because controllers detect some details lazily.</summary>
-    public RuntimeInfo Info
-    {
-        get
-        {
-            var details = new Dictionary<string, string>(Options, StringComparer.Ordinal);
-            if (Controller is IReportsRuntimeDetails reporter)
-            {
-                try
-                {
-                    foreach (var (key, value) in reporter.Details)
-                    {
-                        details[key] = value;
-                    }
-                }
-                catch (Exception e)
-                {
-                    details["error"] = e.Message; // a listing must not fail because one controller cannot describe itself
-                }
-            }
-
-            return new RuntimeInfo(Name, ControllerName, IsDefault, details);
-        }
-    }
-}
-
 /// <summary>
 /// Builds the runtime handlers of <c>Isola:Runtimes</c>: each names a controller factory and hands it its
-/// <c>Options</c> section. Fails at start, naming the key, on an unknown controller, a missing default runtime or
-/// options the factory rejects.
+/// <c>Options</c> section. Fails at start, naming the key, on an invalid name, an unknown controller or a missing
+/// default runtime; options the factory rejects fail when the handler's controller is built (see <see cref="RuntimeTable"/>).
 /// </summary>
 internal static class RuntimeCatalog
 {
     /// <summary>The handler used when no runtime is configured and a "shim" controller is available.</summary>
     public const string ImplicitRuntime = "runc";
 
-    public static IReadOnlyDictionary<string, RuntimeHandler> Build(IConfiguration configuration, IsolaSettings settings,
+    public static RuntimeTable Build(IConfiguration configuration, IsolaSettings settings,
         PluginCatalog plugins, ILoggerFactory loggerFactory)
     {
         // Configuration keys are case-insensitive (ISOLA__RUNTIMES__KATA__CONTROLLER configures "KATA"), so runtime
@@ -84,7 +53,7 @@ internal static class RuntimeCatalog
                 $"{IsolaSettings.Section}:DefaultRuntime: no runtime named '{settings.DefaultRuntime}' (configured: {PluginCatalog.Known(handlers.Keys)})");
         }
 
-        return handlers;
+        return new RuntimeTable(handlers);
     }
 
     private static RuntimeHandler Create(string name, string controllerName, IConfiguration options, IsolaSettings settings,
@@ -95,13 +64,22 @@ internal static class RuntimeCatalog
             ?? throw IsolaException.InvalidArgument(
                 $"{key}:Controller: no controller named '{controllerName}' (known: {PluginCatalog.Known(plugins.ControllerNames)})");
         var context = new ControllerContext(name, options, $"{key}:Options", settings.Root, loggerFactory, plugins);
-        ISandboxController controller;
+        var details = options.AsEnumerable(makePathsRelative: true)
+            .Where(kv => kv.Value is not null)
+            .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
+        return new RuntimeHandler(name, factory.Name, string.Equals(name, settings.DefaultRuntime, StringComparison.OrdinalIgnoreCase),
+            details, () => CreateController(factory, context, key));
+    }
+
+    /// <summary>Runs the factory; an error that does not name the handler is wrapped in one that does.</summary>
+    private static ISandboxController CreateController(ISandboxControllerFactory factory, ControllerContext context, string key)
+    {
         try
         {
-            controller = factory.Create(context);
+            return factory.Create(context);
         }
         catch (IsolaException e) when (e.Message.Contains(key, StringComparison.OrdinalIgnoreCase) ||
-                                       e.Message.Contains($"Runtimes:{name}", StringComparison.OrdinalIgnoreCase))
+                                       e.Message.Contains($"Runtimes:{context.RuntimeName}", StringComparison.OrdinalIgnoreCase))
         {
             throw;
         }
@@ -110,11 +88,5 @@ internal static class RuntimeCatalog
             var code = e is IsolaException ie ? ie.Code : IsolaErrorCode.InvalidArgument;
             throw new IsolaException(code, $"{key}: controller '{factory.Name}' rejected its options: {e.Message}", e);
         }
-
-        var details = options.AsEnumerable(makePathsRelative: true)
-            .Where(kv => kv.Value is not null)
-            .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
-        return new RuntimeHandler(name, factory.Name, controller,
-            string.Equals(name, settings.DefaultRuntime, StringComparison.OrdinalIgnoreCase), details);
     }
 }

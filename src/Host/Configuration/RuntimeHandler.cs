@@ -1,0 +1,86 @@
+using Isola.Controllers;
+
+namespace Isola.Hosting.Configuration;
+
+/// <summary>
+/// A configured runtime handler. Its controller is built by the factory on first use (<see cref="Controller"/>), so a
+/// host that never touches a runtime never pays for it; a host that must refuse a bad configuration at start calls
+/// <see cref="EnsureController"/> for every handler.
+/// </summary>
+internal sealed class RuntimeHandler
+{
+    private readonly Func<ISandboxController> _create;
+    private readonly Lock _createLock = new();
+    private ISandboxController? _controller;
+
+    /// <param name="name">The handler's name (the configuration key's spelling).</param>
+    /// <param name="controllerName">The controller kind it uses.</param>
+    /// <param name="isDefault">Whether it is Isola:DefaultRuntime.</param>
+    /// <param name="options">Its Options section, flattened (what <c>isola runtimes ls</c> shows).</param>
+    /// <param name="create">Builds the controller; throws an <see cref="IsolaException"/> naming the configuration key.</param>
+    public RuntimeHandler(string name, string controllerName, bool isDefault, IReadOnlyDictionary<string, string> options,
+        Func<ISandboxController> create)
+    {
+        Name = name;
+        ControllerName = controllerName;
+        IsDefault = isDefault;
+        Options = options;
+        _create = create;
+    }
+
+    public string Name { get; }
+
+    public string ControllerName { get; }
+
+    public bool IsDefault { get; }
+
+    public IReadOnlyDictionary<string, string> Options { get; }
+
+    /// <summary>The controller, built on the first call. A factory failure is not remembered: the next use tries again
+    /// (a long-lived host may meanwhile have been given the file or socket the factory wanted).</summary>
+    public ISandboxController Controller => Volatile.Read(ref _controller) ?? EnsureController();
+
+    /// <summary>The controller if it has been built, else null (disposal must not build one).</summary>
+    public ISandboxController? CreatedController => Volatile.Read(ref _controller);
+
+    /// <summary>Builds the controller now if it is not built yet, and returns it.</summary>
+    public ISandboxController EnsureController()
+    {
+        lock (_createLock)
+        {
+            if (_controller is null)
+            {
+                Volatile.Write(ref _controller, _create());
+            }
+
+            return _controller;
+        }
+    }
+
+    /// <summary>What <c>isola runtimes ls</c> shows: the handler's options, overlaid with what the controller reports
+    /// (<see cref="IReportsRuntimeDetails"/>), read now because controllers detect some details lazily. Builds the
+    /// controller, so a handler whose factory rejects its options fails here with that error.</summary>
+    public RuntimeInfo Info
+    {
+        get
+        {
+            var details = new Dictionary<string, string>(Options, StringComparer.Ordinal);
+            if (Controller is IReportsRuntimeDetails reporter)
+            {
+                try
+                {
+                    foreach (var (key, value) in reporter.Details)
+                    {
+                        details[key] = value;
+                    }
+                }
+                catch (Exception e)
+                {
+                    details["error"] = e.Message; // a listing must not fail because one controller cannot describe itself
+                }
+            }
+
+            return new RuntimeInfo(Name, ControllerName, IsDefault, details);
+        }
+    }
+}
