@@ -1,13 +1,12 @@
-using System.Reflection.Metadata;
-using System.Reflection.PortableExecutable;
+using System.Reflection;
 using Isola.Plugins;
 
 namespace Isola.Hosting.Plugins;
 
 /// <summary>
-/// Reads which Isola.Abstractions version a plugin assembly was compiled against, from its metadata and without
-/// loading it: a plugin built against a newer contract than the host's would otherwise fail later with a
-/// FileNotFoundException or an InvalidCastException that does not say what is wrong.
+/// Checks which Isola.Abstractions version a plugin assembly was compiled against, from the references in its metadata,
+/// before any of its types is resolved: a plugin built against a newer contract than the host's would otherwise fail
+/// later with a FileNotFoundException or an InvalidCastException that does not say what is wrong.
 /// </summary>
 internal static class AbstractionsVersionGuard
 {
@@ -17,35 +16,18 @@ internal static class AbstractionsVersionGuard
     /// <summary>The contract version this host ships.</summary>
     public static Version HostVersion => typeof(IIsolaPlugin).Assembly.GetName().Version!;
 
-    /// <summary>The Isola.Abstractions version <paramref name="assemblyPath"/> references; null when it references none.</summary>
-    public static Version? ReferencedVersion(string assemblyPath)
-    {
-        using var stream = File.OpenRead(assemblyPath);
-        using var pe = new PEReader(stream);
-        if (!pe.HasMetadata)
-        {
-            throw new BadImageFormatException($"'{Path.GetFileName(assemblyPath)}' is not a .NET assembly");
-        }
-
-        var metadata = pe.GetMetadataReader();
-        foreach (var handle in metadata.AssemblyReferences)
-        {
-            var reference = metadata.GetAssemblyReference(handle);
-            if (metadata.StringComparer.Equals(reference.Name, AbstractionsName))
-            {
-                return reference.Version;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The Isola.Abstractions version <paramref name="assembly"/> references; null when it references none.
+    /// Reading the references loads none of them.</summary>
+    public static Version? ReferencedVersion(Assembly assembly) =>
+        assembly.GetReferencedAssemblies().FirstOrDefault(r => string.Equals(r.Name, AbstractionsName, StringComparison.Ordinal))?.Version;
 
     /// <summary>Throws naming the folder and both versions when the plugin needs a newer contract than the host has.</summary>
-    public static void Check(string folder, string assemblyPath)
+    public static void Check(string folder, Assembly assembly)
     {
-        var wanted = ReferencedVersion(assemblyPath)
+        var file = Path.GetFileName(assembly.Location);
+        var wanted = ReferencedVersion(assembly)
             ?? throw IsolaException.InvalidArgument(
-                $"plugin folder '{folder}': {Path.GetFileName(assemblyPath)} does not reference {AbstractionsName}, so it is not an Isola plugin");
+                $"plugin folder '{folder}': {file} does not reference {AbstractionsName}, so it is not an Isola plugin");
         var host = HostVersion;
         if (wanted > host)
         {

@@ -52,21 +52,6 @@ internal sealed class PluginFolderLoader(ILogger logger)
                 $"plugin folder '{folder}': no {name}.dll (a plugin folder is named after its main assembly)");
         }
 
-        try
-        {
-            AbstractionsVersionGuard.Check(folder, main);
-        }
-        catch (BadImageFormatException e)
-        {
-            throw IsolaException.InvalidArgument($"plugin folder '{folder}': {e.Message}");
-        }
-
-        if (File.Exists(Path.Combine(folder, AbstractionsVersionGuard.AbstractionsName + ".dll")))
-        {
-            logger.LogWarning("plugin folder '{Folder}' ships its own {Assembly}.dll; the host's copy is used " +
-                "(reference it with Private=false and ExcludeAssets=runtime)", folder, AbstractionsVersionGuard.AbstractionsName);
-        }
-
         Assembly assembly;
         try
         {
@@ -74,9 +59,21 @@ internal sealed class PluginFolderLoader(ILogger logger)
             // so a plugin never silently runs against a different version of its dependencies that the host happens to load.
             assembly = LoadMainAssembly(folder, main);
         }
+        catch (BadImageFormatException e)
+        {
+            throw IsolaException.InvalidArgument($"plugin folder '{folder}': {name}.dll is not a .NET assembly: {e.Message}");
+        }
         catch (Exception e)
         {
             throw new IsolaException(IsolaErrorCode.Internal, $"plugin folder '{folder}': cannot load {name}.dll: {e.Message}", e);
+        }
+
+        // Loading resolved none of its references and ran none of its code: refuse a newer contract before anything does.
+        AbstractionsVersionGuard.Check(folder, assembly);
+        if (File.Exists(Path.Combine(folder, AbstractionsVersionGuard.AbstractionsName + ".dll")))
+        {
+            logger.LogWarning("plugin folder '{Folder}' ships its own {Assembly}.dll; the host's copy is used " +
+                "(reference it with Private=false and ExcludeAssets=runtime)", folder, AbstractionsVersionGuard.AbstractionsName);
         }
 
         var plugin = CreateEntry(folder, assembly);

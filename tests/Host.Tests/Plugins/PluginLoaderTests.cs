@@ -47,7 +47,7 @@ public sealed class PluginLoaderTests : IDisposable
     }
 
     [Fact]
-    public async Task A_plugin_built_against_a_newer_abstractions_version_is_refused_before_loading()
+    public async Task A_plugin_built_against_a_newer_abstractions_version_is_refused_before_its_types_load()
     {
         var stub = PluginCompiler.Compile("Isola.Abstractions", """
             [assembly: System.Reflection.AssemblyVersion("2.0.0.0")]
@@ -116,7 +116,8 @@ public sealed class PluginLoaderTests : IDisposable
         Directory.CreateDirectory(folder);
         File.WriteAllBytes(Path.Combine(folder, "Junk.dll"), [0x7f, 0x45, 0x4c, 0x46, 1, 2, 3]);
         var e = await Assert.ThrowsAsync<IsolaException>(() => StartAsync());
-        Assert.Contains($"plugin folder '{folder}'", e.Message);
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.StartsWith($"plugin folder '{folder}': Junk.dll is not a .NET assembly", e.Message);
     }
 
     [Fact]
