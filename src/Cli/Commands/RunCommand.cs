@@ -20,27 +20,67 @@ internal static class RunCommand
         var script = new Argument<string>("script") { Description = "The workflow script (.csx)" };
         var scriptArgs = new Argument<string[]>("args") { Description = "Arguments for the script (its Args), after --", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("run", "Run a C# workflow script (.csx) against the host's API") { script, scriptArgs };
-        context.SetHostAction(command, async (parse, host, ct) =>
+        context.SetAction(command, async (parse, ct) =>
         {
             var verbose = parse.GetValue(context.VerboseOption);
             using var loggerFactory = CreateScriptLogging(verbose);
-            var runner = IsolaScripting.CreateRunner(host, ReadOptions(context, parse), loggerFactory);
-            // The script owns SIGINT and SIGTERM while it runs: the first one trips Ct and the run tears its scoped
-            // sandboxes down before exiting 130; a second one takes the default action (the process dies at once).
-            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
-            var result = await runner.RunAsync(parse.GetValue(script)!, parse.GetValue(scriptArgs) ?? [], cancel.Token).ConfigureAwait(false);
-            await ReportAsync(context.Stderr, result, verbose).ConfigureAwait(false);
-            return result.ExitCode;
-
-            void Cancel(PosixSignalContext signal)
+            // The host's start (configuration, plugins, recovery) and the script's cache lookup need nothing from each
+            // other: the host starts on the thread pool while the runner reads and verifies the cached script.
+            var hostStart = Task.Run(() => context.StartHostAsync(parse, RecoveryMode.OnDemand, ct), ct);
+            try
             {
-                signal.Cancel = !cancel.IsCancellationRequested;
-                cancel.Cancel();
+                var runner = new ScriptRunner(AsIsola(hostStart), ReadOptions(context, parse), loggerFactory);
+                // The script owns SIGINT and SIGTERM while it runs: the first one trips Ct and the run tears its scoped
+                // sandboxes down before exiting 130; a second one takes the default action (the process dies at once).
+                using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+                using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+                ScriptRunResult result;
+                try
+                {
+                    result = await runner.RunAsync(parse.GetValue(script)!, parse.GetValue(scriptArgs) ?? [], cancel.Token).ConfigureAwait(false);
+                }
+                catch when (!hostStart.IsCompletedSuccessfully)
+                {
+                    // A host that cannot start is reported first, as by every other command (a bad configuration
+                    // outranks, say, a missing script).
+                    await hostStart.ConfigureAwait(false);
+                    throw;
+                }
+
+                await ReportAsync(context.Stderr, result, verbose).ConfigureAwait(false);
+                return result.ExitCode;
+
+                void Cancel(PosixSignalContext signal)
+                {
+                    signal.Cancel = !cancel.IsCancellationRequested;
+                    cancel.Cancel();
+                }
+            }
+            finally
+            {
+                await DisposeAsync(hostStart).ConfigureAwait(false);
             }
         });
         return command;
+    }
+
+    private static async Task<IIsola> AsIsola(Task<IsolaHost> hostStart) => await hostStart.ConfigureAwait(false);
+
+    /// <summary>Disposes the host once its start has finished; a start that failed has been reported already.</summary>
+    private static async Task DisposeAsync(Task<IsolaHost> hostStart)
+    {
+        IsolaHost host;
+        try
+        {
+            host = await hostStart.ConfigureAwait(false);
+        }
+        catch
+        {
+            return;
+        }
+
+        await host.DisposeAsync().ConfigureAwait(false);
     }
 
     private static async Task ReportAsync(TextWriter stderr, ScriptRunResult result, bool verbose)

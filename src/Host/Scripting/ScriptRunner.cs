@@ -10,7 +10,7 @@ namespace Isola.Hosting.Scripting;
 /// </summary>
 internal sealed class ScriptRunner : IScriptRunner
 {
-    private readonly IIsola _isola;
+    private readonly Task<IIsola> _isola;
     private readonly ScriptingOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -20,6 +20,14 @@ internal sealed class ScriptRunner : IScriptRunner
     private IScriptCompiler? _compiler;
 
     public ScriptRunner(IIsola isola, ScriptingOptions options, ILoggerFactory? loggerFactory, Func<IScriptCompiler>? compilerFactory = null)
+        : this(Task.FromResult(isola), options, loggerFactory, compilerFactory)
+    {
+    }
+
+    /// <summary>A runner whose host may still be starting: a run reads and verifies its cached script meanwhile, and
+    /// awaits <paramref name="isola"/> only to compile (the plugin folders) or run; a host that fails to start fails the
+    /// run with the host's error.</summary>
+    public ScriptRunner(Task<IIsola> isola, ScriptingOptions options, ILoggerFactory? loggerFactory, Func<IScriptCompiler>? compilerFactory = null)
     {
         _isola = isola;
         _options = options;
@@ -49,9 +57,11 @@ internal sealed class ScriptRunner : IScriptRunner
         var status = lookup.Status;
         var (image, manifest) = (lookup.Image, lookup.Manifest);
         IReadOnlyList<ScriptDiagnostic> warnings = [];
+        // Everything above needs no host, so `isola run` does it while its host starts.
+        var isola = await _isola.ConfigureAwait(false);
         if (image is null || manifest is null)
         {
-            var built = Build(key, source, cancellationToken);
+            var built = Build(isola, key, source, cancellationToken);
             if (built.Image is null || built.Manifest is null)
             {
                 return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = built.Diagnostics };
@@ -60,7 +70,7 @@ internal sealed class ScriptRunner : IScriptRunner
             (image, manifest, warnings) = (built.Image, built.Manifest, built.Diagnostics);
         }
 
-        var globals = new ScriptGlobals(_isola, args, _loggerFactory.CreateLogger("Isola.Script"), cancellationToken, fullPath);
+        var globals = new ScriptGlobals(isola, args, _loggerFactory.CreateLogger("Isola.Script"), cancellationToken, fullPath);
         ScriptImage.Outcome outcome;
         try
         {
@@ -70,7 +80,7 @@ internal sealed class ScriptRunner : IScriptRunner
         {
             _cache.Evict(key, e.Message);
             status = ScriptCacheStatus.Corrupt;
-            var rebuilt = Build(key, source, cancellationToken);
+            var rebuilt = Build(isola, key, source, cancellationToken);
             if (rebuilt.Image is null || rebuilt.Manifest is null)
             {
                 return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = rebuilt.Diagnostics };
@@ -98,10 +108,10 @@ internal sealed class ScriptRunner : IScriptRunner
     }
 
     /// <summary>Compiles and stores the script; the lookup-shaped result carries the image (null on errors).</summary>
-    private BuildResult Build(string key, ScriptSource source, CancellationToken cancellationToken)
+    private BuildResult Build(IIsola isola, string key, ScriptSource source, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var denied = _isola.Plugins.Select(p => p.Directory).Concat(_options.DeniedReferenceDirectories)
+        var denied = isola.Plugins.Select(p => p.Directory).Concat(_options.DeniedReferenceDirectories)
             .Where(d => !string.IsNullOrEmpty(d)).ToList();
         var compiled = Compiler.Compile(source, denied, cancellationToken);
         _logger.LogDebug("Compiled {Script} in {Elapsed:F0} ms", source.Path, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
