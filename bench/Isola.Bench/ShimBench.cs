@@ -47,15 +47,30 @@ internal sealed class ShimBench : IBenchmark
             var warm = await host.Sandboxes.RunAsync(new SandboxSpec(), cancellationToken);
             var floorBundle = CopyPauseBundle(Path.Combine(work, "root", warm.Id, "pause", warm.Id), Path.Combine(work, "floor-bundle"));
             await warm.RemoveAsync(cancellationToken);
+            for (var i = 1; i < WarmUpPods; i++)
+            {
+                await (await host.Sandboxes.RunAsync(new SandboxSpec(), cancellationToken)).RemoveAsync(cancellationToken);
+            }
 
             var floorRoot = Path.Combine(work, "runc");
+            await using var raw = new RawShimPath(Path.Combine(work, "raw"), floorBundle, CgroupParent, Namespace + "-raw");
+            for (var i = 0; i < WarmUpPods; i++)
+            {
+                await raw.StopAsync(await raw.StartAsync($"warm{i}"));
+            }
+            var cpu = new CpuMeter();
             var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
+            var floorCpu = cpu.Take();
+            var (rawReadySeq, rawDownSeq) = await SequentialAsync(n, i => raw.StartAsync($"s{i}"), raw.StopAsync);
+            var rawCpu = cpu.Take();
             phases.Recording = true; // the sequential pods; the concurrent ones are recorded apart (they mostly queue)
             var (readySeq, downSeq) = await SequentialAsync(n, _ => RunSandboxAsync(host, cancellationToken), s => s.RemoveAsync(cancellationToken));
             phases.Recording = false;
+            var isolaCpu = cpu.Take();
             notes.Add(Breakdown("ready_seq", BenchResult.Median(readySeq), phases.Medians(ReadyPhases)));
             notes.Add(Breakdown("teardown_seq", BenchResult.Median(downSeq), phases.Medians(TeardownPhases)));
             var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
+            var (rawReadyPar, rawDownPar) = await ConcurrentAsync(n, i => raw.StartAsync($"c{i}"), raw.StopAsync);
 
             // Concurrent pods, with every shim measured while all of them run.
             concurrentPhases.Recording = true;
@@ -68,10 +83,15 @@ internal sealed class ShimBench : IBenchmark
             notes.Add(Breakdown("ready_concurrent", BenchResult.Median(readyPar), concurrentPhases.Medians(ReadyPhases)));
             notes.Add(Breakdown("teardown_concurrent", BenchResult.Median(downPar), concurrentPhases.Medians(TeardownPhases)));
 
-            Put(metrics, "ready_seq", readySeq, floorReadySeq);
-            Put(metrics, "teardown_seq", downSeq, floorDownSeq);
-            Put(metrics, "ready_concurrent", readyPar, floorReadyPar);
-            Put(metrics, "teardown_concurrent", downPar, floorDownPar);
+            Put(metrics, "ready_seq", readySeq, floorReadySeq, rawReadySeq);
+            Put(metrics, "teardown_seq", downSeq, floorDownSeq, rawDownSeq);
+            Put(metrics, "ready_concurrent", readyPar, floorReadyPar, rawReadyPar);
+            Put(metrics, "teardown_concurrent", downPar, floorDownPar, rawDownPar);
+            metrics["cpu_ms_per_pod_seq"] = Math.Round(isolaCpu.Machine / n, 2);
+            metrics["cpu_ms_per_pod_seq_floor"] = Math.Round(floorCpu.Machine / n, 2);
+            metrics["cpu_ms_per_pod_seq_shim_floor"] = Math.Round(rawCpu.Machine / n, 2);
+            metrics["cpu_ms_per_pod_seq_host_process"] = Math.Round(isolaCpu.Self / n, 2);
+            metrics["cpu_ms_per_pod_seq_host_process_shim_floor"] = Math.Round(rawCpu.Self / n, 2);
             metrics["shim_rss_kib_per_pod_median"] = BenchResult.Median(rss);
             metrics["pods"] = n;
         }
@@ -87,6 +107,9 @@ internal sealed class ShimBench : IBenchmark
         ]);
     }
 
+    // Both paths run a few pods before measuring: the figures are a running host's, not the JIT's first calls.
+    private const int WarmUpPods = 5;
+
     private static readonly string[] ReadyPhases =
         ["pause bundle", "shim start", "connect", "pause create", "pause start", "shim pid + pause SIGTERM handler"];
 
@@ -100,12 +123,15 @@ internal sealed class ShimBench : IBenchmark
         return $"{name} breakdown (medians, ms): total {total:F1} = {parts}, host and gaps {total - phases.Sum(p => p.MedianMs):F1}";
     }
 
-    private static void Put(Dictionary<string, double> metrics, string name, IReadOnlyList<double> isola, IReadOnlyList<double> floor)
+    private static void Put(Dictionary<string, double> metrics, string name, IReadOnlyList<double> isola, IReadOnlyList<double> floor, IReadOnlyList<double> shimFloor)
     {
-        var (m, f) = (BenchResult.Median(isola), BenchResult.Median(floor));
+        var (m, f, s) = (BenchResult.Median(isola), BenchResult.Median(floor), BenchResult.Median(shimFloor));
         metrics[name + "_ms"] = Math.Round(m, 2);
         metrics[name + "_floor_ms"] = Math.Round(f, 2);
         metrics[name + "_ratio"] = Math.Round(m / f, 3);
+        metrics[name + "_shim_floor_ms"] = Math.Round(s, 2);
+        metrics[name + "_shim_floor_over_floor"] = Math.Round(s / f, 3);
+        metrics[name + "_ratio_vs_shim_floor"] = Math.Round(m / s, 3);
     }
 
     private static async Task<ISandbox> RunSandboxAsync(IsolaHost host, CancellationToken ct) =>
