@@ -22,13 +22,13 @@ internal static class RunCommand
         var command = new Command("run", "Run a C# workflow script (.csx) against the host's API") { script, scriptArgs };
         context.SetAction(command, async (parse, ct) =>
         {
-            var verbose = parse.GetValue(context.VerboseOption);
-            using var loggerFactory = CreateScriptLogging(verbose);
             // The host's start (configuration, plugins, recovery) and the script's cache lookup need nothing from each
-            // other: the host starts on the thread pool while the runner reads and verifies the cached script.
+            // other: the host starts on the thread pool, first, while this thread reads and verifies the cached script.
             var hostStart = Task.Run(() => context.StartHostAsync(parse, RecoveryMode.OnDemand, ct), ct);
             try
             {
+                var verbose = parse.GetValue(context.VerboseOption);
+                using var loggerFactory = CreateScriptLogging(verbose);
                 var runner = new ScriptRunner(AsIsola(hostStart), ReadOptions(context, parse), loggerFactory);
                 // The script owns SIGINT and SIGTERM while it runs: the first one trips Ct and the run tears its scoped
                 // sandboxes down before exiting 130; a second one takes the default action (the process dies at once).

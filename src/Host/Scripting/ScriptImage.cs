@@ -5,8 +5,9 @@ using System.Runtime.CompilerServices;
 namespace Isola.Hosting.Scripting;
 
 /// <summary>
-/// Runs an emitted script image in a fresh collectible context: loads it, calls <c>Submission#0.&lt;Factory&gt;</c>
-/// with the globals, awaits the result and unloads. Nothing that references the script's types (its return value,
+/// Runs an emitted script image in a fresh collectible context: <see cref="Load"/> loads it and finds
+/// <c>Submission#0.&lt;Factory&gt;</c>; <see cref="RunAsync"/> calls it with the globals and awaits the result; disposing
+/// the <see cref="Loaded"/> script unloads the context. Nothing that references the script's types (its return value,
 /// the exception object, a delegate) leaves this class, so the context can be collected.
 /// </summary>
 internal static class ScriptImage
@@ -20,49 +21,84 @@ internal static class ScriptImage
     /// <summary>What a run produced, as plain values.</summary>
     internal sealed record Outcome(ScriptOutcome Kind, int ExitCode, string? Error, string? ErrorDetail, ScriptDiagnostic? Location);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    public static async Task<Outcome> RunAsync(byte[] image, ScriptManifest manifest, ScriptGlobals globals, CancellationToken cancellationToken)
+    /// <summary>A script image loaded into its own context, to run once; disposing it unloads the context.</summary>
+    internal sealed class Loaded : IDisposable
     {
-        var context = new ScriptLoadContext("isola-script:" + Path.GetFileName(globals.ScriptPath), [.. manifest.References.Select(r => r.Path)]);
+        private readonly ScriptLoadContext _context;
+        private int _unloaded;
+
+        internal Loaded(ScriptLoadContext context, MethodInfo factory, ScriptManifest manifest)
+        {
+            _context = context;
+            Factory = factory;
+            Manifest = manifest;
+        }
+
+        internal MethodInfo Factory { get; }
+
+        internal ScriptManifest Manifest { get; }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _unloaded, 1) == 0)
+            {
+                _context.Unload();
+            }
+        }
+    }
+
+    /// <summary>Loads <paramref name="image"/> into a new context; needs no host, so it can happen while one starts.</summary>
+    /// <exception cref="UnusableImageException">The image is not a loadable script.</exception>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static Loaded Load(byte[] image, ScriptManifest manifest, string scriptPath)
+    {
+        var context = new ScriptLoadContext("isola-script:" + Path.GetFileName(scriptPath), [.. manifest.References.Select(r => r.Path)]);
         try
         {
-            var factory = LoadFactory(context, image);
-
-            // Started on the thread pool so the script's awaits never capture the caller's SynchronizationContext
-            // (a UI thread, or a test runner's limited context): a script must not be able to stall its host's threads.
-            var run = Task.Run(() =>
-            {
-                try
-                {
-                    return (Task<object?>)factory.Invoke(null, [new object?[] { globals, null }])!;
-                }
-                catch (TargetInvocationException e) when (e.InnerException is not null)
-                {
-                    return Task.FromException<object?>(e.InnerException);
-                }
-            });
-
-            Outcome outcome;
-            try
-            {
-                var value = await run.ConfigureAwait(false);
-                outcome = new Outcome(ScriptOutcome.Succeeded, value is int code ? code : 0, null, null, null);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                outcome = new Outcome(ScriptOutcome.Cancelled, 130, "the script was cancelled", null, null);
-            }
-            catch (Exception e)
-            {
-                outcome = Describe(e, manifest);
-            }
-
-            return await TearDownAsync(globals, outcome, manifest).ConfigureAwait(false);
+            return new Loaded(context, LoadFactory(context, image), manifest);
         }
-        finally
+        catch
         {
             context.Unload();
+            throw;
         }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static async Task<Outcome> RunAsync(Loaded script, ScriptGlobals globals, CancellationToken cancellationToken)
+    {
+        var (factory, manifest) = (script.Factory, script.Manifest);
+
+        // Started on the thread pool so the script's awaits never capture the caller's SynchronizationContext
+        // (a UI thread, or a test runner's limited context): a script must not be able to stall its host's threads.
+        var run = Task.Run(() =>
+        {
+            try
+            {
+                return (Task<object?>)factory.Invoke(null, [new object?[] { globals, null }])!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                return Task.FromException<object?>(e.InnerException);
+            }
+        });
+
+        Outcome outcome;
+        try
+        {
+            var value = await run.ConfigureAwait(false);
+            outcome = new Outcome(ScriptOutcome.Succeeded, value is int code ? code : 0, null, null, null);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            outcome = new Outcome(ScriptOutcome.Cancelled, 130, "the script was cancelled", null, null);
+        }
+        catch (Exception e)
+        {
+            outcome = Describe(e, manifest);
+        }
+
+        return await TearDownAsync(globals, outcome, manifest).ConfigureAwait(false);
     }
 
     /// <summary>Disposes the script's registered resources; a teardown failure fails an otherwise successful run.</summary>

@@ -55,39 +55,36 @@ internal sealed class ScriptRunner : IScriptRunner
         var key = ScriptCache.KeyOf(source);
         var lookup = _cache.Lookup(key, source);
         var status = lookup.Status;
-        var (image, manifest) = (lookup.Image, lookup.Manifest);
-        IReadOnlyList<ScriptDiagnostic> warnings = [];
-        // Everything above needs no host, so `isola run` does it while its host starts.
-        var isola = await _isola.ConfigureAwait(false);
-        if (image is null || manifest is null)
+        var loaded = lookup.Image is null || lookup.Manifest is null ? null : TryLoad(key, lookup.Image, lookup.Manifest, fullPath);
+        if (loaded is null && status == ScriptCacheStatus.Hit)
         {
-            var built = Build(isola, key, source, cancellationToken);
-            if (built.Image is null || built.Manifest is null)
-            {
-                return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = built.Diagnostics };
-            }
-
-            (image, manifest, warnings) = (built.Image, built.Manifest, built.Diagnostics);
+            status = ScriptCacheStatus.Corrupt;
         }
 
-        var globals = new ScriptGlobals(isola, args, _loggerFactory.CreateLogger("Isola.Script"), cancellationToken, fullPath);
         ScriptImage.Outcome outcome;
+        IReadOnlyList<ScriptDiagnostic> warnings = [];
         try
         {
-            outcome = await ScriptImage.RunAsync(image, manifest, globals, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ScriptImage.UnusableImageException e) when (status == ScriptCacheStatus.Hit)
-        {
-            _cache.Evict(key, e.Message);
-            status = ScriptCacheStatus.Corrupt;
-            var rebuilt = Build(isola, key, source, cancellationToken);
-            if (rebuilt.Image is null || rebuilt.Manifest is null)
+            // Everything above needs no host, so `isola run` does it while its host starts.
+            var isola = await _isola.ConfigureAwait(false);
+            if (loaded is null)
             {
-                return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = rebuilt.Diagnostics };
+                var built = Build(isola, key, source, cancellationToken);
+                if (built.Image is null || built.Manifest is null)
+                {
+                    return new ScriptRunResult { ExitCode = 1, Outcome = ScriptOutcome.CompileError, Cache = status, Diagnostics = built.Diagnostics };
+                }
+
+                warnings = built.Diagnostics;
+                loaded = ScriptImage.Load(built.Image, built.Manifest, fullPath);
             }
 
-            (warnings, outcome) = (rebuilt.Diagnostics,
-                await ScriptImage.RunAsync(rebuilt.Image, rebuilt.Manifest, globals, cancellationToken).ConfigureAwait(false));
+            var globals = new ScriptGlobals(isola, args, _loggerFactory.CreateLogger("Isola.Script"), cancellationToken, fullPath);
+            outcome = await ScriptImage.RunAsync(loaded, globals, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            loaded?.Dispose();
         }
 
         if (_logger.IsEnabled(LogLevel.Debug))
@@ -105,6 +102,20 @@ internal sealed class ScriptRunner : IScriptRunner
             Error = outcome.Error,
             ErrorDetail = outcome.ErrorDetail,
         };
+    }
+
+    /// <summary>Loads a cached image; one that turns out unloadable is evicted (null: rebuild it).</summary>
+    private ScriptImage.Loaded? TryLoad(string key, byte[] image, ScriptManifest manifest, string scriptPath)
+    {
+        try
+        {
+            return ScriptImage.Load(image, manifest, scriptPath);
+        }
+        catch (ScriptImage.UnusableImageException e)
+        {
+            _cache.Evict(key, e.Message);
+            return null;
+        }
     }
 
     /// <summary>Compiles and stores the script; the lookup-shaped result carries the image (null on errors).</summary>
