@@ -51,8 +51,10 @@ internal static class HostConfiguration
 
             configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
         }
-        else
+        else if (File.Exists(SystemConfigFile))
         {
+            // Checked first: an optional JSON source sets up the JSON and file-provider machinery (~2.5 ms of every
+            // command) even when it finds no file, which is the usual case.
             configuration.AddJsonFile(SystemConfigFile, optional: true, reloadOnChange: false);
         }
 

@@ -21,7 +21,6 @@ internal sealed class PluginFolderLoader(ILogger logger)
 
     // Kept alive with the host: the plugins' load contexts.
     private readonly List<object> _loaders = [];
-    private bool? _hostHasProbingPaths;
 
     /// <summary>Loads every plugin folder under <paramref name="pluginsDir"/> (sorted, dot-folders skipped).</summary>
     public IReadOnlyList<(IIsolaPlugin Plugin, string Folder, string Version)> LoadAll(string pluginsDir)
@@ -84,16 +83,16 @@ internal sealed class PluginFolderLoader(ILogger logger)
     /// <summary>
     /// Builds the plugin's load context with McMaster's <see cref="AssemblyLoadContextBuilder"/> (the same settings
     /// <see cref="PluginLoader.CreateFromAssemblyFile(string, Type[])"/> uses; its context resolves the plugin's
-    /// .deps.json with the runtime's AssemblyDependencyResolver) unless a runtimeconfig declares additionalProbingPaths.
+    /// .deps.json with the runtime's AssemblyDependencyResolver) unless the host or the plugin has additionalProbingPaths.
     /// Why: PluginLoader also deserialises the plugin's and every host *.runtimeconfig(.dev).json with reflection-based
     /// System.Text.Json only to find those paths, ~26 ms of every host start, and neither published plugins nor the
-    /// host have any. When some file names them, the full PluginLoader runs, so they are honoured as before.
+    /// host have any. When there are some, the full PluginLoader runs, so they are honoured as before. The host's are
+    /// read from the runtime (<see cref="HostHasProbingPaths"/>), the plugin's from its runtimeconfig files.
     /// </summary>
     private Assembly LoadMainAssembly(string folder, string main)
     {
-        _hostHasProbingPaths ??= Directory.EnumerateFiles(AppContext.BaseDirectory, "*.runtimeconfig.json").Any(DeclaresProbingPaths);
         var stem = Path.Combine(folder, Path.GetFileNameWithoutExtension(main));
-        if (_hostHasProbingPaths.Value || DeclaresProbingPaths(stem + ".runtimeconfig.json"))
+        if (HostHasProbingPaths || DeclaresProbingPaths(stem + ".runtimeconfig.json"))
         {
             var loader = PluginLoader.CreateFromAssemblyFile(main, SharedTypes);
             _loaders.Add(loader);
@@ -112,6 +111,11 @@ internal sealed class PluginFolderLoader(ILogger logger)
         _loaders.Add(context);
         return context.LoadFromAssemblyPath(main);
     }
+
+    /// <summary>Whether the running host has additionalProbingPaths: the host resolves those of its runtimeconfig.json
+    /// and .dev.json (the existing ones) into the PROBING_DIRECTORIES property, so no file needs reading.</summary>
+    private static bool HostHasProbingPaths =>
+        AppContext.GetData("PROBING_DIRECTORIES") is string dirs && dirs.Split(Path.PathSeparator).Any(d => d.Length > 0);
 
     /// <summary>Whether a runtimeconfig.json, or the .dev.json beside it, mentions additionalProbingPaths (a text
     /// check: a false positive only costs the slow path).</summary>
