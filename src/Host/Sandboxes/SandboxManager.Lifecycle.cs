@@ -190,7 +190,7 @@ internal sealed partial class SandboxManager
 
         if (wasRunning)
         {
-            record.Exit ??= await ExitAfterStopAsync(scope).ConfigureAwait(false);
+            record.Exit ??= await ExitOfStoppedAsync(scope).ConfigureAwait(false);
         }
 
         Persist(record, SandboxState.Stopped, "stop");
@@ -198,15 +198,18 @@ internal sealed partial class SandboxManager
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
     }
 
-    /// <summary>How a just-stopped sandbox exited: Wait returns at once for a stopped sandbox. Bounded tightly, and
-    /// best effort: a controller that cannot tell leaves the exit unknown rather than holding up Stop.</summary>
-    private async Task<ExitStatus?> ExitAfterStopAsync(SandboxScope scope)
+    /// <summary>How a stopped sandbox exited: Wait returns at once for a stopped sandbox. Bounded tightly, and best
+    /// effort: a controller that cannot tell leaves the exit unknown rather than holding up Stop or recovery.</summary>
+    private Task<ExitStatus?> ExitOfStoppedAsync(SandboxScope scope) =>
+        ExitOfStoppedAsync(scope.Record.Id, scope.Handler, scope.Context);
+
+    private async Task<ExitStatus?> ExitOfStoppedAsync(string id, Configuration.RuntimeHandler handler, Controllers.SandboxContext context)
     {
         var bound = TimeSpan.FromSeconds(Math.Min(2, _settings.ControllerTimeout.TotalSeconds));
         try
         {
-            return await CallAsync(scope, "Wait", (c, s, ct) => c.WaitAsync(s, ct), CancellationToken.None, bound)
-                .ConfigureAwait(false);
+            return await Deadline.RunAsync($"sandbox '{id}': controller '{handler.ControllerName}' Wait", bound,
+                ct => Named(id, "Wait", () => handler.Controller.WaitAsync(context, ct)), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IsolaException)
         {

@@ -209,7 +209,8 @@ internal sealed partial class SandboxManager
                 return Probe.Ready;
             }
 
-            await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
+            var exit = await ExitOfStoppedAsync(id, handler, context).ConfigureAwait(false);
+            await RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
             return Probe.Exited;
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))

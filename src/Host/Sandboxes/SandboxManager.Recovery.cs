@@ -217,7 +217,9 @@ internal sealed partial class SandboxManager
             }
             else
             {
-                // Status tells when, not how, the sandbox ended; the exit stays unknown rather than made up.
+                // Status tells when, not how, the sandbox ended; Wait tells how (it returns at once for an exited
+                // sandbox). A controller that cannot say leaves the exit unknown rather than made up.
+                record.Exit ??= await ExitOfStoppedAsync(scope).ConfigureAwait(false);
                 Persist(record, SandboxState.Stopped, "record the exit of");
             }
         }

@@ -41,10 +41,12 @@ internal sealed class ShimHost : IAsyncDisposable
         return new ShimHost(work, await BuildAsync(work));
     }
 
-    /// <summary>Disposes this host and starts a new one on the same state root, as a restarted process would.</summary>
-    public async Task RestartAsync()
+    /// <summary>Disposes this host and starts a new one on the same state root, as a restarted process would;
+    /// <paramref name="whileDown"/> runs in between, while no host runs.</summary>
+    public async Task RestartAsync(Action? whileDown = null)
     {
         await Host.DisposeAsync();
+        whileDown?.Invoke();
         Host = await BuildAsync(Work);
     }
 

@@ -119,6 +119,28 @@ public sealed class ShimSandboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pause_killed_while_no_host_runs_is_reported_by_the_next_host_with_its_exit_code()
+    {
+        var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
+        var (id, pid, address) = (sandbox.Id, sandbox.Info.Pid, sandbox.Info.TaskAddress);
+
+        await _host.RestartAsync(whileDown: () =>
+        {
+            kill(pid, 9);
+            SpinWait.SpinUntil(() => !File.Exists($"/proc/{pid}/status") || File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ"),
+                TimeSpan.FromSeconds(5));
+        });
+        var recovered = await _host.Host.Sandboxes.GetAsync(id);
+        var info = await recovered.InspectAsync();
+        var exit = await recovered.WaitAsync();
+        await recovered.RemoveAsync();
+
+        Assert.Equal(SandboxState.Stopped, info.State);
+        Assert.Equal(137u, exit.Code); // 128 + SIGKILL, from the shim's Wait, not the "unknown" 255
+        Assert.Empty(_host.Leftovers(id, [], address));
+    }
+
+    [Fact]
     public async Task A_new_host_process_recovers_a_running_sandbox_then_stops_and_removes_it()
     {
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Name = "survivor" });
