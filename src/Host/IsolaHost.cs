@@ -68,10 +68,14 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
 
         await _manager.DisposeAsync().ConfigureAwait(false);
         var logger = LoggerFactory.CreateLogger("Isola.Host");
-        // Only the controllers that were built: disposal must not build the others.
-        foreach (var controller in _runtimes.Select(r => (object?)r.CreatedController).OfType<object>().Distinct(ReferenceEqualityComparer.Instance))
+        // Only the controllers that were built (disposal must not build the others), each once.
+        var disposed = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var runtime in _runtimes)
         {
-            await DisposeQuietlyAsync(controller, logger).ConfigureAwait(false);
+            if (runtime.CreatedController is { } controller && disposed.Add(controller))
+            {
+                await DisposeQuietlyAsync(controller, logger).ConfigureAwait(false);
+            }
         }
 
         await _plugins.DisposeAsync(logger).ConfigureAwait(false);

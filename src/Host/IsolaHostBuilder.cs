@@ -78,7 +78,7 @@ public sealed class IsolaHostBuilder
             manager = new SandboxManager(settings, runtimes, catalog, loggerFactory);
             await manager.RecoverAsync(ct).ConfigureAwait(false);
             logger.LogDebug("host started: {Plugins} plugins, {Runtimes} runtimes, root {Root}", catalog.Plugins.Count, runtimes.Count, settings.Root);
-            return new IsolaHost(manager, [.. runtimes.Values.OrderBy(r => r.Name, StringComparer.Ordinal)], catalog, loggerFactory, provider);
+            return new IsolaHost(manager, runtimes.SortedByName(), catalog, loggerFactory, provider);
         }
         catch
         {

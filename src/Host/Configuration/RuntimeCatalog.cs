@@ -43,8 +43,9 @@ internal static class RuntimeCatalog
 
         if (configured.Count == 0 && plugins.FindController("shim") is not null && !settings.DefaultRuntimeExplicit)
         {
-            var empty = new ConfigurationBuilder().Build();
-            handlers[ImplicitRuntime] = Create(ImplicitRuntime, "shim", empty, settings, plugins, loggerFactory);
+            // Nothing is configured under Isola:Runtimes, so this section is empty; it gives the factory the usual key.
+            var options = section.GetSection($"{ImplicitRuntime}:Options");
+            handlers[ImplicitRuntime] = Create(ImplicitRuntime, "shim", options, settings, plugins, loggerFactory);
         }
 
         if ((handlers.Count > 0 || settings.DefaultRuntimeExplicit) && !handlers.ContainsKey(settings.DefaultRuntime))
@@ -64,11 +65,8 @@ internal static class RuntimeCatalog
             ?? throw IsolaException.InvalidArgument(
                 $"{key}:Controller: no controller named '{controllerName}' (known: {PluginCatalog.Known(plugins.ControllerNames)})");
         var context = new ControllerContext(name, options, $"{key}:Options", settings.Root, loggerFactory, plugins);
-        var details = options.AsEnumerable(makePathsRelative: true)
-            .Where(kv => kv.Value is not null)
-            .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
         return new RuntimeHandler(name, factory.Name, string.Equals(name, settings.DefaultRuntime, StringComparison.OrdinalIgnoreCase),
-            details, () => CreateController(factory, context, key));
+            options, () => CreateController(factory, context, key));
     }
 
     /// <summary>Runs the factory; an error that does not name the handler is wrapped in one that does.</summary>

@@ -1,4 +1,5 @@
 using Isola.Controllers;
+using Microsoft.Extensions.Configuration;
 
 namespace Isola.Hosting.Configuration;
 
@@ -10,21 +11,21 @@ namespace Isola.Hosting.Configuration;
 internal sealed class RuntimeHandler
 {
     private readonly Func<ISandboxController> _create;
+    private readonly IConfiguration _options;
     private readonly Lock _createLock = new();
     private ISandboxController? _controller;
 
     /// <param name="name">The handler's name (the configuration key's spelling).</param>
     /// <param name="controllerName">The controller kind it uses.</param>
     /// <param name="isDefault">Whether it is Isola:DefaultRuntime.</param>
-    /// <param name="options">Its Options section, flattened (what <c>isola runtimes ls</c> shows).</param>
+    /// <param name="options">Its Options section.</param>
     /// <param name="create">Builds the controller; throws an <see cref="IsolaException"/> naming the configuration key.</param>
-    public RuntimeHandler(string name, string controllerName, bool isDefault, IReadOnlyDictionary<string, string> options,
-        Func<ISandboxController> create)
+    public RuntimeHandler(string name, string controllerName, bool isDefault, IConfiguration options, Func<ISandboxController> create)
     {
         Name = name;
         ControllerName = controllerName;
         IsDefault = isDefault;
-        Options = options;
+        _options = options;
         _create = create;
     }
 
@@ -34,7 +35,12 @@ internal sealed class RuntimeHandler
 
     public bool IsDefault { get; }
 
-    public IReadOnlyDictionary<string, string> Options { get; }
+    /// <summary>The Options section flattened to relative keys ("Address", "Guest:Kernel"), read when asked for
+    /// (only listings do).</summary>
+    public IReadOnlyDictionary<string, string> Options =>
+        _options.AsEnumerable(makePathsRelative: true)
+            .Where(kv => kv.Value is not null)
+            .ToDictionary(kv => kv.Key, kv => kv.Value!, StringComparer.Ordinal);
 
     /// <summary>The controller, built on the first call. A factory failure is not remembered: the next use tries again
     /// (a long-lived host may meanwhile have been given the file or socket the factory wanted).</summary>

@@ -34,6 +34,16 @@ internal sealed class RuntimeTable(Dictionary<string, RuntimeHandler> handlers) 
         return true;
     }
 
+    /// <summary>The handlers sorted by name (ordinal), their controllers built or not.</summary>
+    public List<RuntimeHandler> SortedByName()
+    {
+        // List.Sort rather than LINQ's OrderBy: this runs at every host start, and OrderBy's generic instantiation is
+        // JIT-compiled on first use.
+        var sorted = new List<RuntimeHandler>(handlers.Values);
+        sorted.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+        return sorted;
+    }
+
     /// <summary>Builds every controller now: a long-running host refuses to start on a configuration it cannot serve.</summary>
     public void EnsureAllControllers()
     {

@@ -18,8 +18,18 @@ internal static class AbstractionsVersionGuard
 
     /// <summary>The Isola.Abstractions version <paramref name="assembly"/> references; null when it references none.
     /// Reading the references loads none of them.</summary>
-    public static Version? ReferencedVersion(Assembly assembly) =>
-        assembly.GetReferencedAssemblies().FirstOrDefault(r => string.Equals(r.Name, AbstractionsName, StringComparison.Ordinal))?.Version;
+    public static Version? ReferencedVersion(Assembly assembly)
+    {
+        foreach (var reference in assembly.GetReferencedAssemblies())
+        {
+            if (string.Equals(reference.Name, AbstractionsName, StringComparison.Ordinal))
+            {
+                return reference.Version;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>Throws naming the folder and both versions when the plugin needs a newer contract than the host has.</summary>
     public static void Check(string folder, Assembly assembly)

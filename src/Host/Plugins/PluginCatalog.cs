@@ -66,13 +66,30 @@ internal sealed class PluginCatalog : IPluginServices
     /// <summary>Disposes every registered factory, VMM and executor that is disposable (once each).</summary>
     public async Task DisposeAsync(ILogger logger)
     {
-        var items = _controllers.Values.Select(e => (object)e.Factory)
-            .Concat(_vmms.Values.Select(e => (object)e.Vmm))
-            .Concat(_executors.Values.Select(e => (object)e.Executor))
-            .Distinct(ReferenceEqualityComparer.Instance);
+        // Plain loops, not LINQ: this runs at the end of every command, and each LINQ instantiation is JIT-compiled.
+        var items = new List<object>();
+        foreach (var (factory, _) in _controllers.Values)
+        {
+            items.Add(factory);
+        }
+
+        foreach (var (vmm, _) in _vmms.Values)
+        {
+            items.Add(vmm);
+        }
+
+        foreach (var (executor, _) in _executors.Values)
+        {
+            items.Add(executor);
+        }
+
+        var disposed = new HashSet<object>(ReferenceEqualityComparer.Instance);
         foreach (var item in items)
         {
-            await IsolaHost.DisposeQuietlyAsync(item, logger).ConfigureAwait(false);
+            if (item is (IDisposable or IAsyncDisposable) && disposed.Add(item))
+            {
+                await IsolaHost.DisposeQuietlyAsync(item, logger).ConfigureAwait(false);
+            }
         }
     }
 

@@ -26,7 +26,10 @@ internal sealed class PluginFolderLoader(ILogger logger)
     public IReadOnlyList<(IIsolaPlugin Plugin, string Folder, string Version)> LoadAll(string pluginsDir)
     {
         var result = new List<(IIsolaPlugin, string, string)>();
-        foreach (var folder in Directory.EnumerateDirectories(pluginsDir).Order(StringComparer.Ordinal))
+        // An array sort, not LINQ's Order: its generic instantiation is JIT-compiled, ~1.5 ms of every host start.
+        var folders = Directory.GetDirectories(pluginsDir);
+        Array.Sort(folders, StringComparer.Ordinal);
+        foreach (var folder in folders)
         {
             if (Path.GetFileName(folder).StartsWith('.'))
             {
