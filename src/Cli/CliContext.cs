@@ -64,7 +64,12 @@ public sealed class CliContext
     /// controllers only about the sandboxes it touches (<see cref="RecoveryMode.OnDemand"/>); a server takes them all
     /// over (<see cref="RecoveryMode.Full"/>).</param>
     /// <param name="cancellationToken">Cancels the start.</param>
-    public async Task<IsolaHost> StartHostAsync(ParseResult parse, RecoveryMode recovery, CancellationToken cancellationToken)
+    public Task<IsolaHost> StartHostAsync(ParseResult parse, RecoveryMode recovery, CancellationToken cancellationToken) =>
+        CreateHostBuilder(parse, recovery).StartAsync(cancellationToken);
+
+    /// <summary>The builder <see cref="StartHostAsync"/> starts: the standard configuration sources and the global
+    /// options, for a command that reads the configuration itself before starting the host.</summary>
+    public IsolaHostBuilder CreateHostBuilder(ParseResult parse, RecoveryMode recovery)
     {
         var config = parse.GetValue(ConfigOption);
         var builder = IsolaHost.CreateBuilder(config is null ? [] : ["--config", config]);
@@ -83,7 +88,7 @@ public sealed class CliContext
         // Last, so a configuration file that asks for Full does not make every short command reconcile every sandbox.
         builder.Configuration.AddInMemoryCollection([new KeyValuePair<string, string?>("Isola:Recovery", recovery.ToString())]);
         _configureHost?.Invoke(builder);
-        return await builder.StartAsync(cancellationToken).ConfigureAwait(false);
+        return builder;
     }
 
     /// <summary>Sets an action that needs a running host; the host is disposed afterwards. The host recovers

@@ -22,14 +22,17 @@ internal static class RunCommand
         var command = new Command("run", "Run a C# workflow script (.csx) against the host's API") { script, scriptArgs };
         context.SetAction(command, async (parse, ct) =>
         {
-            // The host's start (configuration, plugins, recovery) and the script's cache lookup need nothing from each
-            // other: the host starts on the thread pool, first, while this thread reads and verifies the cached script.
-            var hostStart = Task.Run(() => context.StartHostAsync(parse, RecoveryMode.OnDemand, ct), ct);
+            // The host's start (plugins, runtimes, recovery) and the script's cache lookup need nothing from each other
+            // but the configuration: the host starts on the thread pool while this thread reads and verifies the
+            // cached script.
+            var builder = context.CreateHostBuilder(parse, RecoveryMode.OnDemand);
+            var options = IsolaScripting.BindOptions(builder.Configuration);
+            var hostStart = Task.Run(() => builder.StartAsync(ct), ct);
             try
             {
                 var verbose = parse.GetValue(context.VerboseOption);
                 using var loggerFactory = CreateScriptLogging(verbose);
-                var runner = new ScriptRunner(AsIsola(hostStart), ReadOptions(context, parse), loggerFactory);
+                var runner = new ScriptRunner(AsIsola(hostStart), options, loggerFactory);
                 // The script owns SIGINT and SIGTERM while it runs: the first one trips Ct and the run tears its scoped
                 // sandboxes down before exiting 130; a second one takes the default action (the process dies at once).
                 using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -105,13 +108,6 @@ internal static class RunCommand
                 await stderr.WriteLineAsync("isola: cancelled").ConfigureAwait(false);
                 break;
         }
-    }
-
-    /// <summary>Isola:Scripting from the same sources the host reads (--config, ISOLA_CONFIG, ISOLA__ variables).</summary>
-    private static ScriptingOptions ReadOptions(CliContext context, ParseResult parse)
-    {
-        var config = parse.GetValue(context.ConfigOption);
-        return IsolaScripting.BindOptions(IsolaHost.CreateBuilder(config is null ? [] : ["--config", config]).Configuration);
     }
 
     /// <summary>The script's <c>Log</c> always reaches stderr (Information and up); the runner's own cache and compile

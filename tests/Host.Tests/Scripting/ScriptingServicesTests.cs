@@ -30,4 +30,23 @@ public sealed class ScriptingServicesTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         Assert.Single(_ws.CacheEntries());
     }
+
+    [Fact]
+    public void BindOptions_reads_the_cache_dir_and_the_denied_directories_in_order_and_ignores_other_keys()
+    {
+        var json = Path.Combine(_ws.Root, "isola.json");
+        File.WriteAllText(json, """
+            { "Isola": { "Scripting": { "CacheDir": "/var/cache/isola-scripts", "DeniedReferenceDirectories": [ "/opt/a", "/opt/b" ], "Other": "x" } } }
+            """);
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(json)
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Isola:Scripting:DeniedReferenceDirectories:2"] = "/opt/c" })
+            .Build();
+
+        var options = IsolaScripting.BindOptions(configuration);
+
+        Assert.Equal("/var/cache/isola-scripts", options.CacheDir);
+        Assert.Equal(["/opt/a", "/opt/b", "/opt/c"], options.DeniedReferenceDirectories);
+        Assert.Null(IsolaScripting.BindOptions(new ConfigurationBuilder().Build()).CacheDir);
+    }
 }
