@@ -86,7 +86,12 @@ internal static class RunCommand
         await host.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async Task ReportAsync(TextWriter stderr, ScriptRunResult result, bool verbose)
+    /// <summary>Prints the diagnostics and how the run ended; a clean success prints nothing (and, on that path of
+    /// every run, does not enter the async method).</summary>
+    private static Task ReportAsync(TextWriter stderr, ScriptRunResult result, bool verbose) =>
+        result.Diagnostics.Count == 0 && result.Outcome == ScriptOutcome.Succeeded ? Task.CompletedTask : PrintReportAsync(stderr, result, verbose);
+
+    private static async Task PrintReportAsync(TextWriter stderr, ScriptRunResult result, bool verbose)
     {
         foreach (var diagnostic in result.Diagnostics.Where(d => result.Outcome != ScriptOutcome.Failed || d.Severity != "error"))
         {
