@@ -21,14 +21,17 @@ public sealed class RunCommandTests(TestPluginBuild plugin) : IDisposable
         }));
 
     [Fact]
-    public async Task The_script_runs_on_the_started_host_compiled_then_cached()
+    public async Task The_script_runs_on_the_started_host_with_its_args_compiled_then_cached()
     {
         WriteConfig(new { test = new { Controller = "filetest", Options = new { _w.CallLog, _w.ResourceDir } } });
         var script = Path.Combine(_w.Base, "runtimes.csx");
-        File.WriteAllText(script, "return Isola.Runtimes.Single().Name == \"test\" && Isola.Plugins.Any(p => p.Name == \"testplugin\") ? 7 : 1;\n");
+        File.WriteAllText(script, """
+            var onHost = Isola.Runtimes.Single().Name == "test" && Isola.Plugins.Any(p => p.Name == "testplugin");
+            return onHost && Args.SequenceEqual(["a", "b c", "--x"]) ? 7 : Args.Length == 0 ? 8 : 1;
+            """);
 
-        Assert.Equal((7, "", ""), await _w.RunAsync("run", script));
-        Assert.Equal((7, "", ""), await _w.RunAsync("run", script));
+        Assert.Equal((7, "", ""), await _w.RunAsync("run", script, "--", "a", "b c", "--x"));
+        Assert.Equal((8, "", ""), await _w.RunAsync("run", script));
         Assert.Single(Directory.GetDirectories(CacheDir), d => !Path.GetFileName(d).StartsWith('.'));
     }
 

@@ -17,8 +17,15 @@ internal static class RunCommand
 {
     public static Command Create(CliContext context)
     {
-        var script = new Argument<string>("script") { Description = "The workflow script (.csx)" };
-        var scriptArgs = new Argument<string[]>("args") { Description = "Arguments for the script (its Args), after --", Arity = ArgumentArity.ZeroOrMore };
+        // The tokens are taken as they are (CustomParser): otherwise System.CommandLine builds its table of converters
+        // for every type, at every run, only to hand back the same strings.
+        var script = new Argument<string>("script") { Description = "The workflow script (.csx)", CustomParser = r => r.Tokens[0].Value };
+        var scriptArgs = new Argument<string[]>("args")
+        {
+            Description = "Arguments for the script (its Args), after --",
+            Arity = ArgumentArity.ZeroOrMore,
+            CustomParser = r => [.. r.Tokens.Select(t => t.Value)],
+        };
         var command = new Command("run", "Run a C# workflow script (.csx) against the host's API") { script, scriptArgs };
         context.SetAction(command, async (parse, ct) =>
         {
