@@ -20,7 +20,7 @@ internal sealed class ScriptBench : IBenchmark
 
     public async Task<BenchResult> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var runs = IntArg(args, "--runs", 15);
+        var runs = IntArg(args, "--runs", 21);
         var coldRuns = IntArg(args, "--cold-runs", 3);
         var isola = FindIsola();
         var plugins = StringArg(args, "--plugins") ?? Path.Combine(Path.GetDirectoryName(isola)!, "plugins");
@@ -48,6 +48,7 @@ internal sealed class ScriptBench : IBenchmark
             }
 
             await TimeAsync(isola, version, env, cancellationToken); // warm the OS file cache for both
+            var loadBefore = LoadAverage();
             var floor = new List<double>();
             var hostStart = new List<double>();
             var cached = new List<double>();
@@ -73,6 +74,7 @@ internal sealed class ScriptBench : IBenchmark
                 $"medians of {runs} interleaved process runs (cold: {coldRuns}, cache emptied before each)",
                 $"plugins: {plugins}",
                 "isola sandbox ls (an empty root) starts the same host, plugins included: the part of a cached run that is not scripting",
+                $"1-minute load average before / after the interleaved runs: {loadBefore} / {LoadAverage()} (other work on the machine inflates all three)",
                 cachedMs - floorMs <= TargetOverFloorMs ? "target met" : "TARGET MISSED",
             ]);
         }
@@ -155,6 +157,10 @@ internal sealed class ScriptBench : IBenchmark
 
         throw new DirectoryNotFoundException("run isola-bench from inside the repository");
     }
+
+    /// <summary>The 1-minute load average (Linux), to tell a quiet run from a noisy one.</summary>
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
     private static int IntArg(string[] args, string name, int fallback) =>
         StringArg(args, name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;

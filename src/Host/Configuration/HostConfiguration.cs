@@ -49,20 +49,27 @@ internal static class HostConfiguration
                 throw IsolaException.InvalidArgument($"configuration file '{path}' does not exist");
             }
 
-            configuration.AddJsonFile(path, optional: false, reloadOnChange: false);
+            AddJsonFile(configuration, path, optional: false);
         }
         else if (File.Exists(SystemConfigFile))
         {
             // Checked first: an optional JSON source sets up the JSON and file-provider machinery (~2.5 ms of every
             // command) even when it finds no file, which is the usual case.
-            configuration.AddJsonFile(SystemConfigFile, optional: true, reloadOnChange: false);
+            AddJsonFile(configuration, SystemConfigFile, optional: true);
         }
 
         // ISOLA__ROOT becomes "ISOLA:ROOT", which configuration keys match case-insensitively with "Isola:Root".
         configuration.AddEnvironmentVariables();
         if (args.Length > 0)
         {
-            configuration.AddCommandLine(args);
+            AddCommandLine(configuration, args);
         }
     }
+
+    // The JSON and command-line providers are added from methods of their own, so that a command using neither does not
+    // load their assemblies when this class is compiled.
+    private static void AddJsonFile(IConfigurationBuilder configuration, string path, bool optional) =>
+        configuration.AddJsonFile(path, optional, reloadOnChange: false);
+
+    private static void AddCommandLine(IConfigurationBuilder configuration, string[] args) => configuration.AddCommandLine(args);
 }

@@ -11,8 +11,8 @@ internal interface IScriptCompiler
 /// <summary>The main script as read once from disk; the same text is hashed for the cache key and compiled.</summary>
 internal sealed record ScriptSource(string Path, string Text);
 
-/// <summary>One input of a compiled script and the SHA-256 it had when compiled.</summary>
-internal sealed record ScriptDependency(string Path, string Sha256);
+/// <summary>One input of a compiled script and the hash it had when compiled (<see cref="ScriptHashing"/>).</summary>
+internal sealed record ScriptDependency(string Path, string Hash);
 
 /// <summary>What the compiler produced: an image (null on errors), diagnostics, and the inputs to watch.</summary>
 internal sealed record CompiledScript(

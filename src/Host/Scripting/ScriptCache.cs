@@ -4,14 +4,14 @@ namespace Isola.Hosting.Scripting;
 
 /// <summary>
 /// Compiled scripts on disk. An entry lives in <c>CacheDir/&lt;key&gt;/</c> (<c>manifest</c> + <c>script.dll</c>),
-/// where the key is SHA-256 over the toolchain identity, the script's full path and its text. The manifest then pins
-/// every <c>#load</c>ed file and <c>#r</c>ed assembly by hash, so the effective key covers all of them; the image's own
-/// hash is checked before each load, so a torn or tampered entry is rebuilt rather than run.
+/// where the key is a hash (<see cref="ScriptHashing"/>) over the toolchain identity, the script's full path and its
+/// text. The manifest then pins every <c>#load</c>ed file and <c>#r</c>ed assembly by hash, so the effective key covers
+/// all of them; the image's own hash is checked before each load, so a torn or corrupted entry is rebuilt rather than run.
 /// </summary>
 internal sealed class ScriptCache
 {
     /// <summary>Bumped whenever the entry layout or the way scripts are compiled changes.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     private const string ManifestFile = "manifest";
     private const string ImageFile = "script.dll";
@@ -66,7 +66,7 @@ internal sealed class ScriptCache
             }
 
             var image = File.ReadAllBytes(Path.Combine(dir, ImageFile));
-            return ScriptHashing.OfBytes(image) == manifest.ImageSha256
+            return ScriptHashing.OfBytes(image) == manifest.ImageHash
                 ? new CacheLookup(ScriptCacheStatus.Hit, image, manifest)
                 : Corrupt(dir, "its image does not match the recorded hash");
         }
@@ -126,13 +126,13 @@ internal sealed class ScriptCache
         foreach (var dep in manifest.Sources)
         {
             var text = dep.Path == source.Path ? source.Text : File.Exists(dep.Path) ? File.ReadAllText(dep.Path) : null;
-            if (text is null || ScriptHashing.OfText(text) != dep.Sha256)
+            if (text is null || ScriptHashing.OfText(text) != dep.Hash)
             {
                 return dep.Path;
             }
         }
 
-        return manifest.References.FirstOrDefault(r => !File.Exists(r.Path) || ScriptHashing.OfFile(r.Path) != r.Sha256)?.Path;
+        return manifest.References.FirstOrDefault(r => !File.Exists(r.Path) || ScriptHashing.OfFile(r.Path) != r.Hash)?.Path;
     }
 
     /// <summary>Creates a 0700 directory: whoever can write compiled scripts can run code as the user running them.</summary>

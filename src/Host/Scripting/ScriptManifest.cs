@@ -6,14 +6,14 @@ namespace Isola.Hosting.Scripting;
 /// <summary>The record next to a cached script image: what it was built from and the image's own hash.</summary>
 /// <param name="Format">The cache layout version, <see cref="ScriptCache.FormatVersion"/>.</param>
 /// <param name="Toolchain">The Isola, runtime and compiler identity the image was built with.</param>
-/// <param name="ImageSha256">SHA-256 of <c>script.dll</c>, checked before every load.</param>
+/// <param name="ImageHash">Hash of <c>script.dll</c> (<see cref="ScriptHashing.OfBytes"/>), checked before every load.</param>
 /// <param name="Sources">The script and every file it <c>#load</c>s (decoded-text hashes).</param>
 /// <param name="References">Assemblies it <c>#r</c>s (file hashes); loaded into the script's context at run time.</param>
 /// <param name="CreatedAt">When it was compiled.</param>
 internal sealed record ScriptManifest(
     int Format,
     string Toolchain,
-    string ImageSha256,
+    string ImageHash,
     IReadOnlyList<ScriptDependency> Sources,
     IReadOnlyList<ScriptDependency> References,
     DateTimeOffset CreatedAt)
@@ -21,7 +21,7 @@ internal sealed record ScriptManifest(
     private const string Magic = "isola-script-cache";
 
     /// <summary>
-    /// A line-per-field text form (<c>source SHA256 PATH</c>). Hand-written rather than JSON on purpose: a cached run
+    /// A line-per-field text form (<c>source HASH PATH</c>). Hand-written rather than JSON on purpose: a cached run
     /// must stay near process-start cost, and loading and warming System.Text.Json alone cost ~15 ms of it (measured
     /// with <c>isola run -v</c>). Paths containing a line break are rejected, so each line parses unambiguously.
     /// </summary>
@@ -30,7 +30,7 @@ internal sealed record ScriptManifest(
         var text = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"{Magic} {Format}\n")
             .Append(CultureInfo.InvariantCulture, $"toolchain {Toolchain}\n")
-            .Append(CultureInfo.InvariantCulture, $"image {ImageSha256}\n")
+            .Append(CultureInfo.InvariantCulture, $"image {ImageHash}\n")
             .Append(CultureInfo.InvariantCulture, $"created {CreatedAt:O}\n");
         foreach (var (kind, deps) in new[] { ("source", Sources), ("reference", References) })
         {
@@ -41,7 +41,7 @@ internal sealed record ScriptManifest(
                     throw new InvalidDataException($"cannot cache a script whose input path contains a line break: {dep.Path}");
                 }
 
-                text.Append(CultureInfo.InvariantCulture, $"{kind} {dep.Sha256} {dep.Path}\n");
+                text.Append(CultureInfo.InvariantCulture, $"{kind} {dep.Hash} {dep.Path}\n");
             }
         }
 
@@ -81,8 +81,9 @@ internal sealed record ScriptManifest(
 
     private static ScriptDependency Dependency(string rest)
     {
+        // A hash is 32 hex digits (FNV-1a 128, sources) or 64 (SHA-256, references); the path is the rest of the line.
         var space = rest.IndexOf(' ', StringComparison.Ordinal);
-        return space == 64 && rest.Length > 65
+        return space is 32 or 64 && rest.Length > space + 1
             ? new ScriptDependency(rest[(space + 1)..], rest[..space])
             : throw new InvalidDataException($"bad dependency '{rest}'");
     }

@@ -93,7 +93,7 @@ public sealed class ScriptCacheTests : IDisposable
         File.WriteAllBytes(Path.Combine(entry, "script.dll"), foreign);
         var manifestPath = Path.Combine(entry, "manifest");
         var manifest = File.ReadAllText(manifestPath);
-        var oldHash = System.Text.RegularExpressions.Regex.Match(manifest, "^image ([0-9a-f]{64})$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
+        var oldHash = System.Text.RegularExpressions.Regex.Match(manifest, "^image ([0-9a-f]{32})$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
         File.WriteAllText(manifestPath, manifest.Replace(oldHash, ScriptHashing.OfBytes(foreign), StringComparison.Ordinal));
 
         var result = await runner.RunAsync(script, []);
