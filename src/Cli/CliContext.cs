@@ -80,9 +80,7 @@ public sealed class CliContext
 
         if (parse.GetValue(VerboseOption))
         {
-            builder.Logging.SetMinimumLevel(LogLevel.Debug);
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-            builder.Logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            LogToConsole(builder.Logging);
         }
 
         // Last, so a configuration file that asks for Full does not make every short command reconcile every sandbox.
@@ -130,6 +128,15 @@ public sealed class CliContext
         {
             await Stderr.WriteLineAsync(error.ToString()).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>-v: debug logs on stderr. A method of its own, so that commands without -v do not load the console
+    /// logger's assembly.</summary>
+    private static void LogToConsole(ILoggingBuilder logging)
+    {
+        logging.SetMinimumLevel(LogLevel.Debug);
+        logging.AddSimpleConsole(o => o.SingleLine = true);
+        logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     }
 
     /// <summary>Argument-level validation failure, reported like any other error.</summary>
