@@ -11,7 +11,7 @@ namespace Isola.Hosting.Scripting;
 internal sealed class ScriptCache
 {
     /// <summary>Bumped whenever the entry layout or the way scripts are compiled changes.</summary>
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
 
     private const string ManifestFile = "manifest";
     private const string ImageFile = "script.dll";

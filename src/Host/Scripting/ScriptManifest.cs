@@ -81,9 +81,9 @@ internal sealed record ScriptManifest(
 
     private static ScriptDependency Dependency(string rest)
     {
-        // A hash is 32 hex digits (FNV-1a 128, sources) or 64 (SHA-256, references); the path is the rest of the line.
+        // A hash is 32 hex digits (XXH3-128); the path is the rest of the line.
         var space = rest.IndexOf(' ', StringComparison.Ordinal);
-        return space is 32 or 64 && rest.Length > space + 1
+        return space == 32 && rest.Length > space + 1
             ? new ScriptDependency(rest[(space + 1)..], rest[..space])
             : throw new InvalidDataException($"bad dependency '{rest}'");
     }

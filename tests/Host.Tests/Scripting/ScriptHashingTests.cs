@@ -3,17 +3,22 @@ using Isola.Hosting.Scripting;
 
 namespace Isola.Host.Tests.Scripting;
 
-/// <summary>The cache's content hashes: FNV-1a 128 (published test values) for texts and images, SHA-256 for files.</summary>
+/// <summary>The cache's content hashes: XXH3-128 of texts, images and files.</summary>
 public sealed class ScriptHashingTests
 {
-    [Theory]
-    [InlineData("", "6c62272e07bb014262b821756295c58d")]
-    [InlineData("a", "d228cb696f1a8caf78912b704e4a8964")]
-    [InlineData("foobar", "343e1662793c64bf6f0d3597ba446f18")]
-    public void Texts_hash_with_fnv1a_128(string text, string expected)
+    [Fact]
+    public void The_empty_input_hashes_to_the_published_xxh3_128_value()
     {
-        Assert.Equal(expected, ScriptHashing.OfText(text));
-        Assert.Equal(expected, ScriptHashing.OfBytes(Encoding.UTF8.GetBytes(text)));
+        Assert.Equal("99aa06d3014798d86001c324468d497f", ScriptHashing.OfText(""));
+    }
+
+    [Theory]
+    [InlineData("a")]
+    [InlineData("#load \"common.csx\"\nreturn 0;\n")]
+    public void A_text_hashes_as_its_utf8_bytes(string text)
+    {
+        Assert.Equal(32, ScriptHashing.OfText(text).Length);
+        Assert.Equal(ScriptHashing.OfText(text), ScriptHashing.OfBytes(Encoding.UTF8.GetBytes(text)));
     }
 
     [Fact]
@@ -26,13 +31,15 @@ public sealed class ScriptHashingTests
     }
 
     [Fact]
-    public void Files_hash_with_sha256()
+    public void A_file_hashes_as_its_bytes()
     {
         var path = Path.Combine(Path.GetTempPath(), "isola-hashing-" + Guid.NewGuid().ToString("N"));
-        File.WriteAllText(path, "abc");
+        var bytes = new byte[200_000];
+        new Random(7).NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
         try
         {
-            Assert.Equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", ScriptHashing.OfFile(path));
+            Assert.Equal(ScriptHashing.OfBytes(bytes), ScriptHashing.OfFile(path));
         }
         finally
         {
