@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Text.Json.Nodes;
 using Google.Protobuf;
 
 namespace Isola.Bench;
@@ -45,12 +44,7 @@ internal sealed class RawShimPath : IAsyncDisposable
     /// <summary>One pod up: a bundle, the shim, Task Create and Start of the pause.</summary>
     public async Task<Pod> StartAsync(string id)
     {
-        var bundle = Path.Combine(_work, id);
-        Directory.CreateDirectory(bundle);
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(_template, "config.json")))!;
-        config["linux"]!["cgroupsPath"] = $"{_cgroupParent}/raw-{id}";
-        config["root"]!["path"] = Path.Combine(_template, "rootfs");
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        var bundle = ShimBench.PauseBundleFor(_template, Path.Combine(_work, id), $"{_cgroupParent}/raw-{id}");
         if (mkfifo(Path.Combine(bundle, "log"), Convert.ToUInt32("600", 8)) != 0)
         {
             throw new IOException($"mkfifo {bundle}/log failed: errno {Marshal.GetLastPInvokeError()}");

@@ -59,7 +59,8 @@ internal sealed class ShimBench : IBenchmark
                 await raw.StopAsync(await raw.StartAsync($"warm{i}"));
             }
             var cpu = new CpuMeter();
-            var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
+            var floorSeqBundles = Enumerable.Range(0, n).Select(i => PauseBundleFor(floorBundle, $"{floorBundle}-f{i}", $"{CgroupParent}/floor-f{i}")).ToList();
+            var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorSeqBundles[i], $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
             var floorCpu = cpu.Take();
             var (rawReadySeq, rawDownSeq) = await SequentialAsync(n, i => raw.StartAsync($"s{i}"), raw.StopAsync);
             var rawCpu = cpu.Take();
@@ -69,7 +70,8 @@ internal sealed class ShimBench : IBenchmark
             var isolaCpu = cpu.Take();
             notes.Add(Breakdown("ready_seq", BenchResult.Median(readySeq), phases.Medians(ReadyPhases)));
             notes.Add(Breakdown("teardown_seq", BenchResult.Median(downSeq), phases.Medians(TeardownPhases)));
-            var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorBundle, $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
+            var floorParBundles = Enumerable.Range(0, n).Select(i => PauseBundleFor(floorBundle, $"{floorBundle}-p{i}", $"{CgroupParent}/floor-p{i}")).ToList();
+            var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorParBundles[i], $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
             var (rawReadyPar, rawDownPar) = await ConcurrentAsync(n, i => raw.StartAsync($"c{i}"), raw.StopAsync);
 
             // Concurrent pods, with every shim measured while all of them run.
@@ -169,20 +171,27 @@ internal sealed class ShimBench : IBenchmark
         Directory.CreateDirectory(Path.Combine(to, "rootfs", "proc"));
         File.Copy(Path.Combine(from, "rootfs", "pause"), Path.Combine(to, "rootfs", "pause"));
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(from, "config.json")))!;
-        config["linux"]!["cgroupsPath"] = null; // set per container by RuncRunAsync
+        config["linux"]!["cgroupsPath"] = null; // set per pod by PauseBundleFor
         File.WriteAllText(Path.Combine(to, "config.json"), config.ToJsonString());
         return to;
     }
 
-    // runc run -d reads config.json from the bundle: one bundle per id, differing only in cgroupsPath.
-    private static async Task<string> RuncRunAsync(string root, string template, string id)
+    /// <summary>A pod's own bundle made from the template: config.json with its cgroupsPath and a rootfs holding the
+    /// pause binary. Its own rootfs, as Isola gives each pod: runc creates /dev entries in a rootfs while setting it up,
+    /// so pods started at once from one shared rootfs would race there.</summary>
+    internal static string PauseBundleFor(string template, string bundle, string cgroupsPath)
     {
-        var bundle = template + "-" + id;
-        Directory.CreateDirectory(bundle);
+        Directory.CreateDirectory(Path.Combine(bundle, "rootfs", "proc"));
+        File.Copy(Path.Combine(template, "rootfs", "pause"), Path.Combine(bundle, "rootfs", "pause"));
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(template, "config.json")))!;
-        config["linux"]!["cgroupsPath"] = $"{CgroupParent}/floor-{id}";
-        config["root"]!["path"] = Path.Combine(template, "rootfs");
+        config["linux"]!["cgroupsPath"] = cgroupsPath;
         File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
+        return bundle;
+    }
+
+    // runc run -d reads config.json from the bundle: one bundle per id, written before the clock starts.
+    private static async Task<string> RuncRunAsync(string root, string bundle, string id)
+    {
         await RuncAsync(root, "run", "-d", "--bundle", bundle, id);
         return id;
     }

@@ -5,9 +5,10 @@ namespace Isola.Hosting.Sandboxes;
 
 internal sealed partial class SandboxManager
 {
-    /// <summary>Allocates the id and name, persists Creating, calls Create and persists Created; returns with the
-    /// sandbox's lock held. On failure everything is rolled back (Shutdown, record and directory removed).</summary>
-    private async Task<SandboxScope> CreateLockedAsync(SandboxSpec spec, CancellationToken cancellationToken)
+    /// <summary>Allocates the id and name, persists Creating, calls Create and persists Created (in memory only for a
+    /// caller that starts it at once); returns with the sandbox's lock held. On failure everything is rolled back
+    /// (Shutdown, record and directory removed).</summary>
+    private async Task<SandboxScope> CreateLockedAsync(SandboxSpec spec, CancellationToken cancellationToken, bool persistCreated = true)
     {
         ArgumentNullException.ThrowIfNull(spec);
         var id = IdValidator.Validate(spec.Id ?? NewId(), "sandbox");
@@ -79,7 +80,15 @@ internal sealed partial class SandboxManager
         try
         {
             await CallAsync(scope, "Create", (c, s, ct) => c.CreateAsync(s, ct), cancellationToken).ConfigureAwait(false);
-            Persist(record, SandboxState.Created, "create");
+            if (persistCreated)
+            {
+                Persist(record, SandboxState.Created, "create");
+            }
+            else
+            {
+                Transition(record, SandboxState.Created, "create");
+            }
+
             _logger.LogInformation("sandbox '{Id}' created (runtime {Runtime})", id, runtime);
             return scope;
         }
@@ -168,7 +177,7 @@ internal sealed partial class SandboxManager
     }
 
     /// <summary>Stop under the lock: kill containers, persist Stopping, Stop (NotFound counts as done), persist Stopped.</summary>
-    internal async Task StopLockedAsync(SandboxScope scope, TimeSpan? timeout, CancellationToken cancellationToken)
+    internal async Task StopLockedAsync(SandboxScope scope, TimeSpan? timeout, CancellationToken cancellationToken, bool persistStopped = true)
     {
         var record = scope.Record;
         if (record.State == SandboxState.Stopped)
@@ -193,7 +202,15 @@ internal sealed partial class SandboxManager
             record.Exit ??= await ExitOfStoppedAsync(scope).ConfigureAwait(false);
         }
 
-        Persist(record, SandboxState.Stopped, "stop");
+        if (persistStopped)
+        {
+            Persist(record, SandboxState.Stopped, "stop");
+        }
+        else
+        {
+            Transition(record, SandboxState.Stopped, "stop");
+        }
+
         await TaskClients.DropAsync(record.Id, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
     }
@@ -229,7 +246,9 @@ internal sealed partial class SandboxManager
 
         if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown or SandboxState.Stopping)
         {
-            await StopLockedAsync(scope, null, cancellationToken).ConfigureAwait(false);
+            // Stopped is not written: Removing (with the exit) follows at once, before Shutdown. A crash in between
+            // leaves Stopping, which recovery finishes as a stop.
+            await StopLockedAsync(scope, null, cancellationToken, persistStopped: false).ConfigureAwait(false);
         }
 
         if (record.State != SandboxState.Removing)

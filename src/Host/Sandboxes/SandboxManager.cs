@@ -58,7 +58,9 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     /// <inheritdoc />
     public async Task<ISandbox> RunAsync(SandboxSpec spec, CancellationToken cancellationToken = default)
     {
-        using var scope = await CreateLockedAsync(spec, cancellationToken).ConfigureAwait(false);
+        // Created is not written: Starting follows at once, and recovery undoes a sandbox found in Creating or in
+        // Starting alike. One atomic write (two fsyncs) fewer on every run.
+        using var scope = await CreateLockedAsync(spec, cancellationToken, persistCreated: false).ConfigureAwait(false);
         await StartLockedAsync(scope, cancellationToken).ConfigureAwait(false);
         return new Sandbox(this, scope.Record.ToInfo(), scope.Record.Generation);
     }
@@ -241,9 +243,16 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     /// <summary>Checks the transition, then writes the record in its new state.</summary>
     internal void Persist(SandboxRecord record, SandboxState state, string operation)
     {
+        Transition(record, state, operation);
+        Store.Save(record);
+    }
+
+    /// <summary>Moves the record to <paramref name="state"/> in memory only, for a state the caller persists past
+    /// at once (the next intent is written before any side effect).</summary>
+    private static void Transition(SandboxRecord record, SandboxState state, string operation)
+    {
         SandboxTransitions.Ensure(record.Id, operation, record.State, state);
         record.State = state;
-        Store.Save(record);
     }
 
     /// <summary>Calls the controller under <paramref name="timeout"/> (default: the controller deadline).</summary>
