@@ -2,14 +2,13 @@ using Isola.Controllers;
 using Isola.Executors;
 using Isola.Hosting.Sandboxes;
 using Isola.Hosting.State;
-using Microsoft.Extensions.Logging;
 using TaskStatus = Isola.Executors.TaskStatus;
 
 namespace Isola.Hosting.Containers;
 
 /// <summary>A handle on one container, routed to its sandbox's executor. Record changes happen under the sandbox
 /// lock; waiting for an exit does not hold it.</summary>
-internal sealed class Container(SandboxManager manager, Sandbox sandbox, ContainerInfo info) : IContainer
+internal sealed partial class Container(SandboxManager manager, Sandbox sandbox, ContainerInfo info) : IContainer
 {
     private ContainerInfo _info = info;
 
@@ -269,51 +268,10 @@ internal sealed class Container(SandboxManager manager, Sandbox sandbox, Contain
                 Exit = state.Exit ?? current.Exit,
             };
             Save(scope.Record, current);
-            if (current.State == ContainerState.Stopped)
-            {
-                await DeleteExitedTaskAsync(client).ConfigureAwait(false);
-            }
         }
 
         Volatile.Write(ref _info, current);
         return current;
-    }
-
-    /// <summary>
-    /// Records the exit, then deletes the exited task, as containerd's CRI does on a task's exit. A task service
-    /// closes a container's IO only on Delete, so until then its log driver may still be copying the last output,
-    /// and a caller reading the logs just after Wait would miss it. The container itself stays, Stopped, until removed.
-    /// </summary>
-    private async Task RecordExitAsync(ExitStatus? exit, ITaskClient? client, CancellationToken cancellationToken)
-    {
-        using var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
-        var current = scope?.Record.Containers.FirstOrDefault(c => c.Id == Id);
-        if (scope is not null && current is not null)
-        {
-            Save(scope.Record, current with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? current.Exit });
-            if (client is not null)
-            {
-                await DeleteExitedTaskAsync(client).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task DeleteExitedTaskAsync(ITaskClient client)
-    {
-        try
-        {
-            await manager.TaskClients.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, null, ct), CancellationToken.None)
-                .ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IsolaException && !IsolaException.IsNotFound(e))
-        {
-            // Removing the container (or its sandbox) deletes the task again; only the logs' last bytes may lag.
-            manager.Logger.LogDebug("container '{Id}' in sandbox '{Sandbox}': Task Delete after exit failed: {Error}", Id, SandboxId, e.Message);
-        }
-        catch (Exception e) when (IsolaException.IsNotFound(e))
-        {
-            // already deleted, by another waiter
-        }
     }
 
     private void Save(SandboxRecord record, ContainerInfo updated)

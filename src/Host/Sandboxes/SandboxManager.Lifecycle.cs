@@ -205,28 +205,30 @@ internal sealed partial class SandboxManager
         if (persistStopped)
         {
             Persist(record, SandboxState.Stopped, "stop");
+            await TaskClients.DropAsync(record.Id, cancellationToken).ConfigureAwait(false);
         }
         else
         {
+            // The caller writes Removing (with the exit) next, before anything else; its Shutdown drops the clients.
             Transition(record, SandboxState.Stopped, "stop");
         }
 
-        await TaskClients.DropAsync(record.Id, cancellationToken).ConfigureAwait(false);
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
     }
 
     /// <summary>How a stopped sandbox exited: Wait returns at once for a stopped sandbox. Bounded tightly, and best
     /// effort: a controller that cannot tell leaves the exit unknown rather than holding up Stop or recovery.</summary>
     private Task<ExitStatus?> ExitOfStoppedAsync(SandboxScope scope) =>
-        ExitOfStoppedAsync(scope.Record.Id, scope.Handler, scope.Context);
+        ExitOfStoppedAsync(scope.Record.Id, scope.Handler, scope.Context, CancellationToken.None);
 
-    private async Task<ExitStatus?> ExitOfStoppedAsync(string id, Configuration.RuntimeHandler handler, Controllers.SandboxContext context)
+    private async Task<ExitStatus?> ExitOfStoppedAsync(string id, Configuration.RuntimeHandler handler, Controllers.SandboxContext context,
+        CancellationToken cancellationToken)
     {
         var bound = TimeSpan.FromSeconds(Math.Min(2, _settings.ControllerTimeout.TotalSeconds));
         try
         {
             return await Deadline.RunAsync($"sandbox '{id}': controller '{handler.ControllerName}' Wait", bound,
-                ct => Named(id, "Wait", () => handler.Controller.WaitAsync(context, ct)), CancellationToken.None).ConfigureAwait(false);
+                ct => Named(id, "Wait", () => handler.Controller.WaitAsync(context, ct)), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IsolaException)
         {

@@ -209,7 +209,7 @@ internal sealed partial class SandboxManager
                 return Probe.Ready;
             }
 
-            var exit = await ExitOfStoppedAsync(id, handler, context).ConfigureAwait(false);
+            var exit = await ExitOfStoppedAsync(id, handler, context, cancellationToken).ConfigureAwait(false);
             await RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
             return Probe.Exited;
         }

@@ -124,12 +124,13 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var (id, pid, address) = (sandbox.Id, sandbox.Info.Pid, sandbox.Info.TaskAddress);
 
+        var reaped = false;
         await _host.RestartAsync(whileDown: () =>
         {
             kill(pid, 9);
-            SpinWait.SpinUntil(() => !File.Exists($"/proc/{pid}/status") || File.ReadAllText($"/proc/{pid}/status").Contains("State:\tZ"),
-                TimeSpan.FromSeconds(5));
+            reaped = SpinWait.SpinUntil(() => !Directory.Exists($"/proc/{pid}"), TimeSpan.FromSeconds(10)); // by its shim
         });
+        Assert.True(reaped, $"pause {pid} was not reaped by its shim within 10 s");
         var recovered = await _host.Host.Sandboxes.GetAsync(id);
         var info = await recovered.InspectAsync();
         var exit = await recovered.WaitAsync();
