@@ -56,13 +56,16 @@ internal sealed class ShimBench : IBenchmark
             await using var raw = new RawShimPath(Path.Combine(work, "raw"), floorBundle, CgroupParent, Namespace + "-raw");
             for (var i = 0; i < WarmUpPods; i++)
             {
-                await raw.StopAsync(await raw.StartAsync($"warm{i}"));
+                await raw.StopAsync(await raw.StartAsync(raw.Prepare($"warm{i}")));
             }
-            var cpu = new CpuMeter();
+
+            // Both floors' bundles are written before their clocks start (Isola's pause bundle is inside its own).
             var floorSeqBundles = Enumerable.Range(0, n).Select(i => PauseBundleFor(floorBundle, $"{floorBundle}-f{i}", $"{CgroupParent}/floor-f{i}")).ToList();
+            var rawSeqBundles = Enumerable.Range(0, n).Select(i => raw.Prepare($"s{i}")).ToList();
+            var cpu = new CpuMeter();
             var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorSeqBundles[i], $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
             var floorCpu = cpu.Take();
-            var (rawReadySeq, rawDownSeq) = await SequentialAsync(n, i => raw.StartAsync($"s{i}"), raw.StopAsync);
+            var (rawReadySeq, rawDownSeq) = await SequentialAsync(n, i => raw.StartAsync(rawSeqBundles[i]), raw.StopAsync);
             var rawCpu = cpu.Take();
             phases.Recording = true; // the sequential pods; the concurrent ones are recorded apart (they mostly queue)
             var (readySeq, downSeq) = await SequentialAsync(n, _ => RunSandboxAsync(host, cancellationToken), s => s.RemoveAsync(cancellationToken));
@@ -71,8 +74,9 @@ internal sealed class ShimBench : IBenchmark
             notes.Add(Breakdown("ready_seq", BenchResult.Median(readySeq), phases.Medians(ReadyPhases)));
             notes.Add(Breakdown("teardown_seq", BenchResult.Median(downSeq), phases.Medians(TeardownPhases)));
             var floorParBundles = Enumerable.Range(0, n).Select(i => PauseBundleFor(floorBundle, $"{floorBundle}-p{i}", $"{CgroupParent}/floor-p{i}")).ToList();
+            var rawParBundles = Enumerable.Range(0, n).Select(i => raw.Prepare($"c{i}")).ToList();
             var (floorReadyPar, floorDownPar) = await ConcurrentAsync(n, i => RuncRunAsync(floorRoot, floorParBundles[i], $"p{i}"), id => RuncDeleteAsync(floorRoot, id));
-            var (rawReadyPar, rawDownPar) = await ConcurrentAsync(n, i => raw.StartAsync($"c{i}"), raw.StopAsync);
+            var (rawReadyPar, rawDownPar) = await ConcurrentAsync(n, i => raw.StartAsync(rawParBundles[i]), raw.StopAsync);
 
             // Concurrent pods, with every shim measured while all of them run.
             concurrentPhases.Recording = true;
