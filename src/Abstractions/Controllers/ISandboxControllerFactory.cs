@@ -6,7 +6,10 @@ namespace Isola.Controllers;
 
 /// <summary>
 /// A named kind of controller ("shim", "sandboxer", "vm"). A runtime handler in configuration names it in its
-/// <c>Controller</c> key; the host then calls <see cref="Create"/> once per runtime handler with that handler's options.
+/// <c>Controller</c> key; the host then calls <see cref="Create"/> for each runtime handler with that handler's options:
+/// at start in a long-running host, on the handler's first use in a short-lived one. It succeeds at most once per
+/// handler; a call that throws is made again at the handler's next use. Calls for different handlers may run at the
+/// same time, so <see cref="Create"/> must be thread-safe, and must not leave anything behind when it throws.
 /// </summary>
 public interface ISandboxControllerFactory
 {
