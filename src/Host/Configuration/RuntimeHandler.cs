@@ -65,13 +65,25 @@ internal sealed class RuntimeHandler
 
     /// <summary>What <c>isola runtimes ls</c> shows: the handler's options, overlaid with what the controller reports
     /// (<see cref="IReportsRuntimeDetails"/>), read now because controllers detect some details lazily. Builds the
-    /// controller, so a handler whose factory rejects its options fails here with that error.</summary>
+    /// controller; a handler whose factory rejects its options is listed with that error as its "error" detail.</summary>
     public RuntimeInfo Info
     {
         get
         {
             var details = new Dictionary<string, string>(Options, StringComparer.Ordinal);
-            if (Controller is IReportsRuntimeDetails reporter)
+            ISandboxController controller;
+            try
+            {
+                controller = Controller;
+            }
+            catch (Exception e)
+            {
+                // The operator's view of every runtime: one whose factory rejects its options is listed with why.
+                details["error"] = e.Message;
+                return new RuntimeInfo(Name, ControllerName, IsDefault, details);
+            }
+
+            if (controller is IReportsRuntimeDetails reporter)
             {
                 try
                 {

@@ -84,8 +84,9 @@ public sealed class ControllerCreationTests : IDisposable
 
             // The other runtimes are unaffected; a listing of runtimes reports the bad one's error.
             await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb2" });
-            var listing = Assert.Throws<IsolaException>(() => host.Runtimes);
-            Assert.Contains("Isola:Runtimes:bad:Options:Reject", listing.Message);
+            var bad = Assert.Single(host.Runtimes, r => r.Name == "bad");
+            Assert.Equal("Isola:Runtimes:bad:Options:Reject: 'yes' is not accepted", bad.Details["error"]);
+            Assert.DoesNotContain("error", Assert.Single(host.Runtimes, r => r.Name != "bad").Details.Keys);
         }
     }
 
