@@ -1,36 +1,32 @@
-using System.Collections;
 using System.Diagnostics.CodeAnalysis;
 
 namespace Isola.Hosting.Configuration;
 
 /// <summary>
-/// The runtime handlers by name (case-insensitive). Looking a handler up is what uses a runtime: <see cref="TryGetValue"/>
-/// and the indexer build its controller before returning it, so a factory that rejects its options fails the lookup,
-/// with the error naming the configuration key, before the caller has written or started anything. Listing the names
-/// (<see cref="Keys"/>, for "configured: ..." messages) builds nothing.
+/// The runtime handlers by name (case-insensitive). Resolving a handler is what uses a runtime:
+/// <see cref="TryResolve"/> builds its controller before returning it, so a factory that rejects its options fails the
+/// lookup, with the error naming the configuration key, before the caller has written or started anything. Listing the
+/// names (<see cref="Names"/>, for "configured: ..." messages) builds nothing. Not a dictionary on purpose: a lookup
+/// that may build a controller and throw should not look like one.
 /// </summary>
-internal sealed class RuntimeTable(Dictionary<string, RuntimeHandler> handlers) : IReadOnlyDictionary<string, RuntimeHandler>
+internal sealed class RuntimeTable(Dictionary<string, RuntimeHandler> handlers)
 {
+    /// <summary>How many handlers are configured.</summary>
     public int Count => handlers.Count;
 
-    public IEnumerable<string> Keys => handlers.Keys;
+    /// <summary>The handlers' names as configured.</summary>
+    public IEnumerable<string> Names => handlers.Keys;
 
-    /// <summary>The handlers as configured, their controllers built or not.</summary>
-    public IEnumerable<RuntimeHandler> Values => handlers.Values;
-
-    public RuntimeHandler this[string key] =>
-        TryGetValue(key, out var handler) ? handler : throw new KeyNotFoundException($"no runtime named '{key}'");
-
-    public bool ContainsKey(string key) => handlers.ContainsKey(key);
-
-    public bool TryGetValue(string key, [MaybeNullWhen(false)] out RuntimeHandler value)
+    /// <summary>The handler named <paramref name="name"/> with its controller built; false when no handler has that
+    /// name. Throws the factory's error when the controller cannot be built.</summary>
+    public bool TryResolve(string name, [MaybeNullWhen(false)] out RuntimeHandler handler)
     {
-        if (!handlers.TryGetValue(key, out value))
+        if (!handlers.TryGetValue(name, out handler))
         {
             return false;
         }
 
-        value.EnsureController();
+        handler.EnsureController();
         return true;
     }
 
@@ -52,8 +48,4 @@ internal sealed class RuntimeTable(Dictionary<string, RuntimeHandler> handlers) 
             handler.EnsureController();
         }
     }
-
-    public IEnumerator<KeyValuePair<string, RuntimeHandler>> GetEnumerator() => handlers.GetEnumerator();
-
-    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -20,10 +20,10 @@ internal sealed partial class SandboxManager
         }
 
         var runtime = spec.Runtime ?? _settings.DefaultRuntime;
-        if (!_runtimes.TryGetValue(runtime, out var handler))
+        if (!_runtimes.TryResolve(runtime, out var handler))
         {
             throw IsolaException.InvalidArgument(
-                $"sandbox '{id}': unknown runtime '{runtime}' (configured: {Plugins.PluginCatalog.Known(_runtimes.Keys)})");
+                $"sandbox '{id}': unknown runtime '{runtime}' (configured: {Plugins.PluginCatalog.Known(_runtimes.Names)})");
         }
 
         var now = DateTimeOffset.UtcNow;

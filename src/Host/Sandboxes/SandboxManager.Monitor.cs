@@ -134,7 +134,7 @@ internal sealed partial class SandboxManager
                     return;
                 }
 
-                if (!_runtimes.TryGetValue(record.Runtime, out var handler))
+                if (!_runtimes.TryResolve(record.Runtime, out var handler))
                 {
                     return;
                 }

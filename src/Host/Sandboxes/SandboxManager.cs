@@ -15,11 +15,11 @@ namespace Isola.Hosting.Sandboxes;
 internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
 {
     private readonly IsolaSettings _settings;
-    private readonly IReadOnlyDictionary<string, RuntimeHandler> _runtimes;
+    private readonly RuntimeTable _runtimes;
     private readonly ILogger _logger;
     private readonly List<string> _quarantined = [];
 
-    public SandboxManager(IsolaSettings settings, IReadOnlyDictionary<string, RuntimeHandler> runtimes, PluginCatalog plugins,
+    public SandboxManager(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins,
         ILoggerFactory loggerFactory)
     {
         _settings = settings;
@@ -235,7 +235,7 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
 
     /// <summary>The runtime handler of a record.</summary>
     internal RuntimeHandler Handler(SandboxRecord record) =>
-        _runtimes.TryGetValue(record.Runtime, out var handler)
+        _runtimes.TryResolve(record.Runtime, out var handler)
             ? handler
             : throw IsolaException.FailedPrecondition(
                 $"sandbox '{record.Id}': its runtime '{record.Runtime}' is not configured any more (add Isola:Runtimes:{record.Runtime})");
