@@ -176,7 +176,8 @@ internal sealed partial class SandboxManager
         _logger.LogInformation("sandbox '{Id}' removed", record.Id);
     }
 
-    /// <summary>Stop under the lock: kill containers, persist Stopping, Stop (NotFound counts as done), persist Stopped.</summary>
+    /// <summary>Stop under the lock: kill containers, persist Stopping, Stop (NotFound counts as done), persist Stopped
+    /// (in memory only when <paramref name="persistStopped"/> is false: Remove writes Removing next).</summary>
     internal async Task StopLockedAsync(SandboxScope scope, TimeSpan? timeout, CancellationToken cancellationToken, bool persistStopped = true)
     {
         var record = scope.Record;
