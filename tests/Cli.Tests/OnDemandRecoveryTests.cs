@@ -26,7 +26,7 @@ public sealed class OnDemandRecoveryTests(TestPluginBuild plugin) : IDisposable
         var inspect = await _w.RunAsync("sandbox", "inspect", ids[1]);
         Assert.Equal(0, inspect.Code);
         var statuses = _w.Calls("Status");
-        Assert.NotEmpty(statuses);
+        Assert.Single(statuses); // once: looking the sandbox up already refreshed it
         Assert.All(statuses, line => Assert.Contains($" {ids[1]} ", line));
 
         File.Delete(_w.CallLog);

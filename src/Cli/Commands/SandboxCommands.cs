@@ -89,9 +89,10 @@ internal static class SandboxCommands
         var command = new Command("inspect", "Show a sandbox, refreshed from its controller") { sandboxArg };
         context.SetHostAction(command, async (parse, host, ct) =>
         {
+            // A command's host refreshes the sandbox it looks up (OnDemand), or all of them at start (Full): its Info is
+            // current, and InspectAsync would ask the controller a second time.
             var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
-            var info = await sandbox.InspectAsync(ct).ConfigureAwait(false);
-            await Print(context, parse, info, idOnly: false).ConfigureAwait(false);
+            await Print(context, parse, sandbox.Info, idOnly: false).ConfigureAwait(false);
             return 0;
         });
         return command;
