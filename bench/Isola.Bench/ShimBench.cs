@@ -65,6 +65,10 @@ internal sealed class ShimBench : IBenchmark
             var cpu = new CpuMeter();
             var (floorReadySeq, floorDownSeq) = await SequentialAsync(n, i => RuncRunAsync(floorRoot, floorSeqBundles[i], $"f{i}"), id => RuncDeleteAsync(floorRoot, id));
             var floorCpu = cpu.Take();
+            // runc create + runc start, the two invocations the shim path makes, without the shim.
+            var twoStepBundles = Enumerable.Range(0, n).Select(i => PauseBundleFor(floorBundle, $"{floorBundle}-t{i}", $"{CgroupParent}/floor-t{i}")).ToList();
+            var (twoStepSeq, _) = await SequentialAsync(n, i => RuncCreateStartAsync(floorRoot, twoStepBundles[i], $"t{i}"), id => RuncDeleteAsync(floorRoot, id));
+            cpu.Take();
             var (rawReadySeq, rawDownSeq) = await SequentialAsync(n, i => raw.StartAsync(rawSeqBundles[i]), raw.StopAsync);
             var rawCpu = cpu.Take();
             phases.Recording = true; // the sequential pods; the concurrent ones are recorded apart (they mostly queue)
@@ -93,6 +97,8 @@ internal sealed class ShimBench : IBenchmark
             Put(metrics, "teardown_seq", downSeq, floorDownSeq, rawDownSeq);
             Put(metrics, "ready_concurrent", readyPar, floorReadyPar, rawReadyPar);
             Put(metrics, "teardown_concurrent", downPar, floorDownPar, rawDownPar);
+            metrics["ready_seq_runc_create_start_ms"] = Math.Round(BenchResult.Median(twoStepSeq), 2);
+            metrics["ready_seq_runc_create_start_over_floor"] = Math.Round(BenchResult.Median(twoStepSeq) / BenchResult.Median(floorReadySeq), 3);
             metrics["cpu_ms_per_pod_seq"] = Math.Round(isolaCpu.Machine / n, 2);
             metrics["cpu_ms_per_pod_seq_floor"] = Math.Round(floorCpu.Machine / n, 2);
             metrics["cpu_ms_per_pod_seq_shim_floor"] = Math.Round(rawCpu.Machine / n, 2);
@@ -200,6 +206,13 @@ internal sealed class ShimBench : IBenchmark
         return id;
     }
 
+    private static async Task<string> RuncCreateStartAsync(string root, string bundle, string id)
+    {
+        await RuncAsync(root, "create", "--bundle", bundle, id);
+        await RuncAsync(root, "start", id);
+        return id;
+    }
+
     private static async Task RuncDeleteAsync(string root, string id)
     {
         await RuncAsync(root, "kill", id, "KILL");
@@ -208,8 +221,8 @@ internal sealed class ShimBench : IBenchmark
 
     private static async Task RuncAsync(string root, params string[] args)
     {
-        // A detached container inherits runc's stdout and stderr: capturing them for `run` would block until it exits.
-        var capture = args[0] != "run";
+        // A detached container inherits runc's stdout and stderr: capturing them for `run` or `create` would block until it exits.
+        var capture = args[0] is not ("run" or "create");
         var psi = new ProcessStartInfo("runc") { RedirectStandardInput = true, RedirectStandardOutput = capture, RedirectStandardError = capture };
         psi.ArgumentList.Add("--root");
         psi.ArgumentList.Add(root);
