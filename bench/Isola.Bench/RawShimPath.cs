@@ -9,7 +9,7 @@ namespace Isola.Bench;
 /// <summary>
 /// The second floor of the shim benchmark: the path a pause sandbox must take through its peers, driven with nothing
 /// of Isola's: <c>containerd-shim-runc-v2 start</c> (cwd = bundle, stdin at EOF, a <c>log</c> FIFO), then Task
-/// Create and Start over ttrpc; teardown is Kill(SIGTERM), Wait, Delete and Shutdown. What containerd itself pays for
+/// Create and Start over ttrpc; teardown is Kill(SIGKILL), Wait, Delete and Shutdown. What containerd itself pays for
 /// a runc pod. The ttrpc exchange (sequential calls on one connection) and the protobuf fields are written out here
 /// rather than taken from Isola.Ttrpc, so the floor owes nothing to the code it is a floor for.
 /// </summary>
@@ -23,6 +23,7 @@ internal sealed class RawShimPath : IAsyncDisposable
     private readonly Socket _events;
     private readonly Task _eventsLoop;
     private readonly CancellationTokenSource _stop = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RawShimPod> _live = new();
 
     /// <param name="work">A directory for bundles and the events socket.</param>
     /// <param name="template">A pause bundle (config.json, rootfs) to copy.</param>
@@ -77,6 +78,7 @@ internal sealed class RawShimPath : IAsyncDisposable
                 w.WriteTag(10, WireFormat.WireType.LengthDelimited); w.WriteBytes(RuncOptions);
             }));
             await pod.CallAsync("Start", IdMessage(id));
+            _live[id] = pod;
             return pod;
         }
         catch
@@ -92,11 +94,11 @@ internal sealed class RawShimPath : IAsyncDisposable
     {
         if (pod is not null)
         {
-            foreach (var (method, hangup) in new[] { ("Delete", false), ("Shutdown", true) })
+            foreach (var (method, payload, hangup) in new[] { ("Kill", KillMessage(id), false), ("Delete", IdMessage(id), false), ("Shutdown", IdMessage(id), true) })
             {
                 try
                 {
-                    await pod.CallAsync(method, IdMessage(id), expectHangup: hangup);
+                    await pod.CallAsync(method, payload, expectHangup: hangup);
                 }
                 catch (Exception e) when (e is InvalidOperationException or SocketException or TimeoutException)
                 {
@@ -121,6 +123,13 @@ internal sealed class RawShimPath : IAsyncDisposable
         Directory.Delete(bundle, recursive: true);
     }
 
+    // KillRequest { id = 1, signal = 3 }: SIGKILL.
+    private static ByteString KillMessage(string id) => RawTtrpcFrame.Message(w =>
+    {
+        w.WriteTag(1, WireFormat.WireType.LengthDelimited); w.WriteString(id);
+        w.WriteTag(3, WireFormat.WireType.Varint); w.WriteUInt32(9);
+    });
+
     private static ByteString IdMessage(string id) =>
         RawTtrpcFrame.Message(w => { w.WriteTag(1, WireFormat.WireType.LengthDelimited); w.WriteString(id); });
 
@@ -131,14 +140,11 @@ internal sealed class RawShimPath : IAsyncDisposable
     {
         var id = IdMessage(pod.Id);
         var wait = pod.CallAsync("Wait", id);
-        await pod.CallAsync("Kill", RawTtrpcFrame.Message(w =>
-        {
-            w.WriteTag(1, WireFormat.WireType.LengthDelimited); w.WriteString(pod.Id);
-            w.WriteTag(3, WireFormat.WireType.Varint); w.WriteUInt32(9);
-        }));
+        await pod.CallAsync("Kill", KillMessage(pod.Id));
         await wait;
         await pod.CallAsync("Delete", id);
         await pod.CallAsync("Shutdown", id, expectHangup: true);
+        _live.TryRemove(pod.Id, out _);
         pod.Dispose();
         Directory.Delete(pod.Bundle, recursive: true);
     }
@@ -210,6 +216,11 @@ internal sealed class RawShimPath : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var pod in _live.Values)
+        {
+            await AbandonAsync(pod.Id, pod.Bundle, pod, -1); // a run that failed part-way: take its pods down
+        }
+
         await _stop.CancelAsync();
         _events.Dispose();
         await _eventsLoop;

@@ -41,7 +41,9 @@ internal sealed class ShimBench : IBenchmark
         var notes = new List<string>();
         using var phases = new ActivityPhases("Isola.Plugins.Shim");
         using var concurrentPhases = new ActivityPhases("Isola.Plugins.Shim");
+        var floorRoot = Path.Combine(work, "runc");
         await using (var host = await builder.StartAsync(cancellationToken))
+        try
         {
             // Warm-up, and the pause bundle the floor runs: the very bundle the controller wrote, copied.
             var warm = await host.Sandboxes.RunAsync(new SandboxSpec(), cancellationToken);
@@ -52,7 +54,6 @@ internal sealed class ShimBench : IBenchmark
                 await (await host.Sandboxes.RunAsync(new SandboxSpec(), cancellationToken)).RemoveAsync(cancellationToken);
             }
 
-            var floorRoot = Path.Combine(work, "runc");
             await using var raw = new RawShimPath(Path.Combine(work, "raw"), floorBundle, CgroupParent, Namespace + "-raw");
             for (var i = 0; i < WarmUpPods; i++)
             {
@@ -106,6 +107,23 @@ internal sealed class ShimBench : IBenchmark
             metrics["cpu_ms_per_pod_seq_host_process_shim_floor"] = Math.Round(rawCpu.Self / n, 2);
             metrics["shim_rss_kib_per_pod_median"] = BenchResult.Median(rss);
             metrics["pods"] = n;
+        }
+        finally
+        {
+            // A run that failed part-way leaves nothing running: Isola's pods, then the runc floor's containers (the
+            // raw path's pods are taken down by its DisposeAsync).
+            foreach (var sandbox in await host.Sandboxes.ListAsync(CancellationToken.None))
+            {
+                await (await host.Sandboxes.GetAsync(sandbox.Id, CancellationToken.None)).RemoveAsync(CancellationToken.None);
+            }
+
+            if (Directory.Exists(floorRoot))
+            {
+                foreach (var id in Directory.EnumerateDirectories(floorRoot).Select(Path.GetFileName))
+                {
+                    await RuncAsync(floorRoot, "delete", "--force", id!);
+                }
+            }
         }
 
         Directory.Delete(work, recursive: true);
