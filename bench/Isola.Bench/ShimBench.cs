@@ -27,6 +27,18 @@ internal sealed class ShimBench : IBenchmark
         var n = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20;
         var work = Path.Combine(Path.GetTempPath(), "isola-bench-shim-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
+        try
+        {
+            return await MeasureAsync(n, work, cancellationToken);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private async Task<BenchResult> MeasureAsync(int n, string work, CancellationToken cancellationToken)
+    {
         var builder = IsolaHost.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -126,7 +138,6 @@ internal sealed class ShimBench : IBenchmark
             }
         }
 
-        Directory.Delete(work, recursive: true);
         return new BenchResult(Name, metrics,
         [
             .. notes,
