@@ -20,7 +20,9 @@ public sealed class ClientCacheTests(RootfsFixture rootfs) : IAsyncLifetime
         _ = rootfs;
         var sandbox = await _pods.RunSandboxAsync();
         var shimPid = int.Parse(sandbox.ControllerData[ControllerDataKeys.ShimPid], System.Globalization.CultureInfo.InvariantCulture);
-        var before = ShimConnections(shimPid);
+        var address = sandbox.ControllerData[ControllerDataKeys.Address];
+        var socket = address[(address.IndexOf("unix://", StringComparison.Ordinal) + 7)..];
+        var before = TaskApiConnections(shimPid, socket);
 
         // A second host process: no cached connection, sixteen calls racing to make the first one.
         var restarted = _pods.NewController();
@@ -38,36 +40,45 @@ public sealed class ClientCacheTests(RootfsFixture rootfs) : IAsyncLifetime
             var statuses = await Task.WhenAll(calls);
 
             Assert.All(statuses, s => Assert.True(s.Ready));
-            Assert.Equal(before + 1, await SettledConnectionsAsync(shimPid, before + 1));
+            Assert.Equal(before + 1, await SettledConnectionsAsync(shimPid, socket, before + 1));
         }
 
         // Disposing the controller closes its one connection: nothing leaked.
-        Assert.Equal(before, await SettledConnectionsAsync(shimPid, before));
+        Assert.Equal(before, await SettledConnectionsAsync(shimPid, socket, before));
         await _pods.TeardownAsync(sandbox);
     }
 
-    // The shim holds one socket fd per accepted connection, plus its listener.
-    private static int ShimConnections(int pid) =>
-        Directory.EnumerateFiles($"/proc/{pid}/fd").Count(fd =>
+    // Connections accepted on the shim's Task API socket: the shim's socket fds whose /proc/net/unix entry carries the
+    // socket's path and is connected (St 03), which leaves out its listener and its own outgoing connections (the
+    // events it publishes), whose number varies on their own.
+    private static int TaskApiConnections(int pid, string socketPath)
+    {
+        var accepted = File.ReadLines("/proc/net/unix").Skip(1)
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length >= 8 && f[7] == socketPath && f[5] == "03")
+            .Select(f => "socket:[" + f[6] + "]")
+            .ToHashSet(StringComparer.Ordinal);
+        return Directory.EnumerateFiles($"/proc/{pid}/fd").Count(fd =>
         {
             try
             {
-                return new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true;
+                return new FileInfo(fd).LinkTarget is { } target && accepted.Contains(target);
             }
             catch (IOException)
             {
                 return false;
             }
         });
+    }
 
     // The shim closes a connection's fd a moment after the peer closes it.
-    private static async Task<int> SettledConnectionsAsync(int pid, int expected)
+    private static async Task<int> SettledConnectionsAsync(int pid, string socketPath, int expected)
     {
-        var count = ShimConnections(pid);
+        var count = TaskApiConnections(pid, socketPath);
         for (var i = 0; i < 100 && count != expected; i++)
         {
             await Task.Delay(20);
-            count = ShimConnections(pid);
+            count = TaskApiConnections(pid, socketPath);
         }
 
         return count;
