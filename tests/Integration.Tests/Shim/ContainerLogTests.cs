@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Isola.Integration.Tests.Shim;
 
 /// <summary>What a container wrote is in its log files once Wait returns, even when the log driver lags behind.</summary>
@@ -21,7 +19,7 @@ public sealed class ContainerLogTests : IAsyncLifetime
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sh", "-c", "sleep 1; yes | head -c 60000"] });
         var stdout = Path.Combine(_host.Root, sandbox.Id, "containers", c.Id, "stdout.log");
         var logger = LoggerPid(stdout);
-        Assert.Equal(0, kill(logger, SigStop));
+        Assert.Equal(0, ShimHost.Kill(logger, SigStop));
         try
         {
             Assert.Equal(0, new FileInfo(stdout).Length); // stopped before the container writes: the race is set up
@@ -32,7 +30,7 @@ public sealed class ContainerLogTests : IAsyncLifetime
                 return new FileInfo(stdout).Length;
             });
             await Task.WhenAny(waited, Task.Delay(TimeSpan.FromSeconds(3)));
-            Assert.Equal(0, kill(logger, SigCont));
+            Assert.Equal(0, ShimHost.Kill(logger, SigCont));
 
             Assert.Equal(60000, await waited);
             Assert.Equal(ContainerState.Stopped, (await c.InspectAsync()).State);
@@ -40,7 +38,7 @@ public sealed class ContainerLogTests : IAsyncLifetime
         }
         finally
         {
-            kill(logger, SigCont);
+            ShimHost.Kill(logger, SigCont);
         }
 
         await c.DeleteAsync();
@@ -48,27 +46,7 @@ public sealed class ContainerLogTests : IAsyncLifetime
         Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], sandbox.Info.TaskAddress));
     }
 
-    private static int LoggerPid(string stdoutLog)
-    {
-        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
-        {
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
-                if (cmdline.Contains("isola-logger", StringComparison.Ordinal) && cmdline.Contains(stdoutLog, StringComparison.Ordinal))
-                {
-                    return int.Parse(Path.GetFileName(proc));
-                }
-            }
-            catch (IOException)
-            {
-                // exited while we looked
-            }
-        }
-
-        throw new InvalidOperationException($"no isola-logger process writes {stdoutLog}");
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int signal);
+    private static int LoggerPid(string stdoutLog) => ShimHost.ProcessWhere(cmdline =>
+        cmdline.Contains("isola-logger", StringComparison.Ordinal) && cmdline.Contains(stdoutLog, StringComparison.Ordinal),
+        $"the isola-logger writing {stdoutLog}");
 }

@@ -68,6 +68,32 @@ internal sealed class ShimHost : IAsyncDisposable
         Directory.Delete(Work, recursive: true);
     }
 
+    /// <summary>The pid of the first process whose command line (arguments joined by spaces, with a trailing space)
+    /// satisfies <paramref name="match"/>; throws naming <paramref name="what"/> when there is none.</summary>
+    public static int ProcessWhere(Func<string, bool> match, string what)
+    {
+        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
+        {
+            try
+            {
+                if (match(File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ')))
+                {
+                    return int.Parse(Path.GetFileName(proc));
+                }
+            }
+            catch (IOException)
+            {
+                // exited while we looked
+            }
+        }
+
+        throw new InvalidOperationException($"no process for {what}");
+    }
+
+    /// <summary>kill(2).</summary>
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static extern int Kill(int pid, int signal);
+
     /// <summary>What is left of a sandbox: processes (its shim by command line, pause and containers by cgroup), runc
     /// state, mounts, cgroups, its state directory and the shim socket.</summary>
     public List<string> Leftovers(string sandboxId, IEnumerable<string> containerIds, string taskAddress)

@@ -88,7 +88,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var address = sandbox.Info.TaskAddress;
 
-        kill(sandbox.Info.Pid, 9);
+        ShimHost.Kill((int)sandbox.Info.Pid, 9);
         var exit = await sandbox.WaitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         var state = await EventuallyAsync(sandbox, s => s == SandboxState.Stopped);
         await sandbox.RemoveAsync();
@@ -106,7 +106,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         var address = sandbox.Info.TaskAddress;
         var shim = ShimPid(sandbox.Id);
 
-        kill((uint)shim, 9);
+        ShimHost.Kill(shim, 9);
         var state = await EventuallyAsync(sandbox, s => s != SandboxState.Ready);
         // The pause (and the container) outlive the shim, so the pod still runs: Pending, never Stopped.
         var later = await EventuallyAsync(sandbox, s => s == SandboxState.Stopped, TimeSpan.FromSeconds(2));
@@ -127,7 +127,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         var reaped = false;
         await _host.RestartAsync(whileDown: () =>
         {
-            kill(pid, 9);
+            ShimHost.Kill((int)pid, 9);
             reaped = SpinWait.SpinUntil(() => !Directory.Exists($"/proc/{pid}"), TimeSpan.FromSeconds(10)); // by its shim
         });
         Assert.True(reaped, $"pause {pid} was not reaped by its shim within 10 s");
@@ -199,21 +199,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         return state;
     }
 
-    private static int ShimPid(string sandboxId)
-    {
-        foreach (var proc in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
-        {
-            var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ');
-            if (cmdline.Contains("containerd-shim", StringComparison.Ordinal) && cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) &&
-                cmdline.Contains($"-namespace {ShimHost.Namespace} ", StringComparison.Ordinal))
-            {
-                return int.Parse(Path.GetFileName(proc));
-            }
-        }
-
-        throw new InvalidOperationException($"no shim process for sandbox {sandboxId}");
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int kill(uint pid, int signal);
+    private static int ShimPid(string sandboxId) => ShimHost.ProcessWhere(cmdline =>
+        cmdline.Contains("containerd-shim", StringComparison.Ordinal) && cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) &&
+        cmdline.Contains($"-namespace {ShimHost.Namespace} ", StringComparison.Ordinal), $"the shim of sandbox {sandboxId}");
 }
