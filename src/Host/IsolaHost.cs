@@ -45,8 +45,9 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     public ISandboxes Sandboxes => _manager;
 
     /// <summary>The configured runtime handlers, with what each controller reports. Reading it builds the controllers
-    /// not built yet, so in an <see cref="RecoveryMode.OnDemand"/> host a handler whose factory rejects its options
-    /// throws here, naming the configuration key (a <see cref="RecoveryMode.Full"/> host refused to start instead).</summary>
+    /// not built yet, so in an <see cref="RecoveryMode.OnDemand"/> host a handler whose factory rejects its options is
+    /// listed with that error, naming the configuration key, as its "error" detail (a <see cref="RecoveryMode.Full"/>
+    /// host refused to start instead).</summary>
     public IReadOnlyList<RuntimeInfo> Runtimes => [.. _runtimes.Select(r => r.Info)];
 
     /// <inheritdoc />
