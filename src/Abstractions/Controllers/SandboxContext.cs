@@ -3,14 +3,25 @@ namespace Isola.Controllers;
 /// <summary>What a controller is told about the sandbox an operation is for.</summary>
 public sealed class SandboxContext
 {
-    /// <summary>Creates a context.</summary>
+    private readonly Action? _checkpoint;
+
+    /// <summary>Creates a context whose <see cref="Checkpoint"/> does nothing (tests, and contexts nothing persists).</summary>
     public SandboxContext(string id, string name, SandboxSpec spec, string stateDirectory, IDictionary<string, string> controllerData)
+        : this(id, name, spec, stateDirectory, controllerData, null)
+    {
+    }
+
+    /// <summary>Creates a context; <paramref name="checkpoint"/> persists <paramref name="controllerData"/> with the
+    /// sandbox's record.</summary>
+    public SandboxContext(string id, string name, SandboxSpec spec, string stateDirectory, IDictionary<string, string> controllerData,
+        Action? checkpoint)
     {
         Id = id;
         Name = name;
         Spec = spec;
         StateDirectory = stateDirectory;
         ControllerData = controllerData;
+        _checkpoint = checkpoint;
     }
 
     /// <summary>The sandbox id (validated by the host).</summary>
@@ -29,6 +40,15 @@ public sealed class SandboxContext
     /// <summary>The controller's own recovery data (device slots, vsock CID, shim address, ...). The host saves it
     /// atomically with the sandbox record after every operation, and hands it back after a restart.</summary>
     public IDictionary<string, string> ControllerData { get; }
+
+    /// <summary>
+    /// Persists <see cref="ControllerData"/> now, in the middle of an operation, so that a host that crashes from here on
+    /// hands it back to recovery (Shutdown of a half-started sandbox, say). Call it once a side effect that recovery
+    /// must undo has happened and its handle is in <see cref="ControllerData"/>: a shim started, a VMM spawned, a
+    /// remote sandbox created. It writes the record (an fsync), so not in a loop. Only valid during the controller call
+    /// the context was passed to.
+    /// </summary>
+    public void Checkpoint() => _checkpoint?.Invoke();
 
     /// <summary>The task address and version the last Start or Status reported; empty before Start.</summary>
     public string TaskAddress { get; set; } = "";

@@ -39,6 +39,11 @@ public sealed record SandboxInfo
     /// <summary>How it exited, once it has.</summary>
     public ExitStatus? Exit { get; init; }
 
+    /// <summary>Why <see cref="State"/> could not be confirmed with the controller just now (it did not answer in
+    /// time, or could not be reached): the state shown is the last one known. Null when it was confirmed, or when
+    /// nothing was asked.</summary>
+    public string? StatusError { get; init; }
+
     /// <summary>The containers it holds.</summary>
     public IReadOnlyList<ContainerInfo> Containers { get; init; } = [];
 }

@@ -69,7 +69,7 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) :
     public Task<T> CallAsync<T>(string sandboxId, string containerId, string operation, Func<CancellationToken, Task<T>> call,
         CancellationToken cancellationToken) =>
         Deadline.RunAsync($"container '{containerId}' in sandbox '{sandboxId}': Task {operation}", taskTimeout,
-            ct => Named(sandboxId, containerId, operation, () => call(ct)), cancellationToken);
+            ct => Faults.CrashPoints.AroundAsync("task", operation, () => Named(sandboxId, containerId, operation, () => call(ct))), cancellationToken);
 
     /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>
     public Task CallAsync(string sandboxId, string containerId, string operation, Func<CancellationToken, Task> call,

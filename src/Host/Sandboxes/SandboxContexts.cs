@@ -12,9 +12,10 @@ internal static class SandboxContexts
     /// <param name="shareControllerData">True under the sandbox's lock: the context shares the record's ControllerData,
     /// so what the controller stores there is saved with the record's next write. False outside the lock (Wait): the
     /// controller gets a copy, since nothing would save it.</param>
-    public static SandboxContext FromRecord(SandboxRecord record, string stateDirectory, bool shareControllerData) =>
+    /// <param name="checkpoint">What <see cref="SandboxContext.Checkpoint"/> does: saves the record, under the lock.</param>
+    public static SandboxContext FromRecord(SandboxRecord record, string stateDirectory, bool shareControllerData, Action? checkpoint = null) =>
         new(record.Id, record.Name, record.Spec, stateDirectory,
-            shareControllerData ? record.ControllerData : new Dictionary<string, string>(record.ControllerData))
+            shareControllerData ? record.ControllerData : new Dictionary<string, string>(record.ControllerData), checkpoint)
         {
             TaskAddress = record.TaskAddress,
             TaskApiVersion = record.TaskApiVersion,

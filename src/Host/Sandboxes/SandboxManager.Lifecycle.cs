@@ -76,7 +76,7 @@ internal sealed partial class SandboxManager
             }
         }
 
-        var scope = new SandboxScope(lease, record, handler, Store.SandboxDirectory(id));
+        var scope = new SandboxScope(lease, record, handler, Store);
         try
         {
             await CallAsync(scope, "Create", (c, s, ct) => c.CreateAsync(s, ct), cancellationToken).ConfigureAwait(false);

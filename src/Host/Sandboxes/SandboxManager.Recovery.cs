@@ -130,7 +130,7 @@ internal sealed partial class SandboxManager
             }
 
             Store.DeleteStaleTempFiles(id);
-            scope = new SandboxScope(lease, record, Handler(record), Store.SandboxDirectory(id));
+            scope = new SandboxScope(lease, record, Handler(record), Store);
         }
         catch (Exception e)
         {
@@ -155,6 +155,7 @@ internal sealed partial class SandboxManager
     private async Task ReconcileLockedAsync(SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;
+        Faults.CrashPoints.Reach($"recovery:{record.State}");
         switch (record.State)
         {
             case SandboxState.Creating or SandboxState.Starting:

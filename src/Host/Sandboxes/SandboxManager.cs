@@ -135,7 +135,7 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
                 return record;
             }
 
-            scope = new SandboxScope(lease, current, Handler(current), Store.SandboxDirectory(record.Id));
+            scope = new SandboxScope(lease, current, Handler(current), Store);
         }
         catch (Exception e) when (e is IsolaException or CorruptRecordException)
         {
@@ -224,7 +224,7 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
 
         try
         {
-            return new SandboxScope(lease, record, Handler(record), Store.SandboxDirectory(id));
+            return new SandboxScope(lease, record, Handler(record), Store);
         }
         catch
         {
@@ -245,6 +245,7 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     {
         Transition(record, state, operation);
         Store.Save(record);
+        Faults.CrashPoints.Reach($"record:{state}");
     }
 
     /// <summary>Moves the record to <paramref name="state"/> in memory only, for a state the caller persists past
@@ -261,7 +262,8 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     {
         var what = $"sandbox '{scope.Record.Id}': controller '{scope.Handler.ControllerName}' {operation}";
         return Deadline.RunAsync(what, timeout ?? _settings.ControllerTimeout,
-            ct => Named(scope.Record.Id, operation, () => call(scope.Handler.Controller, scope.Context, ct)), cancellationToken);
+            ct => Faults.CrashPoints.AroundAsync("controller", operation,
+                () => Named(scope.Record.Id, operation, () => call(scope.Handler.Controller, scope.Context, ct))), cancellationToken);
     }
 
     /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>

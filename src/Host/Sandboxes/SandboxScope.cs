@@ -9,12 +9,19 @@ internal sealed class SandboxScope : IDisposable
 {
     private readonly IDisposable _lease;
 
-    public SandboxScope(IDisposable lease, SandboxRecord record, RuntimeHandler handler, string stateDirectory)
+    public SandboxScope(IDisposable lease, SandboxRecord record, RuntimeHandler handler, StateStore store)
+        : this(lease, record, handler, store.SandboxDirectory(record.Id), () => Save(store, record))
+    {
+    }
+
+    /// <summary>A scope whose record lives in <paramref name="stateDirectory"/> (a quarantined one, say) and whose
+    /// checkpoints go to <paramref name="checkpoint"/>.</summary>
+    public SandboxScope(IDisposable lease, SandboxRecord record, RuntimeHandler handler, string stateDirectory, Action checkpoint)
     {
         _lease = lease;
         Record = record;
         Handler = handler;
-        Context = SandboxContexts.FromRecord(record, stateDirectory, shareControllerData: true);
+        Context = SandboxContexts.FromRecord(record, stateDirectory, shareControllerData: true, checkpoint);
     }
 
     public SandboxRecord Record { get; }
@@ -24,4 +31,11 @@ internal sealed class SandboxScope : IDisposable
     public SandboxContext Context { get; }
 
     public void Dispose() => _lease.Dispose();
+
+    // The controller's data is the record's own dictionary (shared under the lock), so saving the record saves it.
+    private static void Save(StateStore store, SandboxRecord record)
+    {
+        store.Save(record);
+        Faults.CrashPoints.Reach("record:checkpoint");
+    }
 }

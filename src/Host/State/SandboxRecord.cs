@@ -27,6 +27,10 @@ internal sealed class SandboxRecord
 
     public uint Pid { get; set; }
 
+    /// <summary>When <see cref="Pid"/> started, in clock ticks after boot (/proc/PID/stat field 22); 0 when unknown.
+    /// A live process with that pid and start time is the one recorded, not a reused pid.</summary>
+    public ulong PidStartTime { get; set; }
+
     public string TaskAddress { get; set; } = "";
 
     public uint TaskApiVersion { get; set; }
@@ -44,6 +48,11 @@ internal sealed class SandboxRecord
 
     public List<ContainerInfo> Containers { get; set; } = [];
 
+    /// <summary>Not persisted: why the last refresh could not confirm <see cref="State"/> (see
+    /// <see cref="SandboxInfo.StatusError"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? StatusError { get; set; }
+
     public SandboxInfo ToInfo() => new()
     {
         Id = Id,
@@ -59,5 +68,6 @@ internal sealed class SandboxRecord
         StartedAt = StartedAt,
         Exit = Exit,
         Containers = [.. Containers],
+        StatusError = StatusError,
     };
 }

@@ -138,6 +138,8 @@ internal sealed class StateStore
                 stream.Flush(flushToDisk: true);
             }
 
+            Faults.CrashPoints.Reach($"record-temp:{record.State}");
+
             File.Move(temp, final, overwrite: true);
             UnixDirectories.Fsync(dir);
         }

@@ -123,6 +123,9 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
 
         sandbox.ControllerData[Keys.Address] = started.TaskAddress;
         sandbox.ControllerData[Keys.Version] = started.Version.ToString(CultureInfo.InvariantCulture);
+        // A shim now runs for this sandbox: a host that dies from here on must find its address in the record, so that
+        // recovery deletes the pause task (runc state, cgroups, a blocked `runc init`) through it before killing it.
+        sandbox.Checkpoint();
 
         TaskServiceClient client;
         using (ShimActivities.Phase("connect", sandbox.Id))
