@@ -33,9 +33,9 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         }
 
         var client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
-        var pid = await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, null, ct), cancellationToken)
-            .ConfigureAwait(false);
-        Save(scope.Record, current with { State = ContainerState.Running, Pid = pid });
+        var started = await ContainerSet.StartLockedAsync(manager, scope, current, client, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _info, started);
+        sandbox.Update(scope.Record.ToInfo());
     }
 
     /// <inheritdoc />

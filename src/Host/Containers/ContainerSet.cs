@@ -15,6 +15,29 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
     /// <inheritdoc />
     public async Task<IContainer> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
+        var (scope, info) = await CreateLockedAsync(spec, start: false, cancellationToken).ConfigureAwait(false);
+        using (scope)
+        {
+            sandbox.Update(scope.Record.ToInfo());
+            return new Container(manager, sandbox, info);
+        }
+    }
+
+    /// <summary>Create, then Start, under one hold of the sandbox lock. Until it has started, the container's record
+    /// stays Unknown (an interrupted creation), so a crash anywhere in between is undone by recovery, and no other
+    /// process ever sees a Created container that nobody will start.</summary>
+    public async Task<IContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
+    {
+        var (scope, info) = await CreateLockedAsync(spec, start: true, cancellationToken).ConfigureAwait(false);
+        using (scope)
+        {
+            sandbox.Update(scope.Record.ToInfo());
+            return new Container(manager, sandbox, info);
+        }
+    }
+
+    private async Task<(SandboxScope Scope, ContainerInfo Info)> CreateLockedAsync(ContainerSpec spec, bool start, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(spec);
         var id = IdValidator.Validate(spec.Id ?? Guid.NewGuid().ToString("N")[..16], "container");
         if (spec.Args.Count == 0)
@@ -27,7 +50,20 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             throw IsolaException.InvalidArgument($"container '{id}': rootfs '{spec.Rootfs}' must be an absolute path");
         }
 
-        using var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return (scope, await CreateLockedAsync(scope, id, spec, start, cancellationToken).ConfigureAwait(false));
+        }
+        catch
+        {
+            scope.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<ContainerInfo> CreateLockedAsync(SandboxScope scope, string id, ContainerSpec spec, bool start, CancellationToken cancellationToken)
+    {
         var record = scope.Record;
         Sandbox.RequireReady(record, $"create container '{id}' in");
         if (record.Containers.Any(c => c.Id == id))
@@ -49,6 +85,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
         };
         record.Containers.Add(info);
         manager.Store.Save(record); // the intent: a crash from here on leaves a record that names what to undo
+        Faults.CrashPoints.Reach("container:Unknown");
 
         var prepared = false;
         var taskCreated = false;
@@ -63,6 +100,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             info = info with { Bundle = result.Bundle };
             Replace(record, info);
             manager.Store.Save(record);
+            Faults.CrashPoints.Reach("container:prepared");
 
             client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
             var request = new TaskCreateRequest
@@ -76,46 +114,46 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             var pid = await manager.TaskClients.CallAsync(record.Id, id, "Create", ct => client.CreateAsync(request, ct), cancellationToken)
                 .ConfigureAwait(false);
             taskCreated = true;
-            info = info with { State = ContainerState.Created, Pid = pid };
-            Replace(record, info);
-            manager.Store.Save(record);
+            info = info with { Pid = pid };
+            if (!start)
+            {
+                info = info with { State = ContainerState.Created };
+                Replace(record, info);
+                manager.Store.Save(record);
+                Faults.CrashPoints.Reach("container:Created");
+                return info;
+            }
+
+            info = await StartLockedAsync(manager, scope, info, client, cancellationToken).ConfigureAwait(false);
+            return info;
         }
         catch (Exception e)
         {
-            manager.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': create failed ({Error}); rolling back", id, record.Id, e.Message);
+            manager.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': {Operation} failed ({Error}); rolling back", id, record.Id,
+                start ? "run" : "create", e.Message);
+            if (taskCreated && client is not null && start)
+            {
+                // Start may have got as far as running the process: the Task API refuses to delete a running task.
+                await Quietly(manager, record.Id, id, "Task Kill", () =>
+                    TaskTermination.KillAsync(manager.TaskClients, client, record.Id, id, null, CancellationToken.None)).ConfigureAwait(false);
+            }
+
             await UndoAsync(manager, scope, id, client, taskCreated, prepared).ConfigureAwait(false);
             throw;
         }
-
-        var container = new Container(manager, sandbox, info);
-        sandbox.Update(record.ToInfo());
-        return container;
     }
 
-    /// <inheritdoc />
-    public async Task<IContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
+    /// <summary>Task Start under the sandbox lock, then the record says Running.</summary>
+    internal static async Task<ContainerInfo> StartLockedAsync(SandboxManager manager, SandboxScope scope, ContainerInfo info, ITaskClient client,
+        CancellationToken cancellationToken)
     {
-        var container = await CreateAsync(spec, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await container.StartAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            manager.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': start failed ({Error}); deleting it", container.Id, sandbox.Id, e.Message);
-            try
-            {
-                await container.DeleteAsync(force: true, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception cleanup)
-            {
-                manager.Logger.LogError("container '{Id}' in sandbox '{Sandbox}': cleanup failed: {Error}", container.Id, sandbox.Id, cleanup.Message);
-            }
-
-            throw;
-        }
-
-        return container;
+        var pid = await manager.TaskClients.CallAsync(scope.Record.Id, info.Id, "Start", ct => client.StartAsync(info.Id, null, ct), cancellationToken)
+            .ConfigureAwait(false);
+        info = info with { State = ContainerState.Running, Pid = pid };
+        Replace(scope.Record, info);
+        manager.Store.Save(scope.Record);
+        Faults.CrashPoints.Reach("container:Running");
+        return info;
     }
 
     /// <inheritdoc />

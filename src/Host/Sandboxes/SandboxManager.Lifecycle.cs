@@ -54,7 +54,7 @@ internal sealed partial class SandboxManager
                 throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{owner.Id}'");
             }
 
-            if (Directory.Exists(Store.SandboxDirectory(id)))
+            if (Directory.Exists(Store.SandboxDirectory(id)) && !DropEmptyLeftover(id))
             {
                 throw IsolaException.AlreadyExists(
                     $"sandbox '{id}': its state directory '{Store.SandboxDirectory(id)}' exists without a readable record; remove or restore it first");
@@ -115,6 +115,7 @@ internal sealed partial class SandboxManager
             }
 
             record.Pid = started.Pid;
+            record.PidStartTime = State.ProcessIdentity.StartTime(started.Pid);
             record.TaskAddress = started.TaskAddress;
             record.TaskApiVersion = started.TaskApiVersion;
             record.StartedAt = started.CreatedAt == default ? DateTimeOffset.UtcNow : started.CreatedAt;
@@ -177,8 +178,11 @@ internal sealed partial class SandboxManager
     }
 
     /// <summary>Stop under the lock: kill containers, persist Stopping, Stop (NotFound counts as done), persist Stopped
-    /// (in memory only when <paramref name="persistStopped"/> is false: Remove writes Removing next).</summary>
-    internal async Task StopLockedAsync(SandboxScope scope, TimeSpan? timeout, CancellationToken cancellationToken, bool persistStopped = true)
+    /// (in memory only when <paramref name="persistStopped"/> is false: Remove writes Removing next). With
+    /// <paramref name="askExit"/> false the caller already knows as much as there is to know about the exit: a Wait
+    /// after this Stop would report the Stop's own kill, not how the sandbox ended.</summary>
+    internal async Task StopLockedAsync(SandboxScope scope, TimeSpan? timeout, CancellationToken cancellationToken, bool persistStopped = true,
+        bool askExit = true)
     {
         var record = scope.Record;
         if (record.State == SandboxState.Stopped)
@@ -186,7 +190,7 @@ internal sealed partial class SandboxManager
             return;
         }
 
-        var wasRunning = record.State is not SandboxState.Created;
+        var wasRunning = askExit && record.State is not SandboxState.Created;
         Persist(record, SandboxState.Stopping, "stop");
         await KillContainersLockedAsync(record, cancellationToken).ConfigureAwait(false);
         var grace = timeout ?? _settings.StopTimeout;
@@ -215,6 +219,18 @@ internal sealed partial class SandboxManager
         }
 
         _logger.LogInformation("sandbox '{Id}' stopped", record.Id);
+    }
+
+    /// <summary>The sandbox exited on its own (its Wait returned, or Status says it is gone): record how, then finish it
+    /// as a Stop does, so that no container outlives it (a pod's containers do not die with its pause) and the
+    /// controller releases what the sandbox held. A Stop that cannot finish leaves Stopping, which the next Stop,
+    /// Remove or recovery completes.</summary>
+    internal async Task ExitedLockedAsync(SandboxScope scope, ExitStatus? exit, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        record.Exit ??= exit;
+        _logger.LogInformation("sandbox '{Id}' exited (status {Code}); stopping what is left of it", record.Id, record.Exit?.Code.ToString() ?? "unknown");
+        await StopLockedAsync(scope, TimeSpan.Zero, cancellationToken, askExit: false).ConfigureAwait(false);
     }
 
     /// <summary>How a stopped sandbox exited: Wait returns at once for a stopped sandbox. Bounded tightly, and best
@@ -266,7 +282,9 @@ internal sealed partial class SandboxManager
     /// service report their exits instead of losing them.</summary>
     private async Task KillContainersLockedAsync(SandboxRecord record, CancellationToken cancellationToken)
     {
-        var running = record.Containers.Where(c => c.State is ContainerState.Running or ContainerState.Paused or ContainerState.Unknown).ToList();
+        // Created ones too: their `runc init` waits in the pod's namespaces and cgroup until started or killed.
+        var running = record.Containers.Where(c => c.State is ContainerState.Running or ContainerState.Paused or ContainerState.Unknown or ContainerState.Created)
+            .ToList();
         if (running.Count == 0 || string.IsNullOrEmpty(record.TaskAddress))
         {
             return;
@@ -292,10 +310,37 @@ internal sealed partial class SandboxManager
                 _logger.LogDebug("sandbox '{Id}': kill of container '{Container}' failed: {Error}", record.Id, container.Id, e.Message);
             }
 
+            if (container.State is ContainerState.Unknown)
+            {
+                continue; // a creation that was interrupted: recovery or Remove undoes it (Task Delete, Purge, record)
+            }
+
             record.Containers[i] = container with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? container.Exit };
         }
 
         Store.Save(record);
+    }
+
+    /// <summary>Deletes the directory of a creation that died before its first record write (nothing else was done
+    /// for it), unless a live process holds its lock; true when the id is free again.</summary>
+    private bool DropEmptyLeftover(string id)
+    {
+        if (!File.Exists(Store.LockPath(id)) && Store.IsEmptyLeftover(id))
+        {
+            // Died between creating the directory and its lock file; the caller holds the allocation lock, under which
+            // both happen, so no creation is in progress there.
+            Store.DeleteSandbox(id);
+            return true;
+        }
+
+        using var lease = Locks.TryAcquire(id);
+        if (lease is null || !Store.IsEmptyLeftover(id))
+        {
+            return false;
+        }
+
+        Store.DeleteSandbox(id);
+        return true;
     }
 
     private static string NewId() => Guid.NewGuid().ToString("N")[..16];

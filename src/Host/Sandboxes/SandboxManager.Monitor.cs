@@ -253,9 +253,7 @@ internal sealed partial class SandboxManager
         if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown)
         {
             record.Exit = exit;
-            Persist(record, SandboxState.Stopped, "record the exit of");
-            await TaskClients.DropAsync(id, cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("sandbox '{Id}' exited (status {Code})", id, exit?.Code.ToString() ?? "unknown");
+            await ExitedLockedAsync(scope, exit, cancellationToken).ConfigureAwait(false);
         }
         else if (record.Exit is null && exit is not null && record.State is SandboxState.Stopping or SandboxState.Stopped)
         {

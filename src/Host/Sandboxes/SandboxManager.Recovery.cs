@@ -28,10 +28,10 @@ internal sealed partial class SandboxManager
             }
             catch (CorruptRecordException e)
             {
-                using var lease = Locks.TryAcquire(id);
+                var lease = Locks.TryAcquire(id);
                 if (lease is not null)
                 {
-                    Store.Quarantine(id, e);
+                    await QuarantineAsync(id, e, lease, cancellationToken).ConfigureAwait(false);
                 }
 
                 continue;
@@ -53,7 +53,8 @@ internal sealed partial class SandboxManager
             // A short-lived host finishes only what a crashed process left half-done; it asks the controller about
             // the other sandboxes when a command touches them.
             if (_settings.Recovery == RecoveryMode.Full ||
-                record.State is SandboxState.Creating or SandboxState.Starting or SandboxState.Stopping or SandboxState.Removing)
+                record.State is SandboxState.Creating or SandboxState.Starting or SandboxState.Stopping or SandboxState.Removing ||
+                record.Containers.Any(c => c.State == ContainerState.Unknown))
             {
                 pending.Add((id, record.Generation));
             }
@@ -72,6 +73,51 @@ internal sealed partial class SandboxManager
             _quarantined.Clear();
             _quarantined.AddRange(Store.ListQuarantined());
         }
+    }
+
+    /// <summary>
+    /// A record that cannot be read is moved aside, never deleted; but what it ran must not run on unseen, with no
+    /// record to stop or remove it by. So first the sandbox is shut down through its controller, from the record as it
+    /// was before its last write (<see cref="StateStore.PreviousRecordFileName"/>): a shutdown finds what exists from
+    /// whatever the older record knew, and counts what is already gone as done. Takes ownership of the lease.
+    /// </summary>
+    private async Task QuarantineAsync(string id, CorruptRecordException reason, IDisposable lease, CancellationToken cancellationToken)
+    {
+        var outcome = "no earlier copy of the record to shut it down by";
+        using (lease)
+        {
+            if (Store.TryLoadPrevious(id) is { } previous)
+            {
+                outcome = await ShutDownUnreadableAsync(previous, lease, cancellationToken).ConfigureAwait(false);
+            }
+
+            Store.Quarantine(id, reason, outcome);
+        }
+    }
+
+    private async Task<string> ShutDownUnreadableAsync(SandboxRecord previous, IDisposable lease, CancellationToken cancellationToken)
+    {
+        if (!_runtimes.TryResolve(previous.Runtime, out var handler))
+        {
+            return $"its runtime '{previous.Runtime}' is not configured, so it was not shut down";
+        }
+
+        // Nothing may write the unreadable record meanwhile: it is evidence. Checkpoints go nowhere.
+        var scope = new SandboxScope(lease, previous, handler, Store.SandboxDirectory(previous.Id), checkpoint: () => { });
+        try
+        {
+            await CallAsync(scope, "Shutdown", (c, s, ct) => c.ShutdownAsync(s, ct), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsolaException.IsNotFound(e))
+        {
+        }
+        catch (IsolaException e)
+        {
+            return $"shutting it down failed: {e.Message}";
+        }
+
+        await TaskClients.DropAsync(previous.Id, cancellationToken).ConfigureAwait(false);
+        return $"shut down through runtime '{previous.Runtime}' from its previous record";
     }
 
     /// <summary>Makes the name index agree with the records: drops entries that own nothing (a crash between writing an
@@ -200,13 +246,18 @@ internal sealed partial class SandboxManager
             var status = await CallAsync(scope, "Status", (c, s, ct) => c.StatusAsync(s, false, ct), cancellationToken).ConfigureAwait(false);
             if (status.Ready)
             {
+                record.StatusError = null;
                 if (!string.IsNullOrEmpty(status.TaskAddress))
                 {
                     record.TaskAddress = status.TaskAddress;
                     record.TaskApiVersion = status.TaskApiVersion == 0 ? record.TaskApiVersion : status.TaskApiVersion;
                 }
 
-                record.Pid = status.Pid == 0 ? record.Pid : status.Pid;
+                if (status.Pid != 0 && status.Pid != record.Pid)
+                {
+                    record.Pid = status.Pid;
+                    record.PidStartTime = ProcessIdentity.StartTime(status.Pid);
+                }
                 if (record.State != SandboxState.Ready)
                 {
                     Persist(record, SandboxState.Ready, "mark ready");
@@ -220,22 +271,28 @@ internal sealed partial class SandboxManager
             {
                 // Status tells when, not how, the sandbox ended; Wait tells how (it returns at once for an exited
                 // sandbox). A controller that cannot say leaves the exit unknown rather than made up.
-                record.Exit ??= await ExitOfStoppedAsync(scope).ConfigureAwait(false);
-                Persist(record, SandboxState.Stopped, "record the exit of");
+                var exit = record.Exit ?? await ExitOfStoppedAsync(scope).ConfigureAwait(false);
+                await ExitedLockedAsync(scope, exit, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))
         {
-            Persist(record, SandboxState.Stopped, "record the exit of");
+            await ExitedLockedAsync(scope, null, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
         {
-            if (record.State != SandboxState.Pending)
+            record.StatusError = e.Message;
+            _logger.LogWarning("sandbox '{Id}': {Error}", record.Id, e.Message);
+            if (_settings.Recovery == RecoveryMode.OnDemand)
+            {
+                // A host that lives for one command has no background Wait to keep probing, and one slow answer is
+                // not a fact worth persisting: the record keeps the state last known, shown with the reason.
+                return;
+            }
+            else if (record.State != SandboxState.Pending)
             {
                 Persist(record, SandboxState.Pending, "mark pending");
             }
-
-            _logger.LogWarning("sandbox '{Id}': {Error}", record.Id, e.Message);
         }
     }
 }

@@ -100,9 +100,15 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
     public async Task<IReadOnlyList<SandboxInfo>> ListAsync(CancellationToken cancellationToken = default)
     {
         var records = LoadAll();
-        if (_settings.Recovery == RecoveryMode.OnDemand)
+        // A long-lived host's background Waits keep its records current, but one may lag an exit by a moment: what a
+        // listing prints must be true when printed, so a sandbox whose recorded process has ended is asked now (a read
+        // of /proc per sandbox, no controller call for the others). A short-lived host has no Waits and asks all.
+        var stale = _settings.Recovery == RecoveryMode.OnDemand
+            ? Enumerable.Range(0, records.Count).ToList()
+            : [.. Enumerable.Range(0, records.Count).Where(i => !ProcessIdentity.MayBeAlive(records[i].Pid, records[i].PidStartTime))];
+        if (stale.Count > 0)
         {
-            await Parallel.ForEachAsync(Enumerable.Range(0, records.Count),
+            await Parallel.ForEachAsync(stale,
                 new ParallelOptions { MaxDegreeOfParallelism = RefreshConcurrency, CancellationToken = cancellationToken },
                 async (i, ct) => records[i] = await RefreshForListingAsync(records[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
         }

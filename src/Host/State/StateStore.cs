@@ -13,6 +13,10 @@ internal sealed class StateStore
     /// <summary>The record's file name inside a sandbox directory.</summary>
     public const string RecordFileName = "sandbox.json";
 
+    /// <summary>The record as it was before its last write: what recovery tears down by when the record itself cannot
+    /// be read, so a sandbox never runs on with no record to remove it by.</summary>
+    public const string PreviousRecordFileName = "sandbox.json.prev";
+
     /// <summary>The lock file's name inside a sandbox directory.</summary>
     public const string LockFileName = "lock";
 
@@ -139,7 +143,7 @@ internal sealed class StateStore
             }
 
             Faults.CrashPoints.Reach($"record-temp:{record.State}");
-
+            KeepPrevious(dir, final);
             File.Move(temp, final, overwrite: true);
             UnixDirectories.Fsync(dir);
         }
@@ -150,6 +154,39 @@ internal sealed class StateStore
         }
     }
 
+    /// <summary>The record before its last write, or null when there is none or it cannot be read either.</summary>
+    public SandboxRecord? TryLoadPrevious(string id)
+    {
+        try
+        {
+            var record = JsonSerializer.Deserialize<SandboxRecord>(File.ReadAllBytes(Path.Combine(SandboxDirectory(id), PreviousRecordFileName)),
+                StateJson.Options);
+            return record?.Id == id ? record : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    // A second name for the current record, swapped in atomically: link(2) and rename(2), no copy and no extra fsync
+    // (the directory fsync after the main rename covers both). Best effort: without it only salvage is lost.
+    private static void KeepPrevious(string dir, string final)
+    {
+        var link = Path.Combine(dir, $".{PreviousRecordFileName}.{Guid.NewGuid():N}.tmp");
+        if (UnixDirectories.HardLink(final, link))
+        {
+            try
+            {
+                File.Move(link, Path.Combine(dir, PreviousRecordFileName), overwrite: true);
+            }
+            catch (IOException)
+            {
+                TryDelete(link);
+            }
+        }
+    }
+
     /// <summary>Deletes the sandbox's directory and everything in it.</summary>
     public void DeleteSandbox(string id)
     {
@@ -157,6 +194,7 @@ internal sealed class StateStore
         // Drop the record first: if deleting the rest fails half-way, what remains has no record and is cleaned
         // up by Recover() instead of resurrecting a removed sandbox.
         TryDelete(Path.Combine(dir, RecordFileName));
+        TryDelete(Path.Combine(dir, PreviousRecordFileName));
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -187,21 +225,36 @@ internal sealed class StateStore
         }
     }
 
-    /// <summary>True when the directory holds nothing but the lock file (a creation that died before its first write).</summary>
+    /// <summary>True when the directory holds nothing but the lock file and temp files of a first record write: a
+    /// creation that died before its record existed, and so before any side effect.</summary>
     public bool IsEmptyLeftover(string id)
     {
         var dir = SandboxDirectory(id);
         return Directory.Exists(dir) &&
-            Directory.EnumerateFileSystemEntries(dir).All(p => Path.GetFileName(p) == LockFileName);
+            Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).All(name => name == LockFileName || IsTempFile(name!));
     }
 
+    private static bool IsTempFile(string name) =>
+        name.StartsWith($".{RecordFileName}.", StringComparison.Ordinal) && name.EndsWith(".tmp", StringComparison.Ordinal);
+
     /// <summary>Moves a sandbox directory aside to the quarantine directory and returns where it went.</summary>
-    public string Quarantine(string id, Exception reason)
+    public string Quarantine(string id, Exception reason, string outcome = "")
     {
         UnixDirectories.CreateOwnerOnly(QuarantineDirectory);
         var target = Path.Combine(QuarantineDirectory, $"{id}-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssfffZ}");
         Directory.Move(SandboxDirectory(id), target);
-        _logger.LogError("sandbox '{Id}': its record cannot be read ({Reason}); moved to '{Target}'", id, reason.Message, target);
+        outcome = outcome.Length > 0 ? outcome : "not shut down";
+        try
+        {
+            // For the operator who finds the directory: why it is here and what became of the sandbox.
+            File.WriteAllText(Path.Combine(target, "QUARANTINED"), $"{reason.Message}\n{outcome}\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        _logger.LogError("sandbox '{Id}': its record cannot be read ({Reason}); {Outcome}; moved to '{Target}'", id, reason.Message,
+            outcome, target);
         return target;
     }
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Isola.Hosting.State;
 
-/// <summary>Owner-only directories and directory fsync, which the BCL does not expose.</summary>
+/// <summary>Owner-only directories, directory fsync and hard links, which the BCL does not expose.</summary>
 internal static partial class UnixDirectories
 {
     /// <summary>rwx for the owner only.</summary>
@@ -51,6 +51,10 @@ internal static partial class UnixDirectories
         }
     }
 
+    /// <summary>link(2): a second name for <paramref name="existing"/>'s file; false when it failed (for example
+    /// because <paramref name="existing"/> is gone). The BCL has symbolic links only.</summary>
+    public static bool HardLink(string existing, string newPath) => Link(existing, newPath) == 0;
+
     private const int ORdOnly = 0;
     private const int OCloexec = 0x80000;
 
@@ -59,6 +63,9 @@ internal static partial class UnixDirectories
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FsyncFd(int fd);
+
+    [LibraryImport("libc", EntryPoint = "link", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Link(string existing, string newPath);
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);

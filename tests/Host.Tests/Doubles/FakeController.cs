@@ -44,6 +44,9 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     /// <summary>The task address reported by Start.</summary>
     public string TaskAddress { get; set; } = "fake:///task";
 
+    /// <summary>The pid Start reports (a real process's, for tests of pid liveness).</summary>
+    public uint SandboxPid { get; set; } = 4242;
+
     /// <summary>Prepared containers (and exec processes), by sandbox.</summary>
     public ConcurrentDictionary<string, PrepareRequest> Prepared { get; } = new();
 
@@ -90,7 +93,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
 
         _sandboxes[sandbox.Id] = Phase.Running;
         _exits[sandbox.Id] = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
-        return new ControllerStartResult(4242, DateTimeOffset.UtcNow, TaskAddress, 2);
+        return new ControllerStartResult(SandboxPid, DateTimeOffset.UtcNow, TaskAddress, 2);
     }
 
     public async Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CancellationToken cancellationToken)
@@ -180,7 +183,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             await EnterAsync("Status").ConfigureAwait(false);
             await Task.Delay(StatusDelay, cancellationToken).ConfigureAwait(false);
             var phase = Known(sandbox.Id);
-            return new ControllerStatus { Ready = phase == Phase.Running, Pid = phase == Phase.Running ? 4242u : 0, TaskAddress = TaskAddress, TaskApiVersion = 2 };
+            return new ControllerStatus { Ready = phase == Phase.Running, Pid = phase == Phase.Running ? SandboxPid : 0, TaskAddress = TaskAddress, TaskApiVersion = 2 };
         }
         finally
         {
