@@ -78,9 +78,24 @@ internal static class SandboxCommands
                 await context.Stderr.WriteLineAsync($"isola: warning: unreadable record quarantined at '{path}'").ConfigureAwait(false);
             }
 
-            return 0;
+            // The listing is printed whole, but a state that could not be confirmed is not what was asked for: say
+            // which and why, and fail.
+            return await ReportUnconfirmedAsync(context, all).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>One stderr line per sandbox whose state the controller could not confirm; 1 when there was any.</summary>
+    private static async Task<int> ReportUnconfirmedAsync(CliContext context, IEnumerable<SandboxInfo> sandboxes)
+    {
+        var status = 0;
+        foreach (var s in sandboxes.Where(s => s.StatusError is not null))
+        {
+            await context.Stderr.WriteLineAsync($"isola: sandbox '{s.Id}': state {s.State} not confirmed: {s.StatusError}").ConfigureAwait(false);
+            status = 1;
+        }
+
+        return status;
     }
 
     private static Command Inspect(CliContext context)
@@ -93,7 +108,7 @@ internal static class SandboxCommands
             // current, and InspectAsync would ask the controller a second time.
             var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
             await Print(context, parse, sandbox.Info, idOnly: false).ConfigureAwait(false);
-            return 0;
+            return await ReportUnconfirmedAsync(context, [sandbox.Info]).ConfigureAwait(false);
         });
         return command;
     }

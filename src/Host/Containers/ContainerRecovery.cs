@@ -28,7 +28,11 @@ internal static class ContainerRecovery
                     .ConfigureAwait(false);
                 if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
                 {
-                    await TaskTermination.KillAsync(manager.TaskClients, task, record.Id, container.Id, null, cancellationToken).ConfigureAwait(false);
+                    var exit = await TaskTermination.KillAsync(manager.TaskClients, task, record.Id, container.Id, null, cancellationToken)
+                        .ConfigureAwait(false);
+                    // Dead now: a crash before the record goes must not leave it saying Running.
+                    ContainerSet.Replace(record, container with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? container.Exit });
+                    manager.Store.Save(record);
                 }
             }
             catch (Exception e) when (e is IsolaException)
@@ -37,6 +41,56 @@ internal static class ContainerRecovery
             }
 
             await ContainerSet.UndoAsync(manager, scope, container.Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Asks the task service about the containers the record says run, and records the exits it reports
+    /// (an exit nobody was waiting for, or one a crash kept from being recorded): what a listing prints must be true.
+    /// Best effort: an unreachable task service leaves the record as it is.</summary>
+    public static async Task RefreshAsync(SandboxManager manager, SandboxScope scope, CancellationToken cancellationToken)
+    {
+        var record = scope.Record;
+        var live = record.Containers.Where(c => c.State is ContainerState.Running or ContainerState.Paused).ToList();
+        if (live.Count == 0 || string.IsNullOrEmpty(record.TaskAddress))
+        {
+            return;
+        }
+
+        var changed = false;
+        try
+        {
+            var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+            foreach (var container in live)
+            {
+                ExitStatus? exit;
+                try
+                {
+                    var state = await manager.TaskClients.CallAsync(record.Id, container.Id, "State", ct => client.StateAsync(container.Id, null, ct),
+                        cancellationToken).ConfigureAwait(false);
+                    if (state.Status != Executors.TaskStatus.Stopped)
+                    {
+                        continue;
+                    }
+
+                    exit = state.Exit;
+                }
+                catch (Exception e) when (IsolaException.IsNotFound(e))
+                {
+                    exit = null; // gone from the task service: it ended, how is lost
+                }
+
+                ContainerSet.Replace(record, container with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? container.Exit });
+                changed = true;
+            }
+        }
+        catch (IsolaException e)
+        {
+            manager.Logger.LogDebug("sandbox '{Sandbox}': containers not refreshed: {Error}", record.Id, e.Message);
+        }
+
+        if (changed)
+        {
+            manager.Store.Save(record);
         }
     }
 
@@ -52,9 +106,15 @@ internal static class ContainerRecovery
             try
             {
                 client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
-                await manager.TaskClients.CallAsync(record.Id, id, "State", ct => client.StateAsync(id, null, ct), cancellationToken)
+                var task = client;
+                var state = await manager.TaskClients.CallAsync(record.Id, id, "State", ct => task.StateAsync(id, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 taskExists = true;
+                if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
+                {
+                    // Interrupted after Task Start: it runs, and a running task cannot be deleted.
+                    await TaskTermination.KillAsync(manager.TaskClients, task, record.Id, id, null, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is IsolaException)
             {

@@ -65,6 +65,7 @@ internal sealed partial class SandboxManager
             try
             {
                 Store.Save(record); // the intent, before any side effect
+                Faults.CrashPoints.Reach("record:Creating");
                 Names.Add(name, id);
             }
             catch

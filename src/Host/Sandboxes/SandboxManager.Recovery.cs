@@ -266,6 +266,8 @@ internal sealed partial class SandboxManager
                 {
                     Store.Save(record);
                 }
+
+                await Containers.ContainerRecovery.RefreshAsync(this, scope, cancellationToken).ConfigureAwait(false);
             }
             else
             {

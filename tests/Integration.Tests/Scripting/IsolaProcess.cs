@@ -25,7 +25,12 @@ internal sealed class IsolaProcess : IDisposable
 
     public string Stderr { get { lock (_stderr) { return _stderr.ToString(); } } }
 
-    public static IsolaProcess Start(IReadOnlyDictionary<string, string?> settings, string cacheHome, params string[] args)
+    public static IsolaProcess Start(IReadOnlyDictionary<string, string?> settings, string cacheHome, params string[] args) =>
+        Start(settings, cacheHome, new Dictionary<string, string>(), args);
+
+    /// <summary>As above, with <paramref name="environment"/> added to the child's environment.</summary>
+    public static IsolaProcess Start(IReadOnlyDictionary<string, string?> settings, string cacheHome, IReadOnlyDictionary<string, string> environment,
+        params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(IsolaDll());
@@ -41,6 +46,11 @@ internal sealed class IsolaProcess : IDisposable
         }
 
         start.Environment["XDG_CACHE_HOME"] = cacheHome;
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
         return new IsolaProcess(Process.Start(start) ?? throw new InvalidOperationException("cannot start dotnet"));
     }
 
