@@ -39,9 +39,9 @@ public sealed record SandboxInfo
     /// <summary>How it exited, once it has.</summary>
     public ExitStatus? Exit { get; init; }
 
-    /// <summary>Why <see cref="State"/> could not be confirmed with the controller just now (it did not answer in
-    /// time, or could not be reached): the state shown is the last one known. Null when it was confirmed, or when
-    /// nothing was asked.</summary>
+    /// <summary>Why the controller did not confirm <see cref="State"/> just now: it could not be reached (the state
+    /// is then <see cref="SandboxState.Pending"/>), or it did not answer in time (the state shown is then the last one
+    /// recorded, not confirmed). Null when it answered, or when nothing was asked.</summary>
     public string? StatusError { get; init; }
 
     /// <summary>The containers it holds.</summary>

@@ -85,14 +85,18 @@ internal static class SandboxCommands
         return command;
     }
 
-    /// <summary>One stderr line per sandbox whose state the controller could not confirm; 1 when there was any.</summary>
+    /// <summary>One stderr line per sandbox whose controller did not answer Status; 1 when a state shown is not
+    /// known to be true (no answer in time). Pending is known: the controller could not be reached.</summary>
     private static async Task<int> ReportUnconfirmedAsync(CliContext context, IEnumerable<SandboxInfo> sandboxes)
     {
         var status = 0;
         foreach (var s in sandboxes.Where(s => s.StatusError is not null))
         {
-            await context.Stderr.WriteLineAsync($"isola: sandbox '{s.Id}': state {s.State} not confirmed: {s.StatusError}").ConfigureAwait(false);
-            status = 1;
+            var unknown = s.State != SandboxState.Pending;
+            await context.Stderr.WriteLineAsync(unknown
+                ? $"isola: sandbox '{s.Id}': state {s.State} not confirmed: {s.StatusError}"
+                : $"isola: sandbox '{s.Id}': Pending: {s.StatusError}").ConfigureAwait(false);
+            status = unknown ? 1 : status;
         }
 
         return status;

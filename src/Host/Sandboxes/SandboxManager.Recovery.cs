@@ -285,13 +285,15 @@ internal sealed partial class SandboxManager
         {
             record.StatusError = e.Message;
             _logger.LogWarning("sandbox '{Id}': {Error}", record.Id, e.Message);
-            if (_settings.Recovery == RecoveryMode.OnDemand)
+            if (_settings.Recovery == RecoveryMode.OnDemand && e.Code == IsolaErrorCode.DeadlineExceeded)
             {
-                // A host that lives for one command has no background Wait to keep probing, and one slow answer is
-                // not a fact worth persisting: the record keeps the state last known, shown with the reason.
+                // No answer is not a fact worth persisting, and a host that lives for one command has no background
+                // Wait to keep probing: the record keeps the state last known, shown with the reason. (Unavailable is
+                // an answer: the sandbox should run and its controller cannot be reached, which is Pending.)
                 return;
             }
-            else if (record.State != SandboxState.Pending)
+
+            if (record.State != SandboxState.Pending)
             {
                 Persist(record, SandboxState.Pending, "mark pending");
             }
