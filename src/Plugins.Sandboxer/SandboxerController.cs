@@ -168,7 +168,7 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
 
     private async Task<IGenerationClient> DetectAsync(string sandboxId, CallOptions probeOptions)
     {
-        var generation = await _endpoint.DetectAsync(sandboxId, probeOptions).ConfigureAwait(false);
+        var generation = await _endpoint.DetectAsync(sandboxId, _options.Sandboxer, probeOptions).ConfigureAwait(false);
         _logger.LogInformation("Sandbox API at {Socket} speaks {Generation}", _endpoint.SocketPath, generation);
         return generation == SandboxApiGeneration.V1 ? _v1 : _v0;
     }
