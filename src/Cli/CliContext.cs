@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Isola.Cli.Commands;
 using Isola.Cli.Output;
 using Isola.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -35,18 +36,18 @@ public sealed class CliContext
     public OutputWriter Output { get; }
 
     /// <summary><c>--config FILE</c>: the JSON configuration file.</summary>
-    public Option<string?> ConfigOption { get; } = new("--config")
+    public Option<string?> ConfigOption { get; } = new Option<string?>("--config")
     {
         Description = "JSON configuration file (default: $ISOLA_CONFIG, else /etc/isola/isola.json)",
         Recursive = true,
-    };
+    }.Checked(v => OptionChecks.NotEmpty(v, "--config"));
 
     /// <summary><c>--root DIR</c>: the state root, overriding Isola:Root.</summary>
-    public Option<string?> RootOption { get; } = new("--root")
+    public Option<string?> RootOption { get; } = new Option<string?>("--root")
     {
         Description = "State directory (overrides Isola:Root; default /var/lib/isola)",
         Recursive = true,
-    };
+    }.Checked(v => OptionChecks.NotEmpty(v, "--root"));
 
     /// <summary><c>-o table|json</c>.</summary>
     public Option<string> OutputOption { get; } = CreateOutputOption();
@@ -99,7 +100,8 @@ public sealed class CliContext
             return await action(parse, host, ct).ConfigureAwait(false);
         });
 
-    /// <summary>Sets an action; any exception becomes one line on stderr and exit code 1 (130 when cancelled).</summary>
+    /// <summary>Sets an action; any exception becomes one line on stderr and exit code 1 (2 for a usage error, 130 when
+    /// cancelled).</summary>
     public void SetAction(Command command, Func<ParseResult, CancellationToken, Task<int>> action) =>
         command.SetAction(async (parse, ct) =>
         {
@@ -110,12 +112,12 @@ public sealed class CliContext
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 await Stderr.WriteLineAsync("isola: cancelled").ConfigureAwait(false);
-                return 130;
+                return IsolaCli.Interrupted;
             }
             catch (Exception e)
             {
                 await ReportAsync(parse, e).ConfigureAwait(false);
-                return IsolaCli.Failure;
+                return IsolaCli.ExitCodeOf(e);
             }
         });
 
@@ -139,8 +141,9 @@ public sealed class CliContext
         logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     }
 
-    /// <summary>Argument-level validation failure, reported like any other error.</summary>
-    public static IsolaException Usage(string message) => IsolaException.InvalidArgument(message);
+    /// <summary>A command line that is wrong in itself: reported as one line like any other error, with the usage
+    /// exit code (2) instead of 1.</summary>
+    public static IsolaException Usage(string message) => new CliUsageException(message);
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 

@@ -7,11 +7,19 @@ namespace Isola.Cli;
 /// <summary>The <c>isola</c> command: parses arguments, runs one command, prints one-line errors.</summary>
 public static class IsolaCli
 {
-    /// <summary>Exit code of a failed command.</summary>
+    /// <summary>Exit code of a command that ran and failed: the request was well-formed but the host, its configuration,
+    /// the state or a runtime refused or failed it (not found, name in use, unknown runtime, unreachable controller).</summary>
     public const int Failure = 1;
 
-    /// <summary>Exit code of a command line that does not parse.</summary>
+    /// <summary>Exit code of a command line that is wrong in itself: unknown command or option, missing argument, or a
+    /// malformed value (an id, --dns, --user, --timeout, ...). Found before a host starts, so nothing was touched.</summary>
     public const int UsageError = 2;
+
+    /// <summary>Exit code of a command stopped by Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>The exit code of a command that ended with <paramref name="error"/>.</summary>
+    internal static int ExitCodeOf(Exception error) => error is Commands.CliUsageException ? UsageError : Failure;
 
     /// <summary>Runs the command line <paramref name="args"/>, writing results to <paramref name="stdout"/> and errors
     /// to <paramref name="stderr"/>. <paramref name="configureHost"/> lets tests and embedders add in-process plugins
@@ -38,7 +46,7 @@ public static class IsolaCli
         catch (Exception e)
         {
             await context.ReportAsync(parse, e).ConfigureAwait(false);
-            return Failure;
+            return ExitCodeOf(e);
         }
     }
 

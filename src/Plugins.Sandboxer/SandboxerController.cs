@@ -36,8 +36,25 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
         ["api"] = _endpoint.Describe(_options.Api),
     };
 
-    public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
-        InvokeAsync(sandbox, "Create", static (c, s, o) => c.CreateAsync(s, o), cancellationToken);
+    /// <summary>The ControllerData key set when Create failed before any connection to the sandboxer was made.</summary>
+    internal const string NeverSentKey = "sandboxer.create-never-sent";
+
+    public async Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    {
+        sandbox.ControllerData.Remove(NeverSentKey);
+        try
+        {
+            await InvokeAsync(sandbox, "Create", static (c, s, o) => c.CreateAsync(s, o), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (RpcErrors.NeverConnected(e))
+        {
+            // The host rolls a failed Create back with Shutdown, and keeps the record (and the name) until Shutdown
+            // succeeds. The sandboxer never saw this sandbox, so that Shutdown must not wait for it to come back.
+            // Only a connect that failed proves it: after a deadline or a reset, the Create may have been received.
+            sandbox.ControllerData[NeverSentKey] = "true";
+            throw;
+        }
+    }
 
     public Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>
         InvokeAsync(sandbox, "Start", static (c, s, o) => c.StartAsync(s, o), cancellationToken);
@@ -75,6 +92,12 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
 
     public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
+        if (sandbox.ControllerData.ContainsKey(NeverSentKey))
+        {
+            _logger.LogDebug("Shutdown of sandbox {Sandbox}: its Create never reached {Socket}; nothing to release", sandbox.Id, _endpoint.SocketPath);
+            return;
+        }
+
         try
         {
             await InvokeAsync(sandbox, "Shutdown", static (c, s, o) => c.ShutdownAsync(s, o), cancellationToken).ConfigureAwait(false);
@@ -145,7 +168,7 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
 
     private async Task<IGenerationClient> DetectAsync(string sandboxId, CallOptions probeOptions)
     {
-        var generation = await _endpoint.DetectAsync(sandboxId, probeOptions).ConfigureAwait(false);
+        var generation = await _endpoint.DetectAsync(sandboxId, _options.Sandboxer, probeOptions).ConfigureAwait(false);
         _logger.LogInformation("Sandbox API at {Socket} speaks {Generation}", _endpoint.SocketPath, generation);
         return generation == SandboxApiGeneration.V1 ? _v1 : _v0;
     }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Isola.Server.Native;
 using Isola.Server.Security;
 using Isola.Server.Services;
 using Isola.Server.Tasks;
@@ -88,6 +89,8 @@ public sealed class SandboxApiServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Makes room for the socket: only a socket nobody listens on (left by a server that died) is removed.
+    /// Anything else at the path, even an empty file, is refused with one line naming it and is left as it was.</summary>
     private static async Task RemoveStaleSocketAsync(string path, CancellationToken cancellationToken)
     {
         if (!Path.IsPathRooted(path) || System.Text.Encoding.UTF8.GetByteCount(path) > 107)
@@ -95,21 +98,24 @@ public sealed class SandboxApiServer : IAsyncDisposable
             throw IsolaException.InvalidArgument($"--sandbox-api '{path}' must be an absolute path of at most 107 bytes");
         }
 
-        if (Directory.Exists(path))
+        UnixFileKind kind;
+        try
         {
-            throw IsolaException.InvalidArgument($"--sandbox-api '{path}' is a directory");
+            kind = UnixFileType.Of(path);
+        }
+        catch (IOException e)
+        {
+            throw IsolaException.InvalidArgument($"--sandbox-api {e.Message}");
         }
 
-        var info = new FileInfo(path);
-        if (!info.Exists)
+        switch (kind)
         {
-            return;
-        }
-
-        // A socket file has no content; refuse to touch anything that has some.
-        if (info.Length != 0)
-        {
-            throw IsolaException.InvalidArgument($"--sandbox-api '{path}' exists and is not a socket");
+            case UnixFileKind.Missing:
+                return;
+            case UnixFileKind.Directory:
+                throw IsolaException.InvalidArgument($"--sandbox-api '{path}' is a directory, not a socket");
+            case UnixFileKind.Symlink or UnixFileKind.Other:
+                throw IsolaException.InvalidArgument($"--sandbox-api '{path}' exists and is not a socket; remove it or choose another path");
         }
 
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -117,11 +123,15 @@ public sealed class SandboxApiServer : IAsyncDisposable
         {
             await probe.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
         }
-        catch (SocketException)
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {
-            // Nobody listens: a leftover of a crashed server.
+            // Nobody listens (or it vanished meanwhile): a leftover of a crashed server.
             File.Delete(path);
             return;
+        }
+        catch (SocketException e)
+        {
+            throw IsolaException.FailedPrecondition($"--sandbox-api '{path}': cannot tell whether a server listens on it: {e.Message}");
         }
 
         throw IsolaException.AlreadyExists($"--sandbox-api '{path}': another server is listening on it");

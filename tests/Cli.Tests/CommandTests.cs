@@ -128,10 +128,11 @@ public sealed class CommandTests(TestPluginBuild plugin) : IDisposable
         OneLineError(await _w.RunAsync("sandbox", "rm", "nope"), 1, "'nope'");
         OneLineError(await _w.RunAsync("sandbox", "wait", "nope"), 1, "'nope'");
         OneLineError(await _w.RunAsync("container", "ls", "nope"), 1, "'nope'");
-        OneLineError(await _w.RunAsync("sandbox", "rm", "../etc"), 1, "invalid sandbox id '../etc'");
-        OneLineError(await _w.RunAsync("sandbox", "run", "--id", "a/b"), 1, "invalid sandbox id 'a/b'");
         OneLineError(await _w.RunAsync("sandbox", "run", "--runtime", "kata"), 1, "unknown runtime 'kata'", "test");
-        OneLineError(await _w.RunAsync("sandbox", "run", "--label", "novalue"), 1, "--label 'novalue'");
+        // Malformed values are usage errors (docs/cli.md), found before the host starts.
+        OneLineError(await _w.RunAsync("sandbox", "rm", "../etc"), 2, "invalid sandbox id or name '../etc'");
+        OneLineError(await _w.RunAsync("sandbox", "run", "--id", "a/b"), 2, "invalid sandbox id 'a/b'");
+        OneLineError(await _w.RunAsync("sandbox", "run", "--label", "novalue"), 2, "--label 'novalue'");
         Assert.Empty(_w.Calls("Create"));
     }
 

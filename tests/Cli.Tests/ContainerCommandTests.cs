@@ -103,7 +103,7 @@ public sealed class ContainerCommandTests(TestPluginBuild plugin) : IDisposable
     {
         var sb = await SandboxAsync();
         var result = await _w.RunAsync("container", "run", sb, "--rootfs", _rootfs, option, value, "--", "echo");
-        Assert.Equal(1, result.Code);
+        Assert.Equal(IsolaCli.UsageError, result.Code);
         Assert.Contains($"'{value}'", Assert.Single(Lines(result.Err)));
         Assert.Empty(_w.Calls("Prepare"));
     }

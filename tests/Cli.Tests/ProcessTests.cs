@@ -43,6 +43,62 @@ public sealed class ProcessTests(TestPluginBuild plugin) : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_w.Root, id)));
     }
 
+    [Fact]
+    public async Task Sandbox_locks_exclude_other_processes_even_with_dotnet_file_locking_disabled()
+    {
+        var id = _w.Id("flock");
+        Assert.Equal(0, (await _w.RunAsync("sandbox", "run", "--id", id)).Code);
+        _w.WriteConfig(slowMs: 1500);
+        // .NET implements FileShare.None with flock(2) unless this is set; Isola's locks must not depend on it.
+        var noDotnetLocking = new Dictionary<string, string> { ["DOTNET_SYSTEM_IO_DISABLEFILELOCKING"] = "1" };
+
+        using var first = _w.Start(noDotnetLocking, "sandbox", "rm", id);
+        await WaitUntilAsync(() => _w.Calls("Stop").Count == 1, "the first rm to be inside Stop");
+        Assert.True(HoldsExclusiveFlock(first.Id, Path.Combine(_w.Root, id, "lock")),
+            "the process inside Stop holds no flock(LOCK_EX) on the sandbox's lock file");
+        using var second = _w.Start(noDotnetLocking, "sandbox", "rm", id);
+        var outputs = await Task.WhenAll(Finish(first), Finish(second));
+
+        Assert.All(outputs, o => Assert.True(o.Code == 0 || o.Err == $"isola: sandbox '{id}' not found\n", $"{o.Code}: {o.Err}"));
+        Assert.Single(_w.Calls("Stop"));
+        Assert.Single(_w.Calls("Shutdown"));
+        Assert.Empty(_w.LiveResources());
+    }
+
+    /// <summary>True when <paramref name="pid"/> has <paramref name="path"/> open with an exclusive flock on that
+    /// descriptor, as the kernel reports it in /proc/PID/fdinfo.</summary>
+    private static bool HoldsExclusiveFlock(int pid, string path)
+    {
+        foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget == path &&
+                    File.ReadAllLines($"/proc/{pid}/fdinfo/{Path.GetFileName(fd)}").Any(l => l.StartsWith("lock:", StringComparison.Ordinal) &&
+                        l.Contains("FLOCK", StringComparison.Ordinal) && l.Contains("WRITE", StringComparison.Ordinal)))
+                {
+                    return true;
+                }
+            }
+            catch (IOException)
+            {
+                // The descriptor was closed while we looked.
+            }
+        }
+
+        return false;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < until, $"timed out waiting for {what}");
+            await Task.Delay(20);
+        }
+    }
+
     [Theory]
     [InlineData("Create")]
     [InlineData("Start")]

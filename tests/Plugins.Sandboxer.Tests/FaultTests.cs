@@ -72,6 +72,24 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task A_create_that_never_connected_is_remembered_in_ControllerData_so_a_later_Shutdown_needs_no_sandboxer()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "isola-sbx-missing-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+        var sandbox = ControllerHarness.Sandbox(ControllerHarness.NewId());
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => ControllerHarness.Create("unix://" + path).CreateAsync(sandbox, CancellationToken.None));
+        Assert.Contains("no such socket", e.Message);
+
+        // A new controller (the host restarted) gets the persisted bag back; the sandboxer is still not there.
+        var restored = ControllerHarness.Sandbox(sandbox.Id, data: new Dictionary<string, string>(sandbox.ControllerData));
+        await ControllerHarness.Create("unix://" + path).ShutdownAsync(restored, CancellationToken.None);
+        // Without the mark, the same Shutdown has to reach the sandboxer.
+        var unmarked = ControllerHarness.Sandbox(sandbox.Id);
+        var shutdown = await Assert.ThrowsAsync<IsolaException>(() => ControllerHarness.Create("unix://" + path).ShutdownAsync(unmarked, CancellationToken.None));
+        Assert.Equal(IsolaErrorCode.Unavailable, shutdown.Code);
+    }
+
+    [Fact]
     public async Task Cancelling_Wait_cancels_instead_of_reporting_an_error()
     {
         await using var server = await FakeSandboxerServer.StartNewAsync(FakeKind.KuasarV1);

@@ -24,8 +24,10 @@ public sealed class GenerationDetectionTests
         Assert.Equal(expected, details.Details["api"]);
         Assert.Equal("unix://" + server.SocketPath, details.Details["address"]);
         Assert.Equal(address, started.TaskAddress);
-        // One probe per endpoint, not per call.
-        Assert.Equal(kind == FakeKind.KuasarV1 ? 1 : 0, server.State.All<SandboxApi.V1.ControllerMetricsRequest>().Count);
+        // One probe per endpoint, not per call; it names the sandboxer like every other request.
+        var probes = server.State.All<SandboxApi.V1.ControllerMetricsRequest>();
+        Assert.Equal(kind == FakeKind.KuasarV1 ? 1 : 0, probes.Count);
+        Assert.All(probes, p => Assert.Equal("vmm", p.Sandboxer));
         Assert.True(server.State.Sandboxes.ContainsKey(sandbox.Id));
     }
 

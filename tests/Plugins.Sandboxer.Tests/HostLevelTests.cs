@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Isola.Hosting;
 using Isola.Plugins.Sandboxer.Tests.Kuasar;
 using Isola.SandboxApi.V1;
@@ -70,6 +71,55 @@ public sealed class HostLevelTests : IAsyncLifetime
         // The rollback's Shutdown hangs too, so the host cannot know the sandboxer released it: the record stays,
         // Removing, for a later remove, instead of being forgotten with a VM possibly left behind.
         Assert.Equal(SandboxState.Removing, (await host.Sandboxes.ListAsync()).Single().State);
+    }
+
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("refusing")]
+    public async Task A_run_against_an_unreachable_sandboxer_fails_naming_it_and_leaves_nothing_behind(string how)
+    {
+        var socket = Path.Combine(_kuasar.Directory, "down.sock");
+        using var refusing = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        if (how == "refusing")
+        {
+            // Bound but not listening: connect(2) gets ECONNREFUSED, as from a sandboxer that died leaving its socket.
+            refusing.Bind(new UnixDomainSocketEndPoint(socket));
+        }
+
+        await using (var host = await StartHostAsync(socket))
+        {
+            var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Name = "web" }));
+
+            Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
+            Assert.Contains(socket, e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+            Assert.DoesNotContain("localhost", e.Message);
+            // Nothing reached the sandboxer, so the rollback had nothing to wait for: no record holds the name.
+            Assert.Empty(await host.Sandboxes.ListAsync());
+            Assert.DoesNotContain(Directory.EnumerateDirectories(_root), d => !Path.GetFileName(d).StartsWith('.'));
+        }
+
+        // The name is free at once, without the sandboxer at that socket ever coming back.
+        await using var live = await StartHostAsync();
+        var sandbox = await live.Sandboxes.RunAsync(new SandboxSpec { Name = "web" });
+        Assert.Equal("web", sandbox.Info.Name);
+        await sandbox.RemoveAsync();
+    }
+
+    [Fact]
+    public async Task A_create_reset_after_the_sandboxer_acted_is_still_shut_down_remotely()
+    {
+        _kuasar.State.ResetAfterNextCreate = true;
+        await using var host = await StartHostAsync();
+
+        await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec { Name = "web" }));
+
+        // The connection was made and the Create was received: only the sandboxer can say what it did, so the
+        // rollback asks it to shut the sandbox down instead of assuming nothing happened.
+        var created = Assert.Single(_kuasar.State.All<ControllerCreateRequest>()).SandboxId;
+        Assert.Contains(_kuasar.State.All<ControllerShutdownRequest>(), r => r.SandboxId == created);
+        Assert.Empty(_kuasar.State.Sandboxes);
+        Assert.Empty(await host.Sandboxes.ListAsync());
     }
 
     private Task<IsolaHost> StartHostAsync(string? socket = null, string? timeout = null)

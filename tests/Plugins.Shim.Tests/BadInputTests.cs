@@ -52,6 +52,34 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_valid_64_character_name_runs_with_a_hostname_derived_from_it()
+    {
+        // The longest valid id, with an '_' that no hostname may hold.
+        var id = "sb_" + new string('x', IdValidator.MaxLength - 6) + Guid.NewGuid().ToString("N")[..3];
+        Assert.True(IdValidator.IsValid(id));
+
+        var sandbox = await _pods.RunSandboxAsync(new SandboxSpec { Id = id });
+
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(sandbox.ControllerData["shim.bundle"], "config.json")))!;
+        Assert.Equal(("sb-" + id[3..])[..63], (string?)config["hostname"]);
+        Assert.True((await _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None)).Ready);
+    }
+
+    [Fact]
+    public async Task An_explicit_invalid_hostname_is_refused_naming_it_and_writes_nothing()
+    {
+        var hostname = new string('h', 64);
+        var sandbox = _pods.NewContext(spec: new SandboxSpec { Hostname = hostname });
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.CreateAsync(sandbox, CancellationToken.None));
+
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains($"'{hostname}'", e.Message);
+        Assert.Empty(Directory.GetFileSystemEntries(sandbox.StateDirectory));
+    }
+
+    [Fact]
     public async Task Missing_network_namespace_path_fails_create_and_writes_nothing()
     {
         var sandbox = _pods.NewContext(spec: new SandboxSpec { Network = "/run/netns/does-not-exist" });

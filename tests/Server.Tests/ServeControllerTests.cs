@@ -51,6 +51,55 @@ public sealed class ServeControllerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_host_network_travels_as_namespace_mode_NODE_in_both_hops()
+    {
+        var id = NewId();
+        var config = new PodSandboxConfig
+        {
+            Linux = new LinuxPodSandboxConfig
+            {
+                SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node } },
+            },
+        };
+
+        await _f.Client.CreateAsync(new ControllerCreateRequest
+        {
+            SandboxId = id,
+            Options = new Any { TypeUrl = TypeUrls.PodSandboxConfig, Value = config.ToByteString() },
+        });
+
+        Assert.Equal(SandboxSpec.HostNetwork, (await _f.Host.Sandboxes.GetAsync(id)).Info.Spec.Network);
+        // The host's sandboxer controller encodes it the same way for the next sandboxer, with no netns path.
+        Assert.Equal(NamespaceMode.Node, _f.Kuasar.State.Get(id).Config!.Linux.SecurityContext.NamespaceOptions.Network);
+        Assert.Equal("", _f.Kuasar.State.Last<ControllerCreateRequest>().NetnsPath);
+    }
+
+    [Fact]
+    public async Task A_netns_path_together_with_the_host_network_is_refused_naming_both()
+    {
+        var id = NewId();
+        var config = new PodSandboxConfig
+        {
+            Linux = new LinuxPodSandboxConfig
+            {
+                SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node } },
+            },
+        };
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => _f.Client.CreateAsync(new ControllerCreateRequest
+        {
+            SandboxId = id,
+            NetnsPath = "/var/run/netns/x",
+            Options = new Any { TypeUrl = TypeUrls.PodSandboxConfig, Value = config.ToByteString() },
+        }).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("/var/run/netns/x", e.Status.Detail);
+        Assert.Contains(id, e.Status.Detail);
+        Assert.Empty(await _f.Host.Sandboxes.ListAsync());
+    }
+
+    [Fact]
     public async Task Lifecycle_Start_Status_Metrics_Stop_Wait_Shutdown_with_NotFound_as_done()
     {
         var id = NewId();

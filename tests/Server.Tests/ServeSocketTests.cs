@@ -57,6 +57,52 @@ public sealed class ServeSocketTests
         }
     }
 
+    [Theory]
+    [InlineData("empty file")]
+    [InlineData("directory")]
+    [InlineData("symlink to a stale socket")]
+    [InlineData("fifo")]
+    public async Task Only_a_stale_socket_is_ever_removed(string what)
+    {
+        await using var f = await ServeFixture.StartAsync();
+        var path = Path.Combine(f.Directory, "api-" + what.Replace(' ', '-'));
+        var stale = Path.Combine(f.Directory, "stale.sock");
+        using var bound = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        switch (what)
+        {
+            case "empty file":
+                File.WriteAllBytes(path, []);
+                break;
+            case "directory":
+                Directory.CreateDirectory(path);
+                break;
+            case "fifo":
+                Assert.Equal(0, Mkfifo(path, 0x180));
+                break;
+            default:
+                // Bound, never listening, kept open (disposing it would unlink the file): a stale socket.
+                bound.Bind(new UnixDomainSocketEndPoint(stale));
+                File.CreateSymbolicLink(path, stale);
+                break;
+        }
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => SandboxApiServer.StartAsync(f.Host,
+            new SandboxApiServerOptions { SocketPath = path, BundleRoot = f.BundleRoot }, NullLoggerFactory.Instance));
+
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains($"'{path}'", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.True(Path.Exists(path), $"the {what} was removed");
+        Assert.Equal(what == "directory", Directory.Exists(path));
+        if (what == "symlink to a stale socket")
+        {
+            Assert.True(File.Exists(stale), "the symlink's target was removed");
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static extern int Mkfifo(string path, uint mode);
+
     [Fact]
     public async Task A_peer_whose_uid_is_not_allowed_is_disconnected_before_any_call()
     {

@@ -3,6 +3,7 @@ using System.Text;
 using Google.Protobuf.WellKnownTypes;
 using Isola.Ttrpc.Client;
 using Isola.Ttrpc.Server;
+using Isola.Ttrpc.Transports;
 
 namespace Isola.Ttrpc.Tests;
 
@@ -81,6 +82,53 @@ public sealed class TransportTests
         var isola = Assert.IsType<IsolaException>(e);
         Assert.Equal(IsolaErrorCode.Unavailable, isola.Code);
         Assert.Contains("vsock://1:1", isola.Message);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_vsock_connect_aborts_it_and_leaves_no_thread_in_connect()
+    {
+        // No guest with CID 12345: the kernel keeps the connect pending until its timeout (2 s by default).
+        using var cts = new CancellationTokenSource();
+        var connect = TtrpcTransport.ConnectVsockAsync(12345, 1024, cts.Token);
+        await Task.Delay(200);
+        Assert.False(connect.IsCompleted, $"the kernel answered vsock://12345:1024 at once ({connect.Exception?.InnerException?.Message}); this test needs a pending connect");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connect);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(500), $"the cancelled connect took {clock.Elapsed} to end");
+        // A blocking connect(2) would still hold a thread until the kernel's timeout, the descriptor open with it.
+        Assert.Empty(ThreadsInConnect());
+    }
+
+    /// <summary>Threads of this process blocked in the connect system call, from /proc/self/task/*/syscall.</summary>
+    private static List<string> ThreadsInConnect()
+    {
+        var connect = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.X64 => "42",
+            System.Runtime.InteropServices.Architecture.Arm64 => "203",
+            var other => throw new PlatformNotSupportedException($"connect(2)'s syscall number on {other}"),
+        };
+        var found = new List<string>();
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var syscall = File.ReadAllText(Path.Combine(task, "syscall"));
+                if (syscall.Split(' ')[0] == connect)
+                {
+                    found.Add($"{Path.GetFileName(task)}: {syscall.Trim()}");
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while we looked.
+            }
+        }
+
+        return found;
     }
 
     private static async Task<string> ReadLineAsync(Stream s)

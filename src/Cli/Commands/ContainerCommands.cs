@@ -20,9 +20,14 @@ internal static class ContainerCommands
         return group;
     }
 
-    private static Argument<string> SandboxArgument() => new("sandbox") { Description = "Sandbox id or name" };
+    private static Argument<string> SandboxArgument() =>
+        new Argument<string>("sandbox") { Description = "Sandbox id or name" }.Checked(v => OptionChecks.Id(v, "sandbox id or name"));
 
-    private static Argument<string> ContainerArgument() => new("container") { Description = "Container id" };
+    private static Argument<string> ContainerArgument() =>
+        new Argument<string>("container") { Description = "Container id" }.Checked(v => OptionChecks.Id(v, "container id"));
+
+    private static Option<string[]> EnvOption() =>
+        new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" }.Checked(v => OptionParsing.Env(v));
 
     private static Argument<string[]> CommandArgument() =>
         new("command") { Description = "The command and its arguments (after --)", Arity = ArgumentArity.OneOrMore };
@@ -32,25 +37,28 @@ internal static class ContainerCommands
         var sandboxArg = SandboxArgument();
         var commandArg = CommandArgument();
         var rootfs = new Option<string>("--rootfs") { Description = "Root filesystem directory (or image for VM sandboxes)", Required = true };
-        var id = new Option<string?>("--id") { Description = "Container id (generated when omitted)" };
-        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
+        var id = new Option<string?>("--id") { Description = "Container id (generated when omitted)" }.Checked(v => OptionChecks.Id(v, "container id"));
+        var env = EnvOption();
         var cwd = new Option<string?>("--cwd") { Description = "Working directory inside the container" };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the rootfs read-only" };
-        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] the process runs as" };
-        var mounts = new Option<string[]>("--mount", "-m") { Description = "Bind mount HOST:CONTAINER[:ro] (repeatable)" };
+        var user = new Option<string?>("--user", "-u") { Description = "UID[:GID] the process runs as" }.Checked(v => OptionParsing.User(v));
+        var mounts = new Option<string[]>("--mount", "-m") { Description = "Bind mount HOST:CONTAINER[:ro] (repeatable)" }
+            .Checked(v => OptionParsing.Mounts(v));
         var remove = new Option<bool>("--rm") { Description = "Delete the container once it exits" };
         var detach = new Option<bool>("--detach", "-d") { Description = "Print the container id and return without waiting" };
         var command = new Command("run", "Run a container; waits and exits with its exit code unless -d")
         {
             sandboxArg, commandArg, rootfs, id, env, cwd, readOnly, user, mounts, remove, detach,
         };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(detach) && result.GetValue(remove))
+            {
+                result.AddError("--rm and --detach cannot be combined: nothing would be left to wait for the exit");
+            }
+        });
         context.SetHostAction(command, async (parse, host, ct) =>
         {
-            if (parse.GetValue(detach) && parse.GetValue(remove))
-            {
-                throw CliContext.Usage("--rm and --detach cannot be combined: nothing would be left to wait for the exit");
-            }
-
             var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
             var (uid, gid) = OptionParsing.User(parse.GetValue(user));
             var spec = new ContainerSpec
@@ -169,7 +177,7 @@ internal static class ContainerCommands
         var sandboxArg = SandboxArgument();
         var containerArg = ContainerArgument();
         var commandArg = CommandArgument();
-        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
+        var env = EnvOption();
         var cwd = new Option<string?>("--cwd") { Description = "Working directory (default: the container's)" };
         var command = new Command("exec", "Run a process in a running container; exits with its exit code")
         {
@@ -192,16 +200,12 @@ internal static class ContainerCommands
     {
         var sandboxArg = SandboxArgument();
         var containerArg = ContainerArgument();
-        var timeout = new Option<double>("--timeout", "-t") { Description = "Seconds between SIGTERM and SIGKILL", DefaultValueFactory = _ => 10 };
+        var timeout = new Option<double>("--timeout", "-t") { Description = "Seconds between SIGTERM and SIGKILL", DefaultValueFactory = _ => 10 }
+            .Checked(v => OptionChecks.NotNegative(v, "--timeout"));
         var command = new Command("stop", "Stop a container: SIGTERM, then SIGKILL after the timeout") { sandboxArg, containerArg, timeout };
         context.SetHostAction(command, async (parse, host, ct) =>
         {
             var seconds = parse.GetValue(timeout);
-            if (seconds < 0)
-            {
-                throw CliContext.Usage($"--timeout must not be negative (got {seconds})");
-            }
-
             var container = await GetAsync(host, parse, sandboxArg, containerArg, ct).ConfigureAwait(false);
             await container.StopAsync(TimeSpan.FromSeconds(seconds), ct).ConfigureAwait(false);
             await PrintId(context, parse, container.Info).ConfigureAwait(false);

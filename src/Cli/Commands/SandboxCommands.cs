@@ -18,19 +18,23 @@ internal static class SandboxCommands
         return group;
     }
 
-    private static Argument<string> SandboxArgument() => new("sandbox") { Description = "Sandbox id or name" };
+    private static Argument<string> SandboxArgument() =>
+        new Argument<string>("sandbox") { Description = "Sandbox id or name" }.Checked(v => OptionChecks.Id(v, "sandbox id or name"));
 
     private static Command Run(CliContext context)
     {
-        var id = new Option<string?>("--id") { Description = "Sandbox id (generated when omitted)" };
-        var name = new Option<string?>("--name") { Description = "Unique name (default: the id)" };
+        var id = new Option<string?>("--id") { Description = "Sandbox id (generated when omitted)" }.Checked(v => OptionChecks.Id(v, "sandbox id"));
+        var name = new Option<string?>("--name") { Description = "Unique name (default: the id)" }.Checked(v => OptionChecks.Id(v, "sandbox name"));
         var runtime = new Option<string?>("--runtime") { Description = "Runtime handler (default: Isola:DefaultRuntime)" };
         var hostname = new Option<string?>("--hostname") { Description = "The pod's hostname" };
         var network = new Option<string?>("--network") { Description = "'host', a netns path, or empty for a new namespace" };
-        var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE (repeatable)", };
-        var annotations = new Option<string[]>("--annotation") { Description = "Annotation KEY=VALUE passed to the controller (repeatable)" };
+        var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE (repeatable)", }
+            .Checked(v => OptionParsing.KeyValues(v, "--label"));
+        var annotations = new Option<string[]>("--annotation") { Description = "Annotation KEY=VALUE passed to the controller (repeatable)" }
+            .Checked(v => OptionParsing.KeyValues(v, "--annotation"));
         var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup of the sandbox" };
-        var dns = new Option<string[]>("--dns") { Description = "DNS server for the pod's resolv.conf (repeatable)" };
+        var dns = new Option<string[]>("--dns") { Description = "DNS server (an IP address) for the pod's resolv.conf (repeatable)" }
+            .Checked(OptionChecks.DnsServers);
         var command = new Command("run", "Create and start a sandbox; prints its id")
         {
             id, name, runtime, hostname, network, labels, annotations, cgroupParent, dns,
@@ -120,17 +124,13 @@ internal static class SandboxCommands
     private static Command Stop(CliContext context)
     {
         var sandboxArg = SandboxArgument();
-        var timeout = new Option<double?>("--timeout", "-t") { Description = "Seconds to wait for a graceful stop (default Isola:Timeouts:Stop)" };
+        var timeout = new Option<double?>("--timeout", "-t") { Description = "Seconds to wait for a graceful stop (default Isola:Timeouts:Stop)" }
+            .Checked(v => OptionChecks.NotNegative(v, "--timeout"));
         var command = new Command("stop", "Stop a sandbox (idempotent)") { sandboxArg, timeout };
         context.SetHostAction(command, async (parse, host, ct) =>
         {
             var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
             var seconds = parse.GetValue(timeout);
-            if (seconds is < 0)
-            {
-                throw CliContext.Usage($"--timeout must not be negative (got {seconds})");
-            }
-
             await sandbox.StopAsync(seconds is { } s ? TimeSpan.FromSeconds(s) : null, ct).ConfigureAwait(false);
             await Print(context, parse, sandbox.Info, idOnly: true).ConfigureAwait(false);
             return 0;
@@ -140,7 +140,8 @@ internal static class SandboxCommands
 
     private static Command Remove(CliContext context)
     {
-        var sandboxes = new Argument<string[]>("sandbox") { Description = "Sandbox ids or names", Arity = ArgumentArity.OneOrMore };
+        var sandboxes = new Argument<string[]>("sandbox") { Description = "Sandbox ids or names", Arity = ArgumentArity.OneOrMore }
+            .Checked(values => Array.ForEach(values ?? [], v => OptionChecks.Id(v, "sandbox id or name")));
         var command = new Command("rm", "Stop and remove sandboxes (idempotent for a sandbox removed concurrently)") { sandboxes };
         context.SetHostAction(command, async (parse, host, ct) =>
         {

@@ -17,7 +17,7 @@ internal static class ServeCommand
         {
             Description = "Unix socket to serve the Sandbox API on (created 0600), e.g. /run/isola-sandboxer.sock",
             Required = true,
-        };
+        }.Checked(v => OptionChecks.NotEmpty(v, "--sandbox-api"));
         var defaultRuntime = new Option<string?>("--default-runtime")
         {
             Description = "Runtime handler for requests whose sandboxer field is empty (default: Isola:DefaultRuntime)",
@@ -31,7 +31,7 @@ internal static class ServeCommand
         {
             Description = "Where container bundles of Update(extensions.tasks) are written",
             DefaultValueFactory = _ => "/run/isola/sandbox-api",
-        };
+        }.Checked(v => OptionChecks.NotEmpty(v, "--bundle-root"));
         var command = new Command("serve", "Serve the Sandbox API (v1) so containerd 2.x or iSulad can use Isola's runtimes")
         {
             socket, defaultRuntime, allowUid, bundleRoot,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Isola.Hosting.State;
 
@@ -14,8 +15,13 @@ public sealed class OutputWriter
     /// <summary>True when <c>-o json</c> was given.</summary>
     public bool IsJson(ParseResult parse) => parse.GetValue(_context.OutputOption) == "json";
 
+    // The records' conventions, minus the default encoder's HTML-safe escaping: output goes to terminals and scripts,
+    // never into a web page, and "a+b" printed as "a\u002Bb" (or "é" as "\u00E9") is wrong for both. JSON's own
+    // escapes (quotes, backslashes, control characters) stay.
+    private static readonly JsonSerializerOptions CliJson = new(StateJson.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Writes <paramref name="value"/> as indented JSON.</summary>
-    public Task JsonAsync<T>(T value) => _context.Stdout.WriteLineAsync(JsonSerializer.Serialize(value, StateJson.Options));
+    public Task JsonAsync<T>(T value) => _context.Stdout.WriteLineAsync(JsonSerializer.Serialize(value, CliJson));
 
     /// <summary>Writes a table: upper-case headers, columns separated by at least three spaces.</summary>
     public async Task TableAsync(IReadOnlyList<string> headers, IEnumerable<IReadOnlyList<string>> rows)

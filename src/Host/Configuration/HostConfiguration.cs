@@ -68,8 +68,44 @@ internal static class HostConfiguration
 
     // The JSON and command-line providers are added from methods of their own, so that a command using neither does not
     // load their assemblies when this class is compiled.
-    private static void AddJsonFile(IConfigurationBuilder configuration, string path, bool optional) =>
-        configuration.AddJsonFile(path, optional, reloadOnChange: false);
+    private static void AddJsonFile(IConfigurationBuilder configuration, string path, bool optional)
+    {
+        try
+        {
+            // ConfigurationManager loads a source as it is added: a bad file fails here.
+            configuration.AddJsonFile(path, optional, reloadOnChange: false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw IsolaException.InvalidArgument($"configuration file '{path}': {Describe(e)}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw IsolaException.InvalidArgument($"configuration file '{path}' cannot be read: {e.Message}");
+        }
+    }
+
+    /// <summary>What is wrong with the file, with 1-based line and column where the parser knows them (its own
+    /// message ends in 0-based "LineNumber: 2 | BytePositionInLine: 7.", which is dropped).</summary>
+    private static string Describe(InvalidDataException e)
+    {
+        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is not System.Text.Json.JsonException { LineNumber: { } line } json)
+            {
+                continue;
+            }
+
+            var message = json.Message;
+            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            var reason = (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
+            var column = json.BytePositionInLine is { } position ? $", column {position + 1}" : "";
+            return $"invalid JSON at line {line + 1}{column}: {reason}";
+        }
+
+        // Duplicate keys and a top level that is not an object come as a FormatException without a position.
+        return "invalid JSON: " + (e.InnerException ?? e).Message.TrimEnd('.');
+    }
 
     private static void AddCommandLine(IConfigurationBuilder configuration, string[] args) => configuration.AddCommandLine(args);
 }

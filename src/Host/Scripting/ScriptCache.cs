@@ -44,6 +44,11 @@ internal sealed class ScriptCache
     public CacheLookup Lookup(string key, ScriptSource source)
     {
         var dir = Path.Combine(Directory, key);
+        if (!IsTrusted(dir))
+        {
+            return CacheLookup.Missing(ScriptCacheStatus.Untrusted);
+        }
+
         var manifestPath = Path.Combine(dir, ManifestFile);
         if (!File.Exists(manifestPath))
         {
@@ -83,6 +88,11 @@ internal sealed class ScriptCache
             compiled.Sources, compiled.References, DateTimeOffset.UtcNow);
         var target = Path.Combine(Directory, key);
         var temp = Path.Combine(Directory, ".tmp-" + Guid.NewGuid().ToString("N"));
+        if (!IsTrusted(target, warn: false))
+        {
+            return; // the lookup before the compile said why
+        }
+
         try
         {
             CreatePrivateDirectory(Directory);
@@ -119,6 +129,56 @@ internal sealed class ScriptCache
         _logger.LogWarning("Cache entry {Entry} is corrupt ({Reason}); rebuilding it", dir, reason);
         TryDelete(dir);
         return CacheLookup.Missing(ScriptCacheStatus.Corrupt);
+    }
+
+    /// <summary>
+    /// A cached image is loaded and run as this user, so whoever can write the cache can run code as them. The cache
+    /// directory and the entry's directory must therefore be owned by this user and not writable by group or others
+    /// (a missing one is fine: it is created 0700). Checked before anything in them is read; an untrusted cache is
+    /// not used at all, with a warning saying how to fix it.
+    /// </summary>
+    private bool IsTrusted(string entry, bool warn = true)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return true;
+        }
+
+        foreach (var dir in (string[])[Directory, entry])
+        {
+            string? problem;
+            try
+            {
+                problem = State.UnixDirectories.OwnerAndMode(dir) switch
+                {
+                    null => null,
+                    var (uid, _) when uid != State.UnixDirectories.EffectiveUid() =>
+                        $"it is owned by uid {uid}, not by this user (uid {State.UnixDirectories.EffectiveUid()})",
+                    var (_, mode) when (mode & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0 =>
+                        $"it is writable by group or others (mode {Convert.ToString((int)mode, 8)})",
+                    _ => null,
+                };
+            }
+            catch (IOException e)
+            {
+                problem = e.Message;
+            }
+
+            if (problem is not null)
+            {
+                if (!warn)
+                {
+                    return false;
+                }
+
+                _logger.LogWarning(
+                    "Not using the script cache: {Dir}: {Problem}; compiled scripts run as you, so make it yours and chmod 700 it, or set Isola:Scripting:CacheDir",
+                    dir, problem);
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static string? FirstChanged(ScriptManifest manifest, ScriptSource source)

@@ -24,6 +24,9 @@ public enum ScriptCacheStatus
     Stale,
     /// <summary>The entry could not be read or failed its integrity check; it was rebuilt.</summary>
     Corrupt,
+    /// <summary>The cache directory is not owned by this user or is writable by others, so anyone could have planted an
+    /// assembly there: it was neither read nor written, and the script was compiled for this run only.</summary>
+    Untrusted,
 }
 
 /// <summary>The result of one script run.</summary>

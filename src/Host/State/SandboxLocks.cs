@@ -25,6 +25,11 @@ internal sealed class SandboxLocks(StateStore store)
             gate.Dispose();
             return null;
         }
+        catch (Exception e) when (IsUnusable(e))
+        {
+            gate.Dispose();
+            throw Unusable(e);
+        }
         catch
         {
             gate.Dispose();
@@ -57,6 +62,11 @@ internal sealed class SandboxLocks(StateStore store)
             gate.Dispose();
             return null;
         }
+        catch (Exception e) when (IsUnusable(e))
+        {
+            gate.Dispose();
+            throw Unusable(e);
+        }
         catch
         {
             gate.Dispose();
@@ -78,6 +88,11 @@ internal sealed class SandboxLocks(StateStore store)
             var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, create: true).ConfigureAwait(false);
             return new Lease(gate, file);
         }
+        catch (Exception e) when (IsUnusable(e))
+        {
+            gate.Dispose();
+            throw Unusable(e);
+        }
         catch
         {
             gate.Dispose();
@@ -85,9 +100,27 @@ internal sealed class SandboxLocks(StateStore store)
         }
     }
 
-    /// <summary>Takes the lock serialising id and name allocation.</summary>
-    public async Task<IDisposable> AcquireGlobalAsync(CancellationToken cancellationToken) =>
-        await FileLock.AcquireAsync(store.GlobalLockPath, cancellationToken).ConfigureAwait(false);
+    /// <summary>Takes the lock serialising id and name allocation. Its file, directly under the state root, is the
+    /// first thing a creation writes, so a root that cannot be written to is reported here, naming it.</summary>
+    public async Task<IDisposable> AcquireGlobalAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await FileLock.AcquireAsync(store.GlobalLockPath, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsUnusable(e))
+        {
+            throw Unusable(e);
+        }
+    }
+
+    /// <summary>A lock file that exists (or may be created) but cannot be opened or locked: a read-only or foreign
+    /// state root, or no descriptors left. Unlike a missing file, that is not "the sandbox is gone".</summary>
+    private static bool IsUnusable(Exception e) =>
+        e is UnauthorizedAccessException or IOException and not (DirectoryNotFoundException or FileNotFoundException);
+
+    private IsolaException Unusable(Exception e) =>
+        new(IsolaErrorCode.FailedPrecondition, $"state root '{store.Root}' (Isola:Root): {e.Message}", e);
 
     private sealed class Lease(IDisposable gate, FileLock file) : IDisposable
     {

@@ -65,6 +65,41 @@ internal static class RpcErrors
         return false;
     }
 
+    /// <summary>
+    /// True when <paramref name="e"/> (an RpcException, or an error wrapping one) failed because no connection to the
+    /// sandboxer could be established: the request never left this process. SocketsHttpHandler sends a request only on
+    /// an established connection, and re-sends one on a new connection only when the server said it did not process
+    /// it (GOAWAY, REFUSED_STREAM); so a failed connect at the end of the chain means the server never saw the call.
+    /// A deadline, a cancellation or a reset after connecting all leave the outcome unknown and answer false.
+    /// </summary>
+    public static bool NeverConnected(Exception e)
+    {
+        for (Exception? outer = e; outer is not null; outer = outer.InnerException)
+        {
+            if (outer is not RpcException rpc)
+            {
+                continue;
+            }
+
+            if (rpc.StatusCode is not (StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown))
+            {
+                return false;
+            }
+
+            for (Exception? inner = rpc.Status.DebugException ?? rpc.InnerException; inner is not null; inner = inner.InnerException)
+            {
+                if (inner is SandboxerConnectException)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        return false;
+    }
+
     private static string InnermostMessage(RpcException e)
     {
         string? ours = null;

@@ -39,7 +39,11 @@ internal sealed class SandboxerEndpoint : IDisposable
     /// nothing: both generations answer it without looking the sandbox up. A failed probe (server unreachable) is
     /// not remembered, so the next call probes again.
     /// </summary>
-    public async ValueTask<SandboxApiGeneration> DetectAsync(string sandboxId, CallOptions options)
+    /// <param name="sandboxId">The sandbox the call that needs the answer is about.</param>
+    /// <param name="sandboxer">The sandboxer name the probe carries, as every other request does: a server that
+    /// routes by it (containerd's proxy, Kuasar) would otherwise refuse or misroute the probe.</param>
+    /// <param name="options">The probe's deadline and cancellation.</param>
+    public async ValueTask<SandboxApiGeneration> DetectAsync(string sandboxId, string sandboxer, CallOptions options)
     {
         if (_detected is { } known)
         {
@@ -57,7 +61,7 @@ internal sealed class SandboxerEndpoint : IDisposable
             var probe = new SandboxApi.V1.Controller.ControllerClient(Invoker);
             try
             {
-                await probe.MetricsAsync(new SandboxApi.V1.ControllerMetricsRequest { SandboxId = sandboxId }, options).ConfigureAwait(false);
+                await probe.MetricsAsync(new SandboxApi.V1.ControllerMetricsRequest { SandboxId = sandboxId, Sandboxer = sandboxer }, options).ConfigureAwait(false);
                 _detected = SandboxApiGeneration.V1;
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)

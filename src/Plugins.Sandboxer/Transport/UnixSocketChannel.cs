@@ -39,8 +39,10 @@ internal static class UnixSocketChannel
         catch (SocketException e)
         {
             socket.Dispose();
-            // The raw error names "localhost:80"; name the socket instead.
-            throw new HttpRequestException($"cannot connect to {socketPath}: {e.Message}", e);
+            // The raw error names "localhost:80"; name the socket instead. .NET reports a missing socket file as
+            // "Cannot assign requested address", which sends readers looking at IP addresses.
+            var reason = File.Exists(socketPath) ? e.Message : "no such socket (is the sandboxer running?)";
+            throw new SandboxerConnectException($"cannot connect to {socketPath}: {reason}", e);
         }
         catch
         {
@@ -49,3 +51,7 @@ internal static class UnixSocketChannel
         }
     }
 }
+
+/// <summary>No connection to the sandboxer could be made, so no request of the call that asked for it left this
+/// process. The controller relies on the type (not the text) to tell "never sent" from "sent, then lost".</summary>
+internal sealed class SandboxerConnectException(string message, SocketException inner) : HttpRequestException(message, inner);

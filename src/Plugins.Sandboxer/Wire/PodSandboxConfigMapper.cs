@@ -31,6 +31,15 @@ internal static class PodSandboxConfigMapper
             Annotations = { Conversions.Copy(spec.Annotations) },
             Linux = new LinuxPodSandboxConfig { CgroupParent = spec.CgroupParent ?? "" },
         };
+        if (spec.Network == SandboxSpec.HostNetwork)
+        {
+            // The CRI way to say "share the host's network namespace" (kubelet's hostNetwork): an empty netns_path
+            // alone means "no namespace given", which a sandboxer answers with a new, empty one.
+            config.Linux.SecurityContext = new LinuxSandboxSecurityContext
+            {
+                NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node },
+            };
+        }
         if (spec.DnsServers.Count > 0)
         {
             config.DnsConfig = new DNSConfig { Servers = { spec.DnsServers } };
@@ -52,7 +61,8 @@ internal static class PodSandboxConfigMapper
     }
 
     /// <summary>The network namespace to hand over: only an existing one the caller named by path. An empty path
-    /// leaves networking to the sandboxer (Kuasar then configures no interfaces).</summary>
+    /// leaves networking to the sandboxer (Kuasar then configures no interfaces); the host's network travels in the
+    /// config's namespace options instead (see <see cref="ToConfig"/>).</summary>
     public static string NetnsPath(SandboxSpec spec) =>
         spec.Network is { } network && network.StartsWith('/') ? network : "";
 }

@@ -59,7 +59,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
     {
         IdValidator.Validate(sandbox.Id, "sandbox");
         var spec = sandbox.Spec;
-        var hostname = spec.Hostname ?? spec.Name ?? sandbox.Name;
+        var hostname = spec.Hostname ?? PodHostname.FromName(spec.Name ?? sandbox.Name);
         if (!IsHostname(hostname))
         {
             throw IsolaException.InvalidArgument($"sandbox '{sandbox.Id}': invalid hostname '{hostname}'");

@@ -1,23 +1,35 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace Isola.Server.Security;
 
-/// <summary>The uid of the process at the other end of a Unix socket, as the kernel recorded it at connect time.</summary>
+/// <summary>The process at the other end of a Unix socket, as the kernel recorded it at connect time.</summary>
 internal static partial class PeerCredentials
 {
     private const int SolSocket = 1;
     private const int SoPeerCred = 17;
 
-    /// <summary>The peer's uid from SO_PEERCRED (struct ucred { pid_t pid; uid_t uid; gid_t gid; }), or null if unknown.</summary>
-    public static uint? PeerUid(Socket socket)
+    /// <summary>struct ucred, in the machine's own layout and byte order (the kernel copies it out as it is).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal readonly struct Ucred
     {
-        Span<byte> ucred = stackalloc byte[12];
+        public readonly int Pid;
+        public readonly uint Uid;
+        public readonly uint Gid;
+    }
+
+    /// <summary>The peer's uid from SO_PEERCRED, or null if unknown. A socket without peer credentials reports uid
+    /// (uid_t)-1; the pid cannot tell, since a peer outside this pid namespace is reported as pid 0.</summary>
+    public static uint? PeerUid(Socket socket) => Peer(socket) is { Uid: not uint.MaxValue } peer ? peer.Uid : null;
+
+    /// <summary>The peer's credentials from SO_PEERCRED, or null if the socket has none (not a connected Unix socket).</summary>
+    internal static Ucred? Peer(Socket socket)
+    {
+        Span<byte> buffer = stackalloc byte[Marshal.SizeOf<Ucred>()];
         try
         {
-            var length = socket.GetRawSocketOption(SolSocket, SoPeerCred, ucred);
-            return length >= 8 ? BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..8]) : null;
+            var length = socket.GetRawSocketOption(SolSocket, SoPeerCred, buffer);
+            return length == buffer.Length ? MemoryMarshal.Read<Ucred>(buffer) : null;
         }
         catch (SocketException)
         {

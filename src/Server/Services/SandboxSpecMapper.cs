@@ -22,7 +22,7 @@ internal static class SandboxSpecMapper
             Id = request.SandboxId,
             Runtime = string.IsNullOrEmpty(request.Sandboxer) ? defaultRuntime : request.Sandboxer,
             Hostname = string.IsNullOrEmpty(config?.Hostname) ? null : config.Hostname,
-            Network = string.IsNullOrEmpty(request.NetnsPath) ? null : request.NetnsPath,
+            Network = NetworkOf(request, config),
             CgroupParent = string.IsNullOrEmpty(config?.Linux?.CgroupParent) ? null : config.Linux.CgroupParent,
             Resources = ToResources(config?.Linux?.Resources),
             DnsServers = config?.DnsConfig?.Servers.ToList() ?? [],
@@ -54,6 +54,22 @@ internal static class SandboxSpecMapper
         {
             throw RpcStatus.InvalidArgument($"sandbox '{request.SandboxId}': options are not a {TypeUrls.PodSandboxConfig}: {e.Message}");
         }
+    }
+
+    /// <summary>A netns path joins that namespace; NODE network mode (kubelet's hostNetwork, the sandboxer plugin's
+    /// encoding of "host") shares the host's; neither gives the pod a new one. Both at once contradict each other.</summary>
+    private static string? NetworkOf(ControllerCreateRequest request, PodSandboxConfig? config)
+    {
+        var hostNetwork = config?.Linux?.SecurityContext?.NamespaceOptions?.Network == NamespaceMode.Node;
+        if (string.IsNullOrEmpty(request.NetnsPath))
+        {
+            return hostNetwork ? SandboxSpec.HostNetwork : null;
+        }
+
+        return hostNetwork
+            ? throw RpcStatus.InvalidArgument(
+                $"sandbox '{request.SandboxId}': netns_path '{request.NetnsPath}' given with the host network (namespace mode NODE); use one or the other")
+            : request.NetnsPath;
     }
 
     private static LinuxResources? ToResources(LinuxContainerResources? r) => r is null ? null : new LinuxResources

@@ -74,33 +74,10 @@ public static class TtrpcTransport
     }
 
     /// <summary>Connects an AF_VSOCK stream socket to (<paramref name="cid"/>, <paramref name="port"/>) through libc,
-    /// since .NET's socket layer refuses the address family.</summary>
+    /// since .NET's socket layer refuses the address family. Cancelling abandons the connect at once.</summary>
     public static async Task<Stream> ConnectVsockAsync(uint cid, uint port, CancellationToken cancellationToken = default)
     {
-        var fd = LibC.socket(LibC.AF_VSOCK, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0);
-        if (fd < 0)
-        {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw IsolaException.Unavailable($"cannot create a vsock socket for vsock://{cid}:{port}: {LibC.ErrorText(errno)} (is the vsock module loaded?)");
-        }
-
-        // connect(2) blocks; run it off the caller's thread and close the fd if the caller gives up.
-        var connect = Task.Run(() => ConnectVsockBlocking(fd, cid, port), CancellationToken.None);
-        try
-        {
-            await connect.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            _ = connect.ContinueWith(_ => LibC.close(fd), TaskScheduler.Default);
-            throw;
-        }
-        catch
-        {
-            LibC.close(fd);
-            throw;
-        }
-
+        var fd = await VsockConnect.ConnectAsync(cid, port, cancellationToken).ConfigureAwait(false);
         var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
         return new NetworkStream(socket, ownsSocket: true);
     }
@@ -125,16 +102,6 @@ public static class TtrpcTransport
         {
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
-        }
-    }
-
-    private static unsafe void ConnectVsockBlocking(int fd, uint cid, uint port)
-    {
-        var address = new LibC.SockaddrVm { Family = LibC.AF_VSOCK, Port = port, Cid = cid };
-        if (LibC.connect(fd, &address, (uint)sizeof(LibC.SockaddrVm)) != 0)
-        {
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw IsolaException.Unavailable($"cannot connect to vsock://{cid}:{port}: {LibC.ErrorText(errno)}");
         }
     }
 

@@ -21,6 +21,29 @@ public sealed class ConfigurationTests : IDisposable
         return e;
     }
 
+    [Theory]
+    [InlineData("{\n  \"Isola\": {\n    \"Root\": \"/tmp/x\"\n    \"PluginsDir\": \"/p\"\n  }\n}", "invalid JSON at line 4, column 5: ")]
+    [InlineData("{ \"Isola\": { \"Root\": \"/a\", \"Root\": \"/b\" } }", "invalid JSON: A duplicate key 'Isola:Root' was found")]
+    [InlineData("", "invalid JSON at line 1, column 1: ")]
+    public void A_malformed_configuration_file_names_the_file_and_where(string json, string expected)
+    {
+        var file = Path.Combine(_t.Root + "-config.json");
+        File.WriteAllText(file, json);
+        try
+        {
+            var e = Assert.Throws<IsolaException>(() => IsolaHost.CreateBuilder(["--config", file]));
+
+            Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+            Assert.StartsWith($"configuration file '{file}': {expected}", e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+            Assert.DoesNotContain("LineNumber", e.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task An_unknown_controller_names_the_key_and_the_known_controllers()
     {

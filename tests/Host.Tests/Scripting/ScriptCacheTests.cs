@@ -128,6 +128,44 @@ public sealed class ScriptCacheTests : IDisposable
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(_ws.CacheDir));
     }
 
+    [Theory]
+    [InlineData("group-writable")]
+    [InlineData("other-writable")]
+    [InlineData("foreign owner")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task A_cache_others_could_write_to_is_neither_read_nor_written(string how)
+    {
+        var script = _ws.Write("a.csx", "return 3;\n");
+        await NewRunner().RunAsync(script, []);
+        var entry = Assert.Single(_ws.CacheEntries());
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        switch (how)
+        {
+            case "group-writable":
+                File.SetUnixFileMode(_ws.CacheDir, Private | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute);
+                break;
+            case "other-writable":
+                // Only the entry's own directory: each level is checked before anything in it is read.
+                File.SetUnixFileMode(entry, Private | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+                break;
+            default:
+                Assert.True(Environment.IsPrivilegedProcess, "changing a directory's owner needs root");
+                Assert.Equal(0, Chown(_ws.CacheDir, 65534, 65534));
+                break;
+        }
+
+        var stamp = Directory.GetLastWriteTimeUtc(entry);
+        var result = await NewRunner().RunAsync(script, []);
+
+        Assert.Equal((ScriptCacheStatus.Untrusted, 3), (result.Cache, result.ExitCode));
+        Assert.Equal(2, _compiler.Count); // compiled again instead of loading what someone else could have put there
+        Assert.Equal(stamp, Directory.GetLastWriteTimeUtc(entry)); // and nothing was stored into it
+        Assert.Single(_ws.CacheEntries());
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
+    private static extern int Chown(string path, uint owner, uint group);
+
     [Fact]
     public void Default_cache_dir_follows_XDG_CACHE_HOME()
     {

@@ -41,6 +41,18 @@ public sealed class FileLockTests : IDisposable
     }
 
     [Fact]
+    public void The_lock_is_a_flock_that_other_flock_users_see()
+    {
+        var path = Path.Combine(_dir, "lock");
+        using var held = FileLock.TryAcquire(path);
+        Assert.NotNull(held);
+
+        // flock(1), .NET's FileShare.None and other Isola processes all take flock(2) on their own descriptor.
+        Assert.Throws<IOException>(() => new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None));
+        Assert.Contains(File.ReadAllLines("/proc/locks"), l => l.Contains($"FLOCK  ADVISORY  WRITE {Environment.ProcessId} ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Waiting_is_cancellable()
     {
         var path = Path.Combine(_dir, "lock");

@@ -57,6 +57,25 @@ public sealed class SandboxerOverServeTests
     }
 
     [Fact]
+    public async Task A_host_network_pod_through_serve_shares_the_host_network_namespace()
+    {
+        await using var f = await ServedPodFixture.StartAsync();
+
+        var sandbox = await f.ClientHost.Sandboxes.RunAsync(new SandboxSpec { Network = SandboxSpec.HostNetwork });
+
+        var served = (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).Info;
+        Assert.Equal(SandboxSpec.HostNetwork, served.Spec.Network);
+        // The pause process sits in this process's network namespace, not in a new one.
+        Assert.Equal(NetNamespace("self"), NetNamespace(served.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        await sandbox.RemoveAsync();
+        Assert.Empty(await f.ServerHost.Sandboxes.ListAsync());
+        Assert.Empty(f.ProcessesUnderWork());
+    }
+
+    private static string NetNamespace(string pid) =>
+        new FileInfo($"/proc/{pid}/ns/net").LinkTarget ?? throw new InvalidOperationException($"/proc/{pid}/ns/net is not a link");
+
+    [Fact]
     public async Task Serve_going_away_makes_the_client_sandbox_Pending_and_coming_back_Ready_without_recreate()
     {
         await using var f = await ServedPodFixture.StartAsync();

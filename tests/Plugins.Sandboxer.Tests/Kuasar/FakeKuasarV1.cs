@@ -31,6 +31,13 @@ internal sealed class FakeKuasarV1(KuasarState state) : Controller.ControllerBas
             throw new RpcException(new Status(StatusCode.AlreadyExists, $"sandbox {request.SandboxId} already exists"));
         }
 
+        if (state.ResetAfterNextCreate)
+        {
+            state.ResetAfterNextCreate = false;
+            context.GetHttpContext().Abort();
+            throw new RpcException(new Status(StatusCode.Internal, "reset after create"));
+        }
+
         return Task.FromResult(new ControllerCreateResponse { SandboxId = request.SandboxId });
     }
 

@@ -49,7 +49,13 @@ internal sealed class FakeSandboxerServer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.ListenUnixSocket(SocketPath, o => o.Protocols = HttpProtocols.Http2));
-        builder.Services.AddGrpc();
+        builder.Services.AddGrpc(o =>
+        {
+            if (Kind is not FakeKind.Silent)
+            {
+                o.Interceptors.Add<SandboxerFieldRule>();
+            }
+        });
         builder.Services.AddSingleton(State);
         builder.Services.AddSingleton(new FakeKuasarV0(State, Path.Combine(Directory, "kuasar-vmm")));
         var app = builder.Build();

@@ -24,6 +24,10 @@ internal sealed class KuasarState
     /// <summary>Labels Start returns (Kuasar returns none; isola serve returns its bundle root).</summary>
     public Dictionary<string, string> StartLabels { get; } = [];
 
+    /// <summary>Fault injection: the next Create creates the sandbox, then the stream is reset before the answer, as
+    /// when the sandboxer crashes or the connection drops right after it acted.</summary>
+    public bool ResetAfterNextCreate { get; set; }
+
     /// <summary>Fault injection: the next Update/Prepare fails with this code.</summary>
     public StatusCode? FailNextRegistration { get; set; }
 
