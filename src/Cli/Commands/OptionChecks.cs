@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Isola.Cli.Commands;
 
@@ -75,10 +73,7 @@ internal static class OptionChecks
     {
         foreach (var value in values ?? [])
         {
-            // IPAddress.TryParse also takes "10" or "10.1" (inet_aton forms) that nobody means as a nameserver.
-            var ok = IPAddress.TryParse(value, out var address) &&
-                (address.AddressFamily == AddressFamily.InterNetworkV6 ? value.Contains(':') : value.Count(c => c == '.') == 3);
-            if (!ok)
+            if (!Hosting.Sandboxes.SpecChecks.IsNameserver(value))
             {
                 throw CliContext.Usage($"--dns '{value}': not an IPv4 or IPv6 address");
             }

@@ -125,7 +125,18 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
             return record;
         }
 
-        var lease = Locks.TryAcquire(record.Id);
+        IDisposable? lease;
+        try
+        {
+            lease = Locks.TryAcquire(record.Id);
+        }
+        catch (IsolaException e)
+        {
+            // A lock that cannot be taken (a read-only state root) must not fail the whole listing: show the record.
+            _logger.LogWarning("sandbox '{Id}': status not refreshed: {Error}", record.Id, e.Message);
+            return record;
+        }
+
         if (lease is null)
         {
             return record;

@@ -114,7 +114,19 @@ internal sealed class StateStore
     }
 
     /// <summary>Creates the sandbox's directory (0700).</summary>
-    public void CreateSandboxDirectory(string id) => UnixDirectories.CreateOwnerOnly(SandboxDirectory(id));
+    public void CreateSandboxDirectory(string id)
+    {
+        var dir = SandboxDirectory(id);
+        try
+        {
+            UnixDirectories.CreateOwnerOnly(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IsolaException(IsolaErrorCode.FailedPrecondition,
+                $"sandbox '{id}': cannot create its state directory '{dir}' under the state root '{Root}' (Isola:Root): {e.Message}", e);
+        }
+    }
 
     /// <summary>Writes the record atomically: a reader sees the old record or the new one, never a mix.</summary>
     public void Save(SandboxRecord record)
@@ -211,6 +223,10 @@ internal sealed class StateStore
                 // A process that was waiting for the lock may have opened the lock file just as it was unlinked
                 // ("directory not empty"); it sees no record and backs off, so the next attempt succeeds.
                 Thread.Sleep(20);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw IsolaException.Internal($"sandbox '{id}': cannot delete its state directory '{dir}': {e.Message}", e);
             }
         }
     }

@@ -26,6 +26,22 @@ public sealed class SpecValidationTests : IDisposable
         Assert.DoesNotContain(Directory.EnumerateDirectories(_t.Root), d => !Path.GetFileName(d).StartsWith('.'));
     }
 
+    [Theory]
+    [InlineData("not-an-ip")]
+    [InlineData("10")]
+    [InlineData("10.1")]
+    public async Task DNS_servers_that_are_not_IP_addresses_are_refused_through_the_API_too(string server)
+    {
+        await using var host = await _t.StartAsync();
+        var e = await Assert.ThrowsAsync<IsolaException>(() =>
+            host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1", DnsServers = ["1.1.1.1", server] }));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains($"'{server}'", e.Message);
+        Assert.Contains("'sb1'", e.Message);
+        Assert.Equal(0, _t.Controller.Calls("Create"));
+        await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb2", DnsServers = ["1.1.1.1", "fd00::53"] });
+    }
+
     [Fact]
     public async Task Too_long_ids_are_refused()
     {
