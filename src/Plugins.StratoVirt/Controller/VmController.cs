@@ -85,6 +85,8 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
 
         await using var lease = _vms.Adopt(sandbox.Id, vm);
         SaveRecovery(sandbox, vm);
+        // The VMM runs from here on, booting for seconds: a host that dies meanwhile must find it in the record.
+        sandbox.Checkpoint();
         var address = channel == AgentChannel.Vsock
             ? $"{_options.VsockAddressScheme}://{cid}:{_options.AgentPort}"
             : "ttrpc+unix://" + new VmLayout(sandbox.StateDirectory).AgentSocket;
