@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using static Isola.Bench.IsolaCommand;
 
 namespace Isola.Bench;
 
@@ -22,7 +22,7 @@ internal sealed class ScriptBench : IBenchmark
     {
         var runs = IntArg(args, "--runs", 21);
         var coldRuns = IntArg(args, "--cold-runs", 3);
-        var isola = FindIsola();
+        var isola = Find();
         var plugins = StringArg(args, "--plugins") ?? Path.Combine(Path.GetDirectoryName(isola)!, "plugins");
         var work = Path.Combine(Path.GetTempPath(), "isola-bench-script-" + Guid.NewGuid().ToString("N"));
         try
@@ -101,73 +101,5 @@ internal sealed class ScriptBench : IBenchmark
             return 0;
             """);
         return script;
-    }
-
-    private static async Task<double> TimeAsync(string isola, string[] args, Dictionary<string, string> env, CancellationToken ct)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(isola);
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (k, v) in env)
-        {
-            start.Environment[k] = v;
-        }
-
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start dotnet");
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct);
-        var elapsed = clock.Elapsed.TotalMilliseconds;
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"isola {string.Join(' ', args)} exited {process.ExitCode}: {(await stderr).Trim()} {(await stdout).Trim()}");
-        }
-
-        return elapsed;
-    }
-
-    private static string FindIsola()
-    {
-        foreach (var config in new[] { "Release", "Debug" })
-        {
-            var path = Path.Combine(RepoRoot(), "src", "Cli", "bin", config, "net10.0", "isola.dll");
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-
-        throw new FileNotFoundException("isola.dll not found: build it first (dotnet build src/Cli/Isola.Cli.csproj)");
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("run isola-bench from inside the repository");
-    }
-
-    /// <summary>The 1-minute load average (Linux), to tell a quiet run from a noisy one.</summary>
-    private static string LoadAverage() =>
-        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
-
-    private static int IntArg(string[] args, string name, int fallback) =>
-        StringArg(args, name) is { } v ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
-
-    private static string? StringArg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 }

@@ -40,6 +40,27 @@ internal sealed class FaultWorld : IDisposable
 
     public string Root => Path.Combine(Work, "root");
 
+    /// <summary>A busybox root filesystem for containers (made by <see cref="ForShim"/>).</summary>
+    public string Rootfs => Path.Combine(Work, "rootfs");
+
+    /// <summary>A world on the shim runtime (containerd-shim-runc-v2 + runc) with a busybox rootfs, pods under the
+    /// cgroup parent /isola-faults.</summary>
+    public static FaultWorld ForShim(string kind)
+    {
+        var world = new FaultWorld(kind, root => new Dictionary<string, string?>
+        {
+            ["Isola:Root"] = root,
+            ["Isola:PluginsDir"] = Path.Combine(AppContext.BaseDirectory, "plugins"),
+            ["Isola:DefaultRuntime"] = "runc",
+            ["Isola:Runtimes:runc:Controller"] = "shim",
+            ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
+            ["Isola:Runtimes:runc:Options:CgroupParent"] = "/isola-faults",
+            ["Isola:Timeouts:Stop"] = "00:00:02",
+        });
+        MakeRootfs(world.Rootfs);
+        return world;
+    }
+
     /// <summary>Runs <c>isola ARGS</c>; with <paramref name="crashAt"/>, the process must die there.</summary>
     public async Task<CliRun> IsolaAsync(string? crashAt, params string[] args)
     {

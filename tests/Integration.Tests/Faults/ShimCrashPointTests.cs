@@ -10,24 +10,7 @@ namespace Isola.Integration.Tests.Faults;
 [Collection(FaultCollection.Name)]
 public sealed class ShimCrashPointTests : IDisposable
 {
-    private readonly FaultWorld _world;
-    private readonly string _rootfs;
-
-    public ShimCrashPointTests()
-    {
-        _world = new FaultWorld("shim", root => new Dictionary<string, string?>
-        {
-            ["Isola:Root"] = root,
-            ["Isola:PluginsDir"] = Path.Combine(AppContext.BaseDirectory, "plugins"),
-            ["Isola:DefaultRuntime"] = "runc",
-            ["Isola:Runtimes:runc:Controller"] = "shim",
-            ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
-            ["Isola:Runtimes:runc:Options:CgroupParent"] = "/isola-faults",
-            ["Isola:Timeouts:Stop"] = "00:00:02",
-        });
-        _rootfs = Path.Combine(_world.Work, "rootfs");
-        FaultWorld.MakeRootfs(_rootfs);
-    }
+    private readonly FaultWorld _world = FaultWorld.ForShim("shim");
 
     public void Dispose() => _world.Dispose();
 
@@ -67,7 +50,7 @@ public sealed class ShimCrashPointTests : IDisposable
     {
         var id = NewId();
         await _world.MustAsync("sandbox", "run", "--id", id);
-        var crashed = await _world.IsolaAsync(point, "container", "run", id, "--rootfs", _rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
+        var crashed = await _world.IsolaAsync(point, "container", "run", id, "--rootfs", _world.Rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
         await FinishAsync(id, crashed.Pid);
     }
 
@@ -77,7 +60,7 @@ public sealed class ShimCrashPointTests : IDisposable
     {
         var id = NewId();
         await _world.MustAsync("sandbox", "run", "--id", id);
-        await _world.MustAsync("container", "run", id, "--rootfs", _rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
+        await _world.MustAsync("container", "run", id, "--rootfs", _world.Rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
         var sockets = _world.SocketsOf(id);
         var crashed = await _world.IsolaAsync(point, "sandbox", "rm", id);
         await FinishAsync(id, crashed.Pid, sockets);
@@ -89,7 +72,7 @@ public sealed class ShimCrashPointTests : IDisposable
     {
         var id = NewId();
         await _world.MustAsync("sandbox", "run", "--id", id);
-        await _world.MustAsync("container", "run", id, "--rootfs", _rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
+        await _world.MustAsync("container", "run", id, "--rootfs", _world.Rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
         var crashed = await _world.IsolaAsync(point, "sandbox", "stop", id);
         var listing = await _world.ListAsync();
         FaultWorld.AssertTruthful(listing, id);

@@ -8,24 +8,7 @@ namespace Isola.Integration.Tests.Faults;
 [Collection(FaultCollection.Name)]
 public sealed class ShimPeerKillTests : IDisposable
 {
-    private readonly FaultWorld _world;
-    private readonly string _rootfs;
-
-    public ShimPeerKillTests()
-    {
-        _world = new FaultWorld("peer", root => new Dictionary<string, string?>
-        {
-            ["Isola:Root"] = root,
-            ["Isola:PluginsDir"] = Path.Combine(AppContext.BaseDirectory, "plugins"),
-            ["Isola:DefaultRuntime"] = "runc",
-            ["Isola:Runtimes:runc:Controller"] = "shim",
-            ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
-            ["Isola:Runtimes:runc:Options:CgroupParent"] = "/isola-faults",
-            ["Isola:Timeouts:Stop"] = "00:00:02",
-        });
-        _rootfs = Path.Combine(_world.Work, "rootfs");
-        FaultWorld.MakeRootfs(_rootfs);
-    }
+    private readonly FaultWorld _world = FaultWorld.ForShim("peer");
 
     public void Dispose() => _world.Dispose();
 
@@ -37,7 +20,7 @@ public sealed class ShimPeerKillTests : IDisposable
     {
         var id = "pk" + Guid.NewGuid().ToString("N")[..14];
         await _world.MustAsync("sandbox", "run", "--id", id);
-        await _world.MustAsync("container", "run", id, "--rootfs", _rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
+        await _world.MustAsync("container", "run", id, "--rootfs", _world.Rootfs, "--id", id + "-c", "-d", "--", "sleep", "1000");
         var sockets = _world.SocketsOf(id);
         var sandbox = Find(await _world.ListAsync(), id);
         var pause = sandbox.GetProperty("pid").GetUInt32();
