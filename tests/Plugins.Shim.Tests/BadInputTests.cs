@@ -52,6 +52,26 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Failing_shim_start_reports_the_first_line_of_its_stderr()
+    {
+        var dir = Path.Combine(_pods.StateRoot, "bin");
+        Directory.CreateDirectory(dir);
+        var failing = Path.Combine(dir, "failing-shim");
+        File.WriteAllText(failing, "#!/bin/sh\necho 'first: the reason' >&2\necho 'second: context' >&2\nexit 3\n");
+        File.SetUnixFileMode(failing, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await using var pods = new PodHarness(new Dictionary<string, string?> { ["ShimBinary"] = failing });
+        var sandbox = pods.NewContext();
+        await pods.Controller.CreateAsync(sandbox, CancellationToken.None);
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => pods.Controller.StartAsync(sandbox, CancellationToken.None));
+        await pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
+
+        Assert.EndsWith("start exited with 3: first: the reason", e.Message);
+        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Empty(Leftovers.Of(sandbox, [], null));
+    }
+
+    [Fact]
     public async Task Missing_network_namespace_path_fails_create_and_writes_nothing()
     {
         var sandbox = _pods.NewContext(spec: new SandboxSpec { Network = "/run/netns/does-not-exist" });

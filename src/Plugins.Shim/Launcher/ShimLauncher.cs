@@ -128,9 +128,10 @@ internal sealed class ShimLauncher
         }
     }
 
+    // Errors are one line: the first the binary printed (what failed; later lines are usually context or usage).
     private static string FirstLine(string text)
     {
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? "(no output)" : lines[^1];
+        return lines.Length == 0 ? "(no output)" : lines[0];
     }
 }
