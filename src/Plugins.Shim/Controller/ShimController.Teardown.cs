@@ -40,6 +40,7 @@ internal sealed partial class ShimController
 
     public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
+        _events.MarkUsed();
         var bundle = BundleOf(sandbox);
         var containers = ContainerIds(sandbox).ToList();
         if (sandbox.ControllerData.ContainsKey(Keys.Address))
@@ -101,6 +102,8 @@ internal sealed partial class ShimController
         {
             sandbox.ControllerData.Remove(key);
         }
+
+        RemoveEmptyNamespace(sandbox);
     }
 
     private static async Task StopTaskAsync(TaskServiceClient client, string id, TimeSpan timeout, CancellationToken cancellationToken)
@@ -179,7 +182,7 @@ internal sealed partial class ShimController
     // of command lines; always checked by command line, so a reused pid is never signalled.
     private int? FindShim(SandboxContext sandbox)
     {
-        var (ns, address) = (Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace), Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress));
+        var (ns, address) = (SettingsOf(sandbox).Namespace, SettingsOf(sandbox).ContainerdAddress);
         if (int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid))
         {
             return ShimProcesses.IsShim(pid, sandbox.Id, ns, address) ? pid : null;
@@ -195,12 +198,13 @@ internal sealed partial class ShimController
 
     private async Task ForceDeleteAllAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
+        var settings = SettingsOf(sandbox);
         foreach (var id in ContainerIds(sandbox))
         {
-            await _launcher.DeleteAsync(id, ContainerBundleOf(sandbox, id), cancellationToken).ConfigureAwait(false);
+            await _launcher.DeleteAsync(id, ContainerBundleOf(sandbox, id), settings, cancellationToken).ConfigureAwait(false);
         }
 
-        await _launcher.DeleteAsync(sandbox.Id, BundleOf(sandbox), cancellationToken).ConfigureAwait(false);
+        await _launcher.DeleteAsync(sandbox.Id, BundleOf(sandbox), settings, cancellationToken).ConfigureAwait(false);
     }
 
     private static void RemoveShimSocket(SandboxContext sandbox)
