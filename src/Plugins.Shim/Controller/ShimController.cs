@@ -133,6 +133,9 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
             started = await _launcher.StartAsync(sandbox.Id, bundle, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
         }
 
+        // Everything a later host needs to find this shim is known from here on: persisting the data now (a checkpoint)
+        // lets a host that dies inside Task Create be cleaned up through the shim. Teardown also copes without it, from
+        // the bundle's address file and config.json.
         sandbox.ControllerData[Keys.Address] = started.TaskAddress;
         sandbox.ControllerData[Keys.Version] = started.Version.ToString(CultureInfo.InvariantCulture);
 
