@@ -83,7 +83,7 @@ internal sealed partial class ShimController
             TryDelete(parent);
         }
 
-        foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.ShimPid, Keys.StartedAt })
+        foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.PauseStartTime, Keys.ShimPid, Keys.StartedAt })
         {
             sandbox.ControllerData.Remove(key);
         }

@@ -172,6 +172,11 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
 
         var now = DateTimeOffset.UtcNow;
         sandbox.ControllerData[Keys.PausePid] = pid.ToString(CultureInfo.InvariantCulture);
+        if (PauseProcess.StartTime(pid) is { } startTime)
+        {
+            sandbox.ControllerData[Keys.PauseStartTime] = startTime.ToString(CultureInfo.InvariantCulture);
+        }
+
         sandbox.ControllerData[Keys.StartedAt] = now.ToString("O", CultureInfo.InvariantCulture);
         return new ControllerStartResult(pid, now, started.TaskAddress, started.Version);
     }
