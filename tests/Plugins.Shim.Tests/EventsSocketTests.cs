@@ -134,6 +134,40 @@ public sealed class EventsSocketTests
         }
     }
 
+    [Fact]
+    public async Task A_host_going_away_sweeps_what_the_last_host_of_another_state_root_could_not()
+    {
+        // Left when that host's exclusive lock lost to a stream of launches: a dead, unused endpoint and an empty
+        // default-namespace directory. A configured namespace's directory is not this host family's to remove.
+        var tag = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        var endpoint = Path.Combine(ShimControllerFactory.EventsDirectory, tag + ".sock.ttrpc");
+        var ns = Path.Combine("/run/containerd/runc", ShimControllerFactory.DefaultNamespace(tag[..12]));
+        var configured = Path.Combine("/run/containerd/runc", "isola-test-configured-" + tag[..6]);
+        Directory.CreateDirectory(ShimControllerFactory.EventsDirectory);
+        EventsEndpoint.CreateIfMissing(endpoint);
+        Directory.CreateDirectory(ns);
+        Directory.CreateDirectory(configured);
+        try
+        {
+            await using (var pods = new PodHarness())
+            {
+                await pods.TeardownAsync(await pods.RunSandboxAsync());
+            }
+
+            Assert.False(File.Exists(endpoint), $"{endpoint} was not swept");
+            Assert.False(Directory.Exists(ns), $"{ns} was not swept");
+            Assert.True(Directory.Exists(configured));
+        }
+        finally
+        {
+            File.Delete(endpoint);
+            foreach (var dir in new[] { ns, configured }.Where(Directory.Exists))
+            {
+                Directory.Delete(dir);
+            }
+        }
+    }
+
     private static SocketError? ConnectError(string path)
     {
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

@@ -156,23 +156,24 @@ internal sealed partial class ShimController
     }
 
     /// <summary>
-    /// Removes /run/containerd/runc/NAMESPACE once it is empty, for the namespace derived from this state root only:
-    /// one per state root would otherwise pile up, while a configured namespace may be shared with other users of runc.
+    /// Removes runc's directory of this sandbox's namespace once it is empty, when that namespace is the default of this
+    /// state root (one per state root would otherwise pile up; a configured namespace may be shared with other users of
+    /// runc), or with <paramref name="sandbox"/> null the empty directory of every state root's default namespace.
     /// A Start holds <see cref="StartsLock"/> shared from `shim start` to the pause's Create (where runc makes the
-    /// directory), so the exclusive lock taken here (without waiting: a start in progress needs the directory) means no
-    /// runc of this host family is about to use it.
+    /// directory), so under the exclusive lock no runc started by Isola is about to use it.
     /// </summary>
-    private void RemoveEmptyNamespace(SandboxContext sandbox)
+    private async Task RemoveEmptyNamespacesAsync(SandboxContext? sandbox, TimeSpan patience)
     {
-        var ns = SettingsOf(sandbox).Namespace;
-        var dir = Path.Combine(RuncRoot, ns);
-        if (ns != ShimControllerFactory.DefaultNamespace(_settings.StateRootTag) || !Directory.Exists(dir))
+        var dirs = sandbox is null
+            ? (Directory.Exists(RuncRoot) ? Directory.EnumerateDirectories(RuncRoot).Where(d => ShimControllerFactory.IsDefaultNamespace(Path.GetFileName(d))).ToList() : [])
+            : SettingsOf(sandbox).Namespace is var ns && ns == ShimControllerFactory.DefaultNamespace(_settings.StateRootTag) ? [Path.Combine(RuncRoot, ns)] : [];
+        if (!dirs.Any(d => Directory.Exists(d) && !Directory.EnumerateFileSystemEntries(d).Any()))
         {
             return;
         }
 
-        using var held = StartsLock.TryExclusive();
-        if (held is not null && !Directory.EnumerateFileSystemEntries(dir).Any())
+        using var held = await StartsLock.TryExclusiveAsync(patience).ConfigureAwait(false);
+        foreach (var dir in held is null ? [] : dirs.Where(d => Directory.Exists(d) && !Directory.EnumerateFileSystemEntries(d).Any()))
         {
             try
             {
@@ -194,7 +195,7 @@ internal sealed partial class ShimController
         }
     }
 
-    /// <summary>The lock pod starts hold shared (see <see cref="RemoveEmptyNamespace"/>): on the shim directory, which the
+    /// <summary>The lock pod starts hold shared (see <see cref="RemoveEmptyNamespacesAsync"/>): on the shim directory, which the
     /// events endpoint locks the same way.</summary>
     private static class StartsLock
     {
@@ -204,8 +205,10 @@ internal sealed partial class ShimController
             return Shim.Events.DirectoryLock.Shared(ShimControllerFactory.EventsDirectory);
         }
 
-        public static Shim.Events.DirectoryLock? TryExclusive() =>
-            Directory.Exists(ShimControllerFactory.EventsDirectory) ? Shim.Events.DirectoryLock.TryExclusive(ShimControllerFactory.EventsDirectory) : null;
+        public static Task<Shim.Events.DirectoryLock?> TryExclusiveAsync(TimeSpan patience) =>
+            Directory.Exists(ShimControllerFactory.EventsDirectory)
+                ? Shim.Events.DirectoryLock.TryExclusiveAsync(ShimControllerFactory.EventsDirectory, patience)
+                : Task.FromResult<Shim.Events.DirectoryLock?>(null);
     }
 
     // The containers first (they live in the pod's namespaces), then the pause.

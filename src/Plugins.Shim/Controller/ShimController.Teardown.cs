@@ -88,7 +88,7 @@ internal sealed partial class ShimController
             sandbox.ControllerData.Remove(key);
         }
 
-        RemoveEmptyNamespace(sandbox);
+        await RemoveEmptyNamespacesAsync(sandbox, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
     }
 
     // Task Delete of every task, then Shutdown of the shim; false (after logging why) when the shim cannot do it.

@@ -122,7 +122,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
             throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}': no pause bundle at {bundle}; Create it first");
         }
 
-        // runc makes its namespace directory in the pause's Create; Shutdown removes it once empty (see RemoveEmptyNamespace).
+        // runc makes its namespace directory in the pause's Create; Shutdown removes it once empty (RemoveEmptyNamespacesAsync).
         using var starting = StartsLock.Shared();
 
         // The FIFO must have a reader before the shim starts: the daemonised shim opens it for writing.
@@ -200,13 +200,19 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         await client.UpdateAsync(request.ContainerId ?? sandbox.Id, request.Resources, request.Annotations, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stops serving events and the log drain, closes shim connections, and removes the events endpoint if no
-    /// live shim needs it any more. Shims and pods keep running.</summary>
+    /// <summary>Stops serving events and the log drain, closes shim connections, and removes the events endpoints and
+    /// runc namespace directories of state roots that no live shim or pod needs any more. Shims and pods keep running.</summary>
     public async ValueTask DisposeAsync()
     {
         await _clients.DisposeAsync().ConfigureAwait(false);
         _logs.Dispose();
+        var used = _events.Used;
         await _events.DisposeAsync().ConfigureAwait(false);
+        if (used)
+        {
+            // Those of state roots whose last host went while a start held the lock (a state root is often short-lived).
+            await RemoveEmptyNamespacesAsync(null, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
     }
 
     // A host configured to serve events takes the endpoint at once, so it hears shims that other hosts started too. Not

@@ -45,5 +45,9 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
     /// <summary>The containerd namespace of a state root whose configuration names none.</summary>
     internal static string DefaultNamespace(string stateRootTag) => "isola-" + stateRootTag;
 
+    /// <summary>True for a name <see cref="DefaultNamespace"/> makes (isola- and 12 lower-case hex digits).</summary>
+    internal static bool IsDefaultNamespace(string name) =>
+        name.Length == 18 && name.StartsWith("isola-", StringComparison.Ordinal) && name[6..].All(char.IsAsciiHexDigitLower);
+
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

@@ -19,6 +19,27 @@ internal sealed class DirectoryLock : IDisposable
     /// <summary>An exclusive lock on <paramref name="directory"/>, or null at once when someone holds it.</summary>
     public static DirectoryLock? TryExclusive(string directory) => Take(directory, LibC.LOCK_EX | LibC.LOCK_NB);
 
+    /// <summary>An exclusive lock on <paramref name="directory"/>, trying for up to <paramref name="patience"/>: shared
+    /// holders come and go within tens of milliseconds, and a blocking flock could wait behind a stream of them.</summary>
+    public static async Task<DirectoryLock?> TryExclusiveAsync(string directory, TimeSpan patience)
+    {
+        var deadline = Environment.TickCount64 + (long)patience.TotalMilliseconds;
+        while (true)
+        {
+            if (TryExclusive(directory) is { } held)
+            {
+                return held;
+            }
+
+            if (Environment.TickCount64 >= deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+    }
+
     public void Dispose()
     {
         var fd = Interlocked.Exchange(ref _fd, -1);

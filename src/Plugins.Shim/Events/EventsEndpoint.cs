@@ -64,6 +64,18 @@ internal sealed partial class EventsEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>True once this host started or removed shims: disposing it then tidies up.</summary>
+    public bool Used
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _used;
+            }
+        }
+    }
+
     /// <summary>Notes that this host started or removed shims, so disposing it tidies the endpoint up.</summary>
     public void MarkUsed()
     {
@@ -108,8 +120,9 @@ internal sealed partial class EventsEndpoint : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops serving, and unlinks the endpoint (and sockets of hosts from before it existed) when no live
-    /// shim was given it and nobody serves it.</summary>
+    /// <summary>Stops serving, and unlinks endpoints (this one, those of other state roots whose last host went while
+    /// a launch held the lock, and sockets of hosts from before endpoints existed) that no live shim was given and
+    /// nobody serves.</summary>
     public async ValueTask DisposeAsync()
     {
         ShimEventsServer? server;
@@ -132,7 +145,7 @@ internal sealed partial class EventsEndpoint : IAsyncDisposable
 
         if (used && System.IO.Directory.Exists(Directory))
         {
-            TidyUp();
+            await TidyUpAsync().ConfigureAwait(false);
         }
     }
 
@@ -149,19 +162,25 @@ internal sealed partial class EventsEndpoint : IAsyncDisposable
 
     private const int EAddrInUse = 98;
 
-    private void TidyUp()
+    private async Task TidyUpAsync()
     {
-        // A launch in progress holds the shared lock; it will be tidied up by whichever host goes next.
-        using var held = DirectoryLock.TryExclusive(Directory);
+        // A launch holds the shared lock only across `shim start`: worth waiting a moment for, or the endpoint of a state
+        // root whose last host this is would stay (a later host of any root sweeps it, though).
+        using var held = await DirectoryLock.TryExclusiveAsync(Directory, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         if (held is null)
         {
+            _logger.LogDebug("shim launches kept {Directory} busy; leaving its tidy-up to the next host", Directory);
             return;
         }
 
+        // Under the exclusive lock no shim is being started, so every shim that was given an endpoint shows in /proc.
         var needed = ShimProcesses.EventsAddressesOfLiveShims();
-        if (!needed.Contains(Path) && File.Exists(Path) && !ShimEventsServer.IsLive(Path))
+        foreach (var endpoint in System.IO.Directory.EnumerateFiles(Directory, "*.sock.ttrpc"))
         {
-            TryDelete(Path);
+            if (!needed.Contains(endpoint) && !ShimEventsServer.IsLive(endpoint))
+            {
+                TryDelete(endpoint);
+            }
         }
 
         // Earlier versions gave each host process its own events-PID-RANDOM.sock and left it behind when killed. Gone
