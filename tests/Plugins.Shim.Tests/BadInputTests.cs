@@ -22,6 +22,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
     [InlineData("CgroupParent", "/a/../b", "Isola:Runtimes:x:Options:CgroupParent")]
     [InlineData("Namespace", "bad ns", "Isola:Runtimes:x:Options:Namespace")]
     [InlineData("PauseBinary", "/no/such/pause", "Isola:Runtimes:x:Options:PauseBinary")]
+    [InlineData("ServeEvents", "maybe", "Isola:Runtimes:x:Options:ServeEvents")]
     [InlineData("Vcpus", "2", "Isola:Runtimes:x:Options:Vcpus")]
     public void Invalid_options_fail_naming_the_key(string key, string value, string named)
     {

@@ -100,10 +100,7 @@ internal sealed partial class EventsEndpoint : IAsyncDisposable
                 if (_serve && !ShimEventsServer.IsLive(Path))
                 {
                     // Nobody serves it (this host's earlier server included, if another took over and then went): serve it.
-                    var old = _server;
-                    _server = new ShimEventsServer(Path, _logger);
-                    _ = old?.DisposeAsync().AsTask();
-                    _logger.LogDebug("serving shim events on {Path}", Path);
+                    TakeOver();
                 }
                 else if (!_serve)
                 {
@@ -147,6 +144,25 @@ internal sealed partial class EventsEndpoint : IAsyncDisposable
         {
             await TidyUpAsync().ConfigureAwait(false);
         }
+    }
+
+    // Serving events is a nicety; starting shims is not: failing to listen leaves the endpoint refusing instead.
+    private void TakeOver()
+    {
+        var old = _server;
+        try
+        {
+            _server = new ShimEventsServer(Path, _logger);
+            _logger.LogDebug("serving shim events on {Path}", Path);
+        }
+        catch (IsolaException e)
+        {
+            _server = null;
+            _logger.LogWarning("{Error}; shims of this state root publish to a socket that refuses", e.Message);
+            CreateIfMissing(Path);
+        }
+
+        _ = old?.DisposeAsync().AsTask();
     }
 
     // bind(2) creates the socket file atomically and fails (EADDRINUSE) when anything is at the path, live or not: it
