@@ -22,6 +22,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
     [InlineData("CgroupParent", "/a/../b", "Isola:Runtimes:x:Options:CgroupParent")]
     [InlineData("Namespace", "bad ns", "Isola:Runtimes:x:Options:Namespace")]
     [InlineData("PauseBinary", "/no/such/pause", "Isola:Runtimes:x:Options:PauseBinary")]
+    [InlineData("ServeEvents", "maybe", "Isola:Runtimes:x:Options:ServeEvents")]
     [InlineData("Vcpus", "2", "Isola:Runtimes:x:Options:Vcpus")]
     public void Invalid_options_fail_naming_the_key(string key, string value, string named)
     {
@@ -77,6 +78,26 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
         Assert.Contains(sandbox.Id, e.Message);
         Assert.Contains($"'{hostname}'", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(sandbox.StateDirectory));
+    }
+
+    [Fact]
+    public async Task Failing_shim_start_reports_the_first_line_of_its_stderr()
+    {
+        var dir = Path.Combine(_pods.StateRoot, "bin");
+        Directory.CreateDirectory(dir);
+        var failing = Path.Combine(dir, "failing-shim");
+        File.WriteAllText(failing, "#!/bin/sh\necho 'first: the reason' >&2\necho 'second: context' >&2\nexit 3\n");
+        File.SetUnixFileMode(failing, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await using var pods = new PodHarness(new Dictionary<string, string?> { ["ShimBinary"] = failing });
+        var sandbox = pods.NewContext();
+        await pods.Controller.CreateAsync(sandbox, CancellationToken.None);
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => pods.Controller.StartAsync(sandbox, CancellationToken.None));
+        await pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
+
+        Assert.EndsWith("start exited with 3: first: the reason", e.Message);
+        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Empty(Leftovers.Of(sandbox, [], null));
     }
 
     [Fact]

@@ -79,7 +79,9 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         await using var client = await _pods.TaskClientAsync(sandbox);
         var (running, _, _) = await _pods.CreateContainerAsync(client, sandbox, rootfs.Dir, ["sleep", "600"]);
         await client.StartAsync(running, null, CancellationToken.None);
-        Assert.NotEmpty(Leftovers.Of(sandbox, [running], socket)); // the check sees a live pod
+        var live = Leftovers.Of(sandbox, [running], socket);
+        // The check sees every part of a live pod: shim and pause processes, runc state, cgroups, bundles, the shim socket.
+        Assert.All(new[] { "process", "runc state", "cgroup", "bundle", "shim socket" }, kind => Assert.Contains(live, l => l.StartsWith(kind + " ", StringComparison.Ordinal)));
 
         await _pods.Controller.StopAsync(sandbox, TimeSpan.FromSeconds(2), CancellationToken.None);
         await _pods.Controller.StopAsync(sandbox, TimeSpan.FromSeconds(2), CancellationToken.None);

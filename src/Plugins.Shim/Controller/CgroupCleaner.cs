@@ -1,7 +1,7 @@
 namespace Isola.Plugins.Shim.Controller;
 
 /// <summary>Removes a sandbox's cgroup (and anything nested in it) from every mounted hierarchy, cgroup v1 or v2,
-/// when the OCI runtime left it behind (a runtime killed half-way, a shim killed with -9).</summary>
+/// when the OCI runtime left it behind (a runtime killed half-way, a shim killed with -9), killing what still runs in it.</summary>
 internal static class CgroupCleaner
 {
     private const string Root = "/sys/fs/cgroup";
@@ -24,6 +24,88 @@ internal static class CgroupCleaner
         foreach (var hierarchy in Directory.EnumerateDirectories(Root))
         {
             yield return Path.Combine(hierarchy, relative);
+        }
+    }
+
+    /// <summary>
+    /// SIGKILLs every process still in <paramref name="cgroupsPath"/> or below it, in any hierarchy, and waits (about
+    /// a second per round) until they have left; returns the pids it signalled. The last resort of a teardown: what
+    /// neither the shim nor the OCI runtime ended (a `runc init` orphaned by a killed host, a process that joined the
+    /// cgroup from outside) would otherwise keep the cgroup busy for good. cgroup v2's cgroup.kill is used where the
+    /// kernel has it (it also catches processes forking meanwhile); the pid list covers v1 and older kernels.
+    /// </summary>
+    public static async Task<IReadOnlyCollection<int>> KillAllAsync(string cgroupsPath, CancellationToken cancellationToken)
+    {
+        var signalled = new HashSet<int>();
+        var locations = Locations(cgroupsPath).ToList();
+        for (var round = 0; round < 5; round++)
+        {
+            var pids = Members(locations);
+            if (pids.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var kill in locations.Select(l => Path.Combine(l, "cgroup.kill")).Where(File.Exists))
+            {
+                TryWrite(kill, "1");
+            }
+
+            foreach (var pid in pids)
+            {
+                Native.LibC.kill(pid, 9);
+                signalled.Add(pid);
+            }
+
+            for (var i = 0; i < 40 && Members(locations).Count > 0; i++)
+            {
+                await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return signalled;
+    }
+
+    // The processes in each location and its descendants (v1 lists the same process in every hierarchy); never this one.
+    private static HashSet<int> Members(IEnumerable<string> locations)
+    {
+        var pids = new HashSet<int>();
+        var pending = new Stack<string>(locations.Where(Directory.Exists));
+        while (pending.TryPop(out var dir))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(dir, "cgroup.procs")))
+                {
+                    if (int.TryParse(line, out var pid) && pid > 1 && pid != Environment.ProcessId)
+                    {
+                        pids.Add(pid);
+                    }
+                }
+
+                foreach (var child in Directory.EnumerateDirectories(dir))
+                {
+                    pending.Push(child);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // removed meanwhile
+            }
+        }
+
+        return pids;
+    }
+
+    private static void TryWrite(string file, string text)
+    {
+        try
+        {
+            File.WriteAllText(file, text);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // gone meanwhile, or not supported here: the pids are signalled one by one anyway
         }
     }
 

@@ -14,5 +14,9 @@ internal static class ControllerDataKeys
     public const string CgroupsPath = "shim.cgroups-path";
     public const string ShimPid = "shim.pid";
     public const string PausePid = "pause.pid";
+
+    /// <summary>The pause's start time in clock ticks after boot (/proc/PID/stat field 22): with the pid, it tells the
+    /// pause from a later process that reused its pid.</summary>
+    public const string PauseStartTime = "pause.start-time";
     public const string StartedAt = "pause.started-at";
 }

@@ -11,19 +11,23 @@ namespace Isola.Plugins.Shim.Controller;
 /// <summary>The Task API connection to each sandbox's shim, and re-attaching its log after a host restart.</summary>
 internal sealed partial class ShimController
 {
-    private async Task<TaskServiceClient> ClientAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    private Task<TaskServiceClient> ClientAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         if (!sandbox.ControllerData.TryGetValue(Keys.Address, out var address))
         {
             throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}' has not been started (no shim address)");
         }
 
-        return await _clients.GetAsync(sandbox.Id, address, () => ConnectAsync(sandbox, address), cancellationToken).ConfigureAwait(false);
+        var version = uint.TryParse(Get(sandbox.ControllerData, Keys.Version), CultureInfo.InvariantCulture, out var v) ? v : 2;
+        return ClientAsync(sandbox, address, version, cancellationToken);
     }
 
-    private async Task<TaskServiceClient> ConnectAsync(SandboxContext sandbox, string address)
+    // An explicit address: teardown may know it only from the bundle (ShimAddressOf).
+    private async Task<TaskServiceClient> ClientAsync(SandboxContext sandbox, string address, uint version, CancellationToken cancellationToken) =>
+        await _clients.GetAsync(sandbox.Id, address, () => ConnectAsync(sandbox, address, version), cancellationToken).ConfigureAwait(false);
+
+    private async Task<TaskServiceClient> ConnectAsync(SandboxContext sandbox, string address, uint version)
     {
-        var version = uint.TryParse(Get(sandbox.ControllerData, Keys.Version), CultureInfo.InvariantCulture, out var v) ? v : 2;
         var endpoint = TaskEndpoint.Parse(address, version);
         var ns = Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace);
         TtrpcClient ttrpc;

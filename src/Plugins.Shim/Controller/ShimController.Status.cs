@@ -27,9 +27,7 @@ internal sealed partial class ShimController
     // Pending and retries, rather than reporting an exit that did not happen.
     private static void ThrowIfPauseAlive(SandboxContext sandbox, string address, IsolaException unreachable)
     {
-        var data = sandbox.ControllerData;
-        if (uint.TryParse(Get(data, Keys.PausePid), CultureInfo.InvariantCulture, out var pid) &&
-            PauseProcess.IsAlive(pid, Get(data, Keys.CgroupsPath)))
+        if (RecordedPause(sandbox) is var (pid, startTime) && PauseProcess.IsAlive(pid, Get(sandbox.ControllerData, Keys.CgroupsPath), startTime))
         {
             throw new IsolaException(IsolaErrorCode.Unavailable,
                 $"sandbox '{sandbox.Id}': shim socket {SocketPath(address)} unreachable while pause pid {pid} still runs: {unreachable.Message}",
@@ -66,14 +64,13 @@ internal sealed partial class ShimController
         {
             // runc containers outlive their shim: while the pause runs the pod runs, and the host keeps it Pending.
             ThrowIfPauseAlive(sandbox, address, e);
-            return new ControllerStatus
-            {
-                Ready = false,
-                TaskAddress = address,
-                TaskApiVersion = version,
-                CreatedAt = startedAt,
-                Info = new Dictionary<string, string> { ["reason"] = "shim and pause gone", ["error"] = e.Message },
-            };
+            return NotReady("shim and pause gone", e.Message);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
+        {
+            // The shim answers but has no pause task (deleted, or another shim took its socket): whatever runs, this
+            // pod cannot be driven through it.
+            return NotReady("the shim has no pause task", e.Message);
         }
 
         var info = new Dictionary<string, string> { ["status"] = state.Status.ToString(), ["bundle"] = state.Bundle };
@@ -84,15 +81,61 @@ internal sealed partial class ShimController
             info["cgroupsPath"] = Get(data, Keys.CgroupsPath, "");
         }
 
+        var ready = state.Status == Executors.TaskStatus.Running;
+        if (ready && PauseGoneReason(sandbox, state.Pid) is { } gone)
+        {
+            // The shim reports what it last saw; it learns of an exit only when it reaps it (and never, if the exit
+            // reached someone else). The recorded pid and start time say whether that pause really still runs.
+            ready = false;
+            info["reason"] = gone;
+        }
+
         return new ControllerStatus
         {
-            Ready = state.Status == Executors.TaskStatus.Running,
-            Pid = state.Status == Executors.TaskStatus.Running ? state.Pid : 0,
+            Ready = ready,
+            Pid = ready ? state.Pid : 0,
             TaskAddress = address,
             TaskApiVersion = version,
             CreatedAt = startedAt,
             ExitedAt = state.Exit?.ExitedAt,
             Info = info,
         };
+
+        ControllerStatus NotReady(string reason, string error) => new()
+        {
+            Ready = false,
+            TaskAddress = address,
+            TaskApiVersion = version,
+            CreatedAt = startedAt,
+            Info = new Dictionary<string, string> { ["reason"] = reason, ["error"] = error },
+        };
+    }
+
+    // Null while the pause the shim reports running is the one Start recorded and it is alive; else why not.
+    private static string? PauseGoneReason(SandboxContext sandbox, uint reportedPid)
+    {
+        var cgroupsPath = Get(sandbox.ControllerData, Keys.CgroupsPath);
+        if (RecordedPause(sandbox) is not var (pid, startTime))
+        {
+            return PauseProcess.IsAlive(reportedPid, cgroupsPath) ? null : $"pause pid {reportedPid} is not running";
+        }
+
+        if (reportedPid != pid)
+        {
+            return $"the shim reports pid {reportedPid} for the pause, which was pid {pid}";
+        }
+
+        return PauseProcess.IsAlive(pid, cgroupsPath, startTime) ? null : $"pause pid {pid} is gone; its shim has not noticed";
+    }
+
+    private static (uint Pid, ulong? StartTime)? RecordedPause(SandboxContext sandbox)
+    {
+        var data = sandbox.ControllerData;
+        if (!uint.TryParse(Get(data, Keys.PausePid), CultureInfo.InvariantCulture, out var pid))
+        {
+            return null;
+        }
+
+        return (pid, ulong.TryParse(Get(data, Keys.PauseStartTime), CultureInfo.InvariantCulture, out var t) ? t : null);
     }
 }

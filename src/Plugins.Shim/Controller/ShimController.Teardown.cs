@@ -14,15 +14,15 @@ internal sealed partial class ShimController
 {
     public async Task StopAsync(SandboxContext sandbox, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!sandbox.ControllerData.ContainsKey(Keys.Address))
+        if (ShimAddressOf(sandbox) is not var (address, version))
         {
-            return; // never started
+            return; // no shim was ever started, so no task exists
         }
 
         TaskServiceClient client;
         try
         {
-            client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
+            client = await ClientAsync(sandbox, address, version, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
@@ -35,58 +35,43 @@ internal sealed partial class ShimController
         // Containers first (they share the pod's namespaces), then the pause: SIGTERM, then SIGKILL after the timeout.
         var tasks = ContainerIds(sandbox).Append(sandbox.Id).ToList();
         using var phase = ShimActivities.Phase("stop tasks", sandbox.Id);
-        await Task.WhenAll(tasks.Select(id => StopTaskAsync(client, id, timeout, cancellationToken))).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(tasks.Select(id => StopTaskAsync(client, id, timeout, cancellationToken))).ConfigureAwait(false);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
+        {
+            // The shim went away mid-stop (it was dying as we connected, say): the same fallback as when it is gone.
+            _logger.LogInformation("sandbox {Id}: shim lost during stop ({Error}); deleting its tasks with shim delete", sandbox.Id, e.Message);
+            await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
+            await ForceDeleteAllAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        }
     }
 
+    /// <summary>
+    /// Ends and removes everything of the pod, from whatever the record and the disk still say (see
+    /// ShimController.Remains.cs): the tasks through the shim when it answers, else `shim delete`; then what is left in
+    /// the pod's cgroup, the shim, runc state, the shim socket, the cgroups and the bundles. Idempotent; a sandbox that
+    /// never got a bundle has nothing to remove.
+    /// </summary>
     public async Task ShutdownAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
+        _events.MarkUsed();
         var bundle = BundleOf(sandbox);
-        var containers = ContainerIds(sandbox).ToList();
-        if (sandbox.ControllerData.ContainsKey(Keys.Address))
+        var shim = ShimAddressOf(sandbox);
+        if (shim is not var (address, version) || !await TryGracefulTeardownAsync(sandbox, address, version, cancellationToken).ConfigureAwait(false))
         {
-            var graceful = false;
-            try
-            {
-                var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-                using (ShimActivities.Phase("delete tasks", sandbox.Id))
-                {
-                    foreach (var id in containers)
-                    {
-                        await DeleteTaskAsync(client, id, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
-                }
-
-                graceful = true;
-                using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id))
-                {
-                    await ShutdownShimAsync(client, sandbox, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded or IsolaErrorCode.Unknown
-                                            or IsolaErrorCode.Internal or IsolaErrorCode.FailedPrecondition)
-            {
-                _logger.LogInformation("sandbox {Id}: graceful teardown failed ({Error}); using shim delete", sandbox.Id, e.Message);
-            }
-
-            if (!graceful)
-            {
-                await ForceDeleteAllAsync(sandbox, cancellationToken).ConfigureAwait(false);
-            }
+            await ForceDeleteAllAsync(sandbox, cancellationToken).ConfigureAwait(false);
         }
 
         await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
-        if (FindShim(sandbox) is { } shimPid)
-        {
-            _logger.LogInformation("sandbox {Id}: shim pid {Pid} still runs after teardown; killing it", sandbox.Id, shimPid);
-            await ShimProcesses.KillAsync(shimPid).ConfigureAwait(false);
-        }
+        var cgroup = CgroupsPathOf(sandbox);
+        await ReclaimAsync(sandbox, shim?.Address, cgroup, cancellationToken).ConfigureAwait(false);
 
         using var cleanup = ShimActivities.Phase("socket, log, cgroup, bundles", sandbox.Id);
-        RemoveShimSocket(sandbox);
+        RemoveShimSocket(shim?.Address);
         _logs.Detach(sandbox.Id);
-        if (sandbox.ControllerData.TryGetValue(Keys.CgroupsPath, out var cgroup) && CgroupCleaner.Remove(cgroup) is { Count: > 0 } left)
+        if (cgroup is not null && CgroupCleaner.Remove(cgroup) is { Count: > 0 } left)
         {
             throw IsolaException.Internal($"sandbox '{sandbox.Id}': cgroup {cgroup} still busy: {string.Join(", ", left)}");
         }
@@ -97,9 +82,43 @@ internal sealed partial class ShimController
         {
             TryDelete(parent);
         }
-        foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.ShimPid, Keys.StartedAt })
+
+        foreach (var key in new[] { Keys.Address, Keys.Version, Keys.PausePid, Keys.PauseStartTime, Keys.ShimPid, Keys.StartedAt })
         {
             sandbox.ControllerData.Remove(key);
+        }
+
+        await RemoveEmptyNamespacesAsync(sandbox, TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
+    }
+
+    // Task Delete of every task, then Shutdown of the shim; false (after logging why) when the shim cannot do it.
+    private async Task<bool> TryGracefulTeardownAsync(SandboxContext sandbox, string address, uint version, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = await ClientAsync(sandbox, address, version, cancellationToken).ConfigureAwait(false);
+            using (ShimActivities.Phase("delete tasks", sandbox.Id))
+            {
+                foreach (var id in ContainerIds(sandbox))
+                {
+                    await DeleteTaskAsync(client, id, cancellationToken).ConfigureAwait(false);
+                }
+
+                await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
+            }
+
+            using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id))
+            {
+                await ShutdownShimAsync(client, sandbox, address, cancellationToken).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+        catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded or IsolaErrorCode.Unknown
+                                        or IsolaErrorCode.Internal or IsolaErrorCode.FailedPrecondition)
+        {
+            _logger.LogInformation("sandbox {Id}: graceful teardown failed ({Error}); using shim delete", sandbox.Id, e.Message);
+            return false;
         }
     }
 
@@ -154,7 +173,7 @@ internal sealed partial class ShimController
         }
     }
 
-    private async Task ShutdownShimAsync(TaskServiceClient client, SandboxContext sandbox, CancellationToken cancellationToken)
+    private async Task ShutdownShimAsync(TaskServiceClient client, SandboxContext sandbox, string address, CancellationToken cancellationToken)
     {
         try
         {
@@ -166,56 +185,32 @@ internal sealed partial class ShimController
         }
 
         // The shim serves other clients' connections (the host's executor) until they go idle: close ours, then give
-        // it a moment to exit by itself before ShutdownAsync's last resort (SIGKILL) applies.
+        // it a moment to exit by itself (it drains its events first, which the endpoint keeps fast) before ReclaimAsync's
+        // last resort (SIGKILL) applies.
         await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
-        for (var i = 0; i < 400 && FindShim(sandbox) is not null; i++)
+        for (var i = 0; i < 400 && FindShim(sandbox, address) is not null; i++)
         {
             await Task.Delay(5, cancellationToken).ConfigureAwait(false);
         }
     }
 
     // The shim's pid from the sandbox data (known once Start connected), else the process serving the shim socket
-    // (named in the data, or in the bundle's `address` file when Start was cancelled inside `shim start`), else a scan
-    // of command lines; always checked by command line, so a reused pid is never signalled.
-    private int? FindShim(SandboxContext sandbox)
+    // (recorded, or from the bundle's `address` file when the host died inside Start), else a scan of command lines;
+    // always checked by command line, so a reused pid is never signalled.
+    private int? FindShim(SandboxContext sandbox, string? address)
     {
-        var (ns, address) = (Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace), Get(sandbox.ControllerData, Keys.ContainerdAddress, _settings.ContainerdAddress));
+        var settings = SettingsOf(sandbox);
         if (int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid))
         {
-            return ShimProcesses.IsShim(pid, sandbox.Id, ns, address) ? pid : null;
+            return ShimProcesses.IsShim(pid, sandbox.Id, settings.Namespace, settings.ContainerdAddress) ? pid : null;
         }
 
-        if (ShimSocketOf(sandbox) is { } socket && ShimProcesses.FindBySocket(socket) is { } owner && ShimProcesses.IsShim(owner, sandbox.Id, ns, address))
+        if (ShimSocketOf(address) is { } socket && ShimProcesses.FindBySocket(socket) is { } owner &&
+            ShimProcesses.IsShim(owner, sandbox.Id, settings.Namespace, settings.ContainerdAddress))
         {
             return owner;
         }
 
-        return ShimProcesses.FindLiveShim(sandbox.Id, ns, address);
-    }
-
-    private async Task ForceDeleteAllAsync(SandboxContext sandbox, CancellationToken cancellationToken)
-    {
-        foreach (var id in ContainerIds(sandbox))
-        {
-            await _launcher.DeleteAsync(id, ContainerBundleOf(sandbox, id), cancellationToken).ConfigureAwait(false);
-        }
-
-        await _launcher.DeleteAsync(sandbox.Id, BundleOf(sandbox), cancellationToken).ConfigureAwait(false);
-    }
-
-    private static void RemoveShimSocket(SandboxContext sandbox)
-    {
-        // Only a socket the runc shim made under containerd's socket directory, left behind by a killed shim.
-        if (ShimSocketOf(sandbox) is { } path && path.StartsWith("/run/containerd/s/", StringComparison.Ordinal) && File.Exists(path))
-        {
-            File.Delete(path);
-        }
-    }
-
-    // A Start cancelled inside `shim start` never recorded the address; the shim wrote it into the bundle.
-    private static string? ShimSocketOf(SandboxContext sandbox)
-    {
-        var address = sandbox.ControllerData.TryGetValue(Keys.Address, out var known) ? known : ShimLauncher.ReadBundleFile(BundleOf(sandbox), ShimLauncher.AddressFile);
-        return address is not null && address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0 ? address[(i + 7)..] : null;
+        return ShimProcesses.FindLiveShim(sandbox.Id, settings.Namespace, settings.ContainerdAddress);
     }
 }

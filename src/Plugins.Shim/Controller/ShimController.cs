@@ -29,24 +29,31 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
     private readonly ILogger _logger;
     private readonly string _pauseBinary;
     private readonly ShimClientCache _clients = new();
-    private readonly Lazy<ShimEventsServer> _events;
+    private readonly EventsEndpoint _events;
 
     public ShimController(ShimControllerOptions options, ShimSettings settings, ILoggerFactory loggerFactory)
     {
         _options = options;
         _settings = settings;
         _logger = loggerFactory.CreateLogger<ShimController>();
-        // Bound on the first shim launch, not here: a short-lived CLI host that lists or removes sandboxes starts no
-        // shim, and binding (with the ttrpc server and Protobuf it loads) cost ~25 ms of every host start.
-        _events = new Lazy<ShimEventsServer>(ListenForEvents, LazyThreadSafetyMode.ExecutionAndPublication);
-        _launcher = new ShimLauncher(settings, () => Events.SocketPath, _logger);
+        // A host that does not serve events (the short-lived CLI) binds nothing and loads no ttrpc server: it only makes
+        // sure the endpoint's file exists before each shim launch.
+        _events = new EventsEndpoint(settings.TtrpcAddress, options.ServeEvents, _logger);
+        _launcher = new ShimLauncher(_events, _logger);
         _logs = new ShimLogDrain(_logger);
         _pauseBinary = options.PauseBinary ?? PluginPause;
+        if (options.ServeEvents)
+        {
+            ServeEventsNow();
+        }
     }
 
-    /// <summary>The events endpoint shims publish to while this controller lives; listening from the first access
-    /// (every shim launch reads it for TTRPC_ADDRESS).</summary>
-    public ShimEventsServer Events => _events.Value;
+    /// <summary>The events endpoint every shim of this state root and runtime publishes to.</summary>
+    public EventsEndpoint EventsEndpoint => _events;
+
+    /// <summary>This host's events server: from the first access on, it serves the endpoint whenever no other live
+    /// host does; null while another does.</summary>
+    public ShimEventsServer? Events => _events.Server;
 
     // Built by the plugin's csproj from Pause/*.c into the plugin's own folder.
     private static string PluginPause => Path.Combine(PluginDirectory, "isola-pause");
@@ -82,7 +89,9 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         }
 
         var bundle = DefaultBundleOf(sandbox);
-        var cgroupsPath = $"{parent.TrimEnd('/')}/{sandbox.Id}";
+        // The leaf carries the state root's tag: runc and cgroups know nothing of state roots, and the same sandbox id
+        // under two roots must make two cgroups (see ShimControllerFactory.SettingsFor).
+        var cgroupsPath = $"{parent.TrimEnd('/')}/{_settings.StateRootTag}-{sandbox.Id}";
         using var phase = ShimActivities.Phase("pause bundle", sandbox.Id);
         try
         {
@@ -113,14 +122,20 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
             throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}': no pause bundle at {bundle}; Create it first");
         }
 
+        // runc makes its namespace directory in the pause's Create; Shutdown removes it once empty (RemoveEmptyNamespacesAsync).
+        using var starting = StartsLock.Shared();
+
         // The FIFO must have a reader before the shim starts: the daemonised shim opens it for writing.
         ShimStartResult started;
         using (ShimActivities.Phase("shim start", sandbox.Id))
         {
             _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
-            started = await _launcher.StartAsync(sandbox.Id, bundle, cancellationToken).ConfigureAwait(false);
+            started = await _launcher.StartAsync(sandbox.Id, bundle, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
         }
 
+        // Everything a later host needs to find this shim is known from here on: persisting the data now (a checkpoint)
+        // lets a host that dies inside Task Create be cleaned up through the shim. Teardown also copes without it, from
+        // the bundle's address file and config.json.
         sandbox.ControllerData[Keys.Address] = started.TaskAddress;
         sandbox.ControllerData[Keys.Version] = started.Version.ToString(CultureInfo.InvariantCulture);
         // A shim now runs for this sandbox: a host that dies from here on must find its address in the record, so that
@@ -160,6 +175,11 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
 
         var now = DateTimeOffset.UtcNow;
         sandbox.ControllerData[Keys.PausePid] = pid.ToString(CultureInfo.InvariantCulture);
+        if (PauseProcess.StartTime(pid) is { } startTime)
+        {
+            sandbox.ControllerData[Keys.PauseStartTime] = startTime.ToString(CultureInfo.InvariantCulture);
+        }
+
         sandbox.ControllerData[Keys.StartedAt] = now.ToString("O", CultureInfo.InvariantCulture);
         return new ControllerStartResult(pid, now, started.TaskAddress, started.Version);
     }
@@ -183,26 +203,32 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         await client.UpdateAsync(request.ContainerId ?? sandbox.Id, request.Resources, request.Annotations, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stops the events server and the log drain, and closes shim connections. Shims and pods keep running.</summary>
+    /// <summary>Stops serving events and the log drain, closes shim connections, and removes the events endpoints and
+    /// runc namespace directories of state roots that no live shim or pod needs any more. Shims and pods keep running.</summary>
     public async ValueTask DisposeAsync()
     {
         await _clients.DisposeAsync().ConfigureAwait(false);
         _logs.Dispose();
-        if (_events.IsValueCreated)
+        var used = _events.Used;
+        await _events.DisposeAsync().ConfigureAwait(false);
+        if (used)
         {
-            await _events.Value.DisposeAsync().ConfigureAwait(false);
+            // Those of state roots whose last host went while a start held the lock (a state root is often short-lived).
+            await RemoveEmptyNamespacesAsync(null, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         }
     }
 
-    private ShimEventsServer ListenForEvents()
+    // A host configured to serve events takes the endpoint at once, so it hears shims that other hosts started too. Not
+    // fatal: every launch tries again.
+    private void ServeEventsNow()
     {
         try
         {
-            return new ShimEventsServer(_settings.TtrpcAddress, _logger);
+            _ = _events.Server;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is IsolaException or IOException or UnauthorizedAccessException)
         {
-            throw IsolaException.Internal($"cannot listen for shim events on {_settings.TtrpcAddress}: {e.Message}", e);
+            _logger.LogWarning("cannot serve shim events on {Path}: {Error}", _settings.TtrpcAddress, e.Message);
         }
     }
 

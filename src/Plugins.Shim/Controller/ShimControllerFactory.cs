@@ -8,7 +8,7 @@ namespace Isola.Plugins.Shim.Controller;
 /// <summary>The <c>shim</c> controller kind: pause-container sandboxes on containerd-shim-runc-v2.</summary>
 internal sealed class ShimControllerFactory : ISandboxControllerFactory
 {
-    /// <summary>Where the per-host events sockets live (kept short: Unix socket paths are limited to 108 bytes).</summary>
+    /// <summary>Where the events sockets live, and the -address shims hash (kept short: Unix socket paths are limited to 108 bytes).</summary>
     internal const string EventsDirectory = "/run/isola/shim";
 
     public string Name => "shim";
@@ -20,28 +20,34 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
     }
 
     /// <summary>
-    /// The -address a shim is given and the TTRPC_ADDRESS it publishes events to. The -address derives from the state
-    /// root and runtime name only, because the shim hashes it into its socket path and a later host process must
-    /// find the same shims. The events socket is this controller's own (pid and a random suffix): a CLI host that
-    /// comes and goes must never unlink the socket a long-running `isola serve` listens on.
+    /// What shims of one state root and runtime are given. The -address derives from the state root and runtime name
+    /// only, because the shim hashes it into its socket path and a later host process must find the same shims. The
+    /// events socket (TTRPC_ADDRESS) is containerd's convention, the -address plus ".ttrpc": one stable path for every
+    /// host process of the root and runtime (see <see cref="Events.EventsEndpoint"/>). The default namespace and each
+    /// pod's cgroup leaf carry a hash of the full state root, because runc keys its state by namespace and id and
+    /// cgroups by path: two state roots with the same sandbox id must never touch each other's pods.
     /// </summary>
-    /// <remarks>
-    /// A shim keeps the TTRPC_ADDRESS it was started with, so once the process that started a pod exits, that pod's
-    /// shim publishes to a dead socket (it retries, then drops the event). Nothing is lost: exits are observed through
-    /// Task.Wait, not through events.
-    /// </remarks>
     internal static ShimSettings SettingsFor(ShimControllerOptions options, string stateRoot, string runtimeName)
     {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(stateRoot) + "\0" + runtimeName)))[..16];
-        var address = Path.Combine(EventsDirectory, hash + ".sock");
-        // Random, not a counter: every host in a process loads the plugin into its own load context, with its own statics.
-        var events = Path.Combine(EventsDirectory, $"events-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}.sock");
+        var root = Path.GetFullPath(stateRoot);
+        var address = Path.Combine(EventsDirectory, Hash(root + "\0" + runtimeName)[..16] + ".sock");
+        var tag = Hash(root)[..12];
         return new ShimSettings
         {
             ShimBinary = options.ShimBinary,
-            Namespace = options.Namespace,
+            Namespace = options.Namespace ?? DefaultNamespace(tag),
             ContainerdAddress = address,
-            TtrpcAddress = events,
+            TtrpcAddress = address + ".ttrpc",
+            StateRootTag = tag,
         };
     }
+
+    /// <summary>The containerd namespace of a state root whose configuration names none.</summary>
+    internal static string DefaultNamespace(string stateRootTag) => "isola-" + stateRootTag;
+
+    /// <summary>True for a name <see cref="DefaultNamespace"/> makes (isola- and 12 lower-case hex digits).</summary>
+    internal static bool IsDefaultNamespace(string name) =>
+        name.Length == 18 && name.StartsWith("isola-", StringComparison.Ordinal) && name[6..].All(char.IsAsciiHexDigitLower);
+
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

@@ -15,8 +15,14 @@ internal sealed partial record ShimControllerOptions
     /// <summary>The parent cgroup of each sandbox's cgroup (cgroupsPath = parent/sandbox-id).</summary>
     public string CgroupParent { get; init; } = "/isola";
 
-    /// <summary>The containerd namespace shims are started in; runc state lives under /run/containerd/runc/NAMESPACE.</summary>
-    public string Namespace { get; init; } = "isola";
+    /// <summary>The containerd namespace shims are started in; runc state lives under /run/containerd/runc/NAMESPACE.
+    /// Null (the default): one per state root (<see cref="ShimControllerFactory.SettingsFor"/>), so two state roots never
+    /// share runc containers.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>Listen for the shims' events while this host lives (see Events/EventsEndpoint.cs). For a long-lived host
+    /// that wants them; others leave the endpoint refusing connections, which costs a shim nothing.</summary>
+    public bool ServeEvents { get; init; }
 
     /// <summary>The pause binary; by default the isola-pause built next to this plugin.</summary>
     public string? PauseBinary { get; init; }
@@ -24,7 +30,7 @@ internal sealed partial record ShimControllerOptions
     /// <summary>Binds and validates the options, naming the bad key (<paramref name="path"/>:Key) in the error.</summary>
     public static ShimControllerOptions Bind(IConfiguration section, string path)
     {
-        var known = new[] { nameof(Runtime), nameof(ShimBinary), nameof(CgroupParent), nameof(Namespace), nameof(PauseBinary) };
+        var known = new[] { nameof(Runtime), nameof(ShimBinary), nameof(CgroupParent), nameof(Namespace), nameof(PauseBinary), nameof(ServeEvents) };
         foreach (var child in section.GetChildren())
         {
             if (!known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
@@ -43,6 +49,16 @@ internal sealed partial record ShimControllerOptions
             PauseBinary = section[nameof(PauseBinary)],
         };
 
+        if (section[nameof(ServeEvents)] is { } serve)
+        {
+            options = options with
+            {
+                ServeEvents = bool.TryParse(serve, out var on)
+                    ? on
+                    : throw IsolaException.InvalidArgument($"{path}:{nameof(ServeEvents)}: '{serve}' is not true or false"),
+            };
+        }
+
         if (options.Runtime is not ("runc" or "crun") && !(Path.IsPathFullyQualified(options.Runtime) && File.Exists(options.Runtime)))
         {
             throw IsolaException.InvalidArgument($"{path}:{nameof(Runtime)}: '{options.Runtime}' is not runc, crun or an existing absolute path");
@@ -58,7 +74,7 @@ internal sealed partial record ShimControllerOptions
             throw IsolaException.InvalidArgument($"{path}:{nameof(CgroupParent)}: '{options.CgroupParent}' must be an absolute cgroup path like /isola (letters, digits, '.', '_', '-')");
         }
 
-        if (!NamespacePattern().IsMatch(options.Namespace))
+        if (options.Namespace is { } ns && !NamespacePattern().IsMatch(ns))
         {
             throw IsolaException.InvalidArgument($"{path}:{nameof(Namespace)}: '{options.Namespace}' is not a valid containerd namespace (letters, digits, '.', '_', '-'; up to 76)");
         }

@@ -78,6 +78,43 @@ internal static class ShimProcesses
         return null;
     }
 
+    /// <summary>The TTRPC_ADDRESS of every live containerd shim on the machine: the events endpoints still needed.</summary>
+    public static HashSet<string> EventsAddressesOfLiveShims()
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _))
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                var argv0 = cmdline.IndexOf('\0') is var end and >= 0 ? cmdline[..end] : cmdline;
+                if (!argv0.Contains("containerd-shim", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                foreach (var variable in File.ReadAllText(Path.Combine(dir, "environ")).Split('\0'))
+                {
+                    if (variable.StartsWith("TTRPC_ADDRESS=", StringComparison.Ordinal))
+                    {
+                        found.Add(variable["TTRPC_ADDRESS=".Length..]);
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // gone, or not ours to read
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>True when <paramref name="pid"/> is alive (not a zombie) and is that shim.</summary>
     public static bool IsShim(int pid, string id, string ns, string containerdAddress)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Isola.Plugins.Shim.Events;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Plugins.Shim.Launcher;
@@ -9,8 +10,7 @@ namespace Isola.Plugins.Shim.Launcher;
 /// </summary>
 internal sealed class ShimLauncher
 {
-    private readonly ShimSettings _settings;
-    private readonly Func<string> _eventsAddress;
+    private readonly EventsEndpoint _events;
     private readonly ILogger _logger;
 
     /// <summary>The file `shim start` writes the shim's Task API address to, in the bundle.</summary>
@@ -29,13 +29,11 @@ internal sealed class ShimLauncher
         }
     }
 
-    /// <param name="settings">The shim binary and the addresses it is given.</param>
-    /// <param name="eventsAddress">The TTRPC_ADDRESS for a shim: the events socket, listening once this returns.</param>
+    /// <param name="events">The TTRPC_ADDRESS shims are given, prepared before each launch.</param>
     /// <param name="logger">Where shim failures are logged.</param>
-    public ShimLauncher(ShimSettings settings, Func<string> eventsAddress, ILogger logger)
+    public ShimLauncher(EventsEndpoint events, ILogger logger)
     {
-        _settings = settings;
-        _eventsAddress = eventsAddress;
+        _events = events;
         _logger = logger;
     }
 
@@ -44,36 +42,44 @@ internal sealed class ShimLauncher
     /// (the runc shim reads its options from stdin until EOF). The bundle's <c>log</c> FIFO must already be open for
     /// reading (see <see cref="ShimLogDrain"/>): the daemonised shim opens it for writing.
     /// </summary>
-    public async Task<ShimStartResult> StartAsync(string id, string bundle, CancellationToken cancellationToken)
+    public async Task<ShimStartResult> StartAsync(string id, string bundle, ShimSettings settings, CancellationToken cancellationToken)
     {
-        var (exit, stdout, stderr) = await RunAsync(bundle, ["-id", id, "start"], cancellationToken).ConfigureAwait(false);
-        if (exit != 0)
+        int exit;
+        string stdout, stderr;
+        // The endpoint must exist before the shim reads TTRPC_ADDRESS, and stay until the shim shows in /proc.
+        using (_events.Prepare())
         {
-            throw IsolaException.Internal($"sandbox '{id}': {_settings.ShimBinary} start exited with {exit}: {FirstLine(stderr)}");
+            (exit, stdout, stderr) = await RunAsync(bundle, settings, ["-id", id, "start"], cancellationToken).ConfigureAwait(false);
         }
 
-        return ShimStartResult.Parse(stdout, _settings.ShimBinary);
+        if (exit != 0)
+        {
+            throw IsolaException.Internal($"sandbox '{id}': {settings.ShimBinary} start exited with {exit}: {FirstLine(stderr)}");
+        }
+
+        return ShimStartResult.Parse(stdout, settings.ShimBinary);
     }
 
     /// <summary><c>SHIM ... -id ID -bundle BUNDLE delete</c>: force-deletes the container in the OCI runtime and
     /// unmounts its rootfs, for when the shim is gone. A container already gone is not an error.</summary>
-    public async Task DeleteAsync(string id, string bundle, CancellationToken cancellationToken)
+    public async Task DeleteAsync(string id, string bundle, ShimSettings settings, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(bundle))
         {
             return;
         }
 
-        var (exit, _, stderr) = await RunAsync(bundle, ["-id", id, "-bundle", bundle, "delete"], cancellationToken).ConfigureAwait(false);
+        var (exit, _, stderr) = await RunAsync(bundle, settings, ["-id", id, "-bundle", bundle, "delete"], cancellationToken).ConfigureAwait(false);
         if (exit != 0)
         {
-            _logger.LogDebug("{Shim} delete of '{Id}' exited with {Exit}: {Error}", _settings.ShimBinary, id, exit, FirstLine(stderr));
+            _logger.LogDebug("{Shim} delete of '{Id}' exited with {Exit}: {Error}", settings.ShimBinary, id, exit, FirstLine(stderr));
         }
     }
 
-    private async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string bundle, IReadOnlyList<string> args, CancellationToken cancellationToken)
+    private async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string bundle, ShimSettings settings, IReadOnlyList<string> args,
+        CancellationToken cancellationToken)
     {
-        var psi = new ProcessStartInfo(_settings.ShimBinary)
+        var psi = new ProcessStartInfo(settings.ShimBinary)
         {
             WorkingDirectory = bundle,
             RedirectStandardInput = true,
@@ -81,7 +87,7 @@ internal sealed class ShimLauncher
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "-namespace", _settings.Namespace, "-address", _settings.ContainerdAddress, "-publish-binary", _settings.PublishBinary })
+        foreach (var arg in new[] { "-namespace", settings.Namespace, "-address", settings.ContainerdAddress, "-publish-binary", settings.PublishBinary })
         {
             psi.ArgumentList.Add(arg);
         }
@@ -92,9 +98,9 @@ internal sealed class ShimLauncher
         }
 
         // containerd's environment for shims: 1.x reads TTRPC_ADDRESS; 2.x also GRPC_ADDRESS, NAMESPACE, MAX_SHIM_VERSION.
-        psi.Environment["TTRPC_ADDRESS"] = _eventsAddress();
-        psi.Environment["GRPC_ADDRESS"] = _settings.ContainerdAddress;
-        psi.Environment["NAMESPACE"] = _settings.Namespace;
+        psi.Environment["TTRPC_ADDRESS"] = _events.Path;
+        psi.Environment["GRPC_ADDRESS"] = settings.ContainerdAddress;
+        psi.Environment["NAMESPACE"] = settings.Namespace;
         psi.Environment["MAX_SHIM_VERSION"] = "2";
 
         Process process;
@@ -104,7 +110,7 @@ internal sealed class ShimLauncher
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            throw IsolaException.Unavailable($"cannot run shim binary {_settings.ShimBinary}: {e.Message} (install containerd, or set Options:ShimBinary)", e);
+            throw IsolaException.Unavailable($"cannot run shim binary {settings.ShimBinary}: {e.Message} (install containerd, or set Options:ShimBinary)", e);
         }
 
         using (process)
@@ -128,9 +134,10 @@ internal sealed class ShimLauncher
         }
     }
 
+    // Errors are one line: the first the binary printed (what failed; later lines are usually context or usage).
     private static string FirstLine(string text)
     {
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return lines.Length == 0 ? "(no output)" : lines[^1];
+        return lines.Length == 0 ? "(no output)" : lines[0];
     }
 }

@@ -13,8 +13,12 @@ internal sealed record ShimSettings
     /// host serves nothing there.</summary>
     public required string ContainerdAddress { get; init; }
 
-    /// <summary>Where this host serves containerd.services.events.ttrpc.v1.Events (TTRPC_ADDRESS).</summary>
+    /// <summary>The events endpoint shims publish to (TTRPC_ADDRESS): one stable socket path per state root and
+    /// runtime, served by a host that wants events and otherwise refusing connections (see Events/EventsEndpoint.cs).</summary>
     public required string TtrpcAddress { get; init; }
+
+    /// <summary>A short hash of the state root's full path: the default namespace and each pod's cgroup leaf carry it.</summary>
+    public required string StateRootTag { get; init; }
 
     /// <summary>-publish-binary: the legacy event publisher. 1.x+ shims publish over TTRPC_ADDRESS instead, so this
     /// is a program that accepts any arguments and drops the event.</summary>

@@ -105,9 +105,10 @@ internal sealed class ShimHost : IAsyncDisposable
             try
             {
                 var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ').Trim();
-                var cgroup = File.ReadAllText(Path.Combine(proc, "cgroup"));
-                if (cmdline.Length > 0 && (cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) ||
-                                           cgroup.Contains($"{CgroupParent}/{sandboxId}", StringComparison.Ordinal)))
+                var inPod = File.ReadAllLines(Path.Combine(proc, "cgroup")).Select(l => l[(l.LastIndexOf(':') + 1)..])
+                    .Any(path => path.StartsWith(CgroupParent + "/", StringComparison.Ordinal) &&
+                                 IsPodLeaf(path[(CgroupParent.Length + 1)..].Split('/')[0], sandboxId));
+                if (cmdline.Length > 0 && (cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) || inPod))
                 {
                     found.Add($"process {Path.GetFileName(proc)}: {cmdline}");
                 }
@@ -121,13 +122,9 @@ internal sealed class ShimHost : IAsyncDisposable
         found.AddRange(ids.Select(id => Path.Combine("/run/containerd/runc", Namespace, id)).Where(Directory.Exists).Select(d => $"runc state {d}"));
         found.AddRange(File.ReadLines("/proc/self/mountinfo").Where(l => l.Contains(Work, StringComparison.Ordinal))
             .Select(l => $"mount {l}"));
-        foreach (var hierarchy in Directory.EnumerateDirectories("/sys/fs/cgroup"))
+        foreach (var parent in Directory.EnumerateDirectories("/sys/fs/cgroup").Select(h => Path.Combine(h, CgroupParent.TrimStart('/'))).Where(Directory.Exists))
         {
-            var dir = Path.Combine(hierarchy, CgroupParent.TrimStart('/'), sandboxId);
-            if (Directory.Exists(dir))
-            {
-                found.Add($"cgroup {dir}");
-            }
+            found.AddRange(Directory.EnumerateDirectories(parent).Where(d => IsPodLeaf(Path.GetFileName(d), sandboxId)).Select(d => $"cgroup {d}"));
         }
 
         if (Directory.Exists(Path.Combine(Root, sandboxId)))
@@ -143,6 +140,9 @@ internal sealed class ShimHost : IAsyncDisposable
 
         return found;
     }
+
+    // The shim controller names a pod's cgroup ROOTTAG-ID under the parent (plain ID for sandboxes recorded before).
+    private static bool IsPodLeaf(string leaf, string sandboxId) => leaf == sandboxId || leaf.EndsWith("-" + sandboxId, StringComparison.Ordinal);
 
     private static async Task<IsolaHost> BuildAsync(string work)
     {

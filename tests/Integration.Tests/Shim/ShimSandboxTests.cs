@@ -69,7 +69,9 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
         var address = sandbox.Info.TaskAddress;
-        Assert.NotEmpty(_host.Leftovers(sandbox.Id, [c.Id], address));
+        var live = _host.Leftovers(sandbox.Id, [c.Id], address);
+        // The check sees every part of a live pod: shim and pause processes, runc state, cgroups, the shim socket.
+        Assert.All(new[] { "process", "runc state", "cgroup", "shim socket" }, kind => Assert.Contains(live, l => l.StartsWith(kind + " ", StringComparison.Ordinal)));
 
         await sandbox.StopAsync(TimeSpan.FromSeconds(2));
         await sandbox.StopAsync(TimeSpan.FromSeconds(2));

@@ -13,10 +13,10 @@ internal static class Leftovers
         var found = new List<string>();
         var ids = containerIds.Append(sandboxId).ToList();
         found.AddRange(Processes(sandboxId).Select(p => $"process {p}"));
+        // Any namespace: the default one derives from the state root, and a test may use it.
         foreach (var id in ids)
         {
-            var state = Path.Combine("/run/containerd/runc", PodHarness.Namespace, id);
-            if (Directory.Exists(state))
+            foreach (var state in Directory.Exists(RuncRoot) ? Directory.GetDirectories(RuncRoot).Select(ns => Path.Combine(ns, id)).Where(Directory.Exists) : [])
             {
                 found.Add($"runc state {state}");
             }
@@ -30,7 +30,8 @@ internal static class Leftovers
             }
         }
 
-        foreach (var dir in CgroupCleaner.Locations($"{PodHarness.CgroupParent}/{sandboxId}").Where(Directory.Exists))
+        foreach (var dir in CgroupCleaner.Locations(PodHarness.CgroupParent).Where(Directory.Exists).SelectMany(Directory.EnumerateDirectories)
+                     .Where(d => IsLeafOf(Path.GetFileName(d), sandboxId)))
         {
             found.Add($"cgroup {dir}");
         }
@@ -51,8 +52,28 @@ internal static class Leftovers
     public static List<string> Of(SandboxContext sandbox, IEnumerable<string> containerIds, string? shimSocket) =>
         Of(sandbox.Id, sandbox.StateDirectory, containerIds, shimSocket);
 
+    /// <summary>True when <paramref name="pid"/> has exited: no /proc entry, or a zombie its parent (for a daemonised shim,
+    /// the machine's init) has not reaped yet.</summary>
+    public static bool Gone(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The socket path in a task address like ttrpc+unix:///run/containerd/s/HASH.</summary>
     public static string SocketOf(string taskAddress) => taskAddress[(taskAddress.IndexOf("unix://", StringComparison.Ordinal) + 7)..];
+
+    private const string RuncRoot = "/run/containerd/runc";
+
+    /// <summary>True for a pod cgroup leaf of <paramref name="sandboxId"/>: the id itself, or TAG-id as the controller names it.</summary>
+    public static bool IsLeafOf(string leaf, string sandboxId) => leaf == sandboxId || leaf.EndsWith("-" + sandboxId, StringComparison.Ordinal);
 
     /// <summary>Processes whose command line names the sandbox (its shim) or whose cgroup is the sandbox's (pause, containers).</summary>
     public static List<string> Processes(string sandboxId)
@@ -70,8 +91,10 @@ internal static class Leftovers
             {
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim();
                 var cgroup = File.ReadAllText(Path.Combine(dir, "cgroup"));
-                if (cmdline.Length > 0 && (cmdline.Contains($"-id {sandboxId}", StringComparison.Ordinal) ||
-                                           cgroup.Contains($"{PodHarness.CgroupParent}/{sandboxId}", StringComparison.Ordinal)))
+                var inPod = cgroup.Split('\n').Select(l => l[(l.LastIndexOf(':') + 1)..]).Any(path =>
+                    path.StartsWith(PodHarness.CgroupParent + "/", StringComparison.Ordinal) &&
+                    IsLeafOf(path[(PodHarness.CgroupParent.Length + 1)..].Split('/')[0], sandboxId));
+                if (cmdline.Length > 0 && (cmdline.Contains($"-id {sandboxId}", StringComparison.Ordinal) || inPod))
                 {
                     found.Add($"{pid} {cmdline}");
                 }

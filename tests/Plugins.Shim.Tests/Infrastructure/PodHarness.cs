@@ -43,6 +43,10 @@ internal sealed class PodHarness : IAsyncDisposable
 
     public string StateRoot { get; }
 
+    /// <summary>The shim settings the harness's controllers get (binary, namespace, addresses).</summary>
+    public Launcher.ShimSettings Settings => ShimControllerFactory.SettingsFor(
+        ShimControllerOptions.Bind(new ConfigurationBuilder().AddInMemoryCollection(_config).Build(), "test"), StateRoot, "runc");
+
     public ShimController Controller { get; }
 
     public ShimTaskExecutor Executor { get; } = new(TimeSpan.FromSeconds(30));

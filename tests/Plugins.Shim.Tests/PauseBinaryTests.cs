@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Isola.Plugins.Shim.Controller;
+using Isola.Plugins.Shim.Tests.Infrastructure;
+
+namespace Isola.Plugins.Shim.Tests;
+
+/// <summary>The pause is built from Pause/pause.c by the plugin's csproj; no binary of it lives in git.</summary>
+[Collection(ShimCollection.Name)]
+public sealed class PauseBinaryTests : IAsyncLifetime
+{
+    private readonly PodHarness _pods = new();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await _pods.DisposeAsync();
+
+    [Fact]
+    public void No_executable_binary_is_tracked_under_src()
+    {
+        var (exit, output) = Run("git", Prerequisites.RepoRoot(), "ls-files", "-z", "src");
+        Assert.True(exit == 0, "git ls-files failed: " + output);
+
+        var elf = output.Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            .Select(f => Path.Combine(Prerequisites.RepoRoot(), f))
+            .Where(f => File.Exists(f) && IsElf(f))
+            .ToList();
+
+        Assert.Empty(elf);
+    }
+
+    [Fact]
+    public async Task The_pause_a_bundle_gets_by_default_is_what_gcc_builds_from_pause_c()
+    {
+        var source = Path.Combine(Prerequisites.RepoRoot(), "src", "Plugins.Shim");
+        var built = Path.Combine(_pods.StateRoot, "isola-pause.expected");
+        // The csproj's own command, from the project directory (gcc records the source name it is given).
+        var (exit, output) = Run("gcc", source, "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", built, "Pause/pause.c");
+        Assert.True(exit == 0, "gcc failed: " + output);
+        var sandbox = _pods.NewContext();
+
+        await _pods.Controller.CreateAsync(sandbox, CancellationToken.None);
+        var inBundle = Path.Combine(sandbox.ControllerData[ControllerDataKeys.Bundle], "rootfs", "pause");
+
+        Assert.Equal(await File.ReadAllBytesAsync(built), await File.ReadAllBytesAsync(inBundle));
+        await _pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
+    }
+
+    private static bool IsElf(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        return file.Read(magic) == 4 && magic.SequenceEqual((ReadOnlySpan<byte>)[0x7f, (byte)'E', (byte)'L', (byte)'F']);
+    }
+
+    private static (int Exit, string Output) Run(string file, string cwd, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { WorkingDirectory = cwd, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr.Result);
+    }
+}
