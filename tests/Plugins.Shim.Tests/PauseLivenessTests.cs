@@ -88,6 +88,36 @@ public sealed class PauseLivenessTests : IAsyncLifetime
         await _pods.TeardownAsync(sandbox);
     }
 
+    [Fact]
+    public async Task Start_waits_for_the_pause_itself_to_catch_SIGTERM_not_for_runc_init_before_its_exec()
+    {
+        // runc init is a Go program whose runtime catches SIGTERM, and Task Start may return before it execs the pause:
+        // a SIGTERM it takes is lost. A process that catches SIGTERM but is not the pause must not count.
+        using var other = Process.Start("sh", ["-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"]);
+        try
+        {
+            for (var i = 0; i < 100 && !CatchesSigTerm(other.Id); i++)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.True(CatchesSigTerm(other.Id), "the stand-in does not catch SIGTERM");
+            Assert.False(PauseSignals.IsReady((uint)other.Id));
+        }
+        finally
+        {
+            other.Kill();
+        }
+
+        var sandbox = await _pods.RunSandboxAsync();
+        Assert.True(PauseSignals.IsReady(uint.Parse(sandbox.ControllerData[ControllerDataKeys.PausePid], CultureInfo.InvariantCulture)));
+        await _pods.TeardownAsync(sandbox);
+    }
+
+    private static bool CatchesSigTerm(int pid) =>
+        File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("SigCgt:", StringComparison.Ordinal)) is var line &&
+        (ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & (1UL << 14)) != 0;
+
     // A tracer in C: PTRACE_SEIZE the pid, say so, wait for stdin to close, then reap the tracee and exit.
     private Process StartTracer(int pid)
     {

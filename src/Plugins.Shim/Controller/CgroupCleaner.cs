@@ -66,6 +66,9 @@ internal static class CgroupCleaner
         return signalled;
     }
 
+    /// <summary>True while any process is in <paramref name="cgroupsPath"/> or below it, in any hierarchy.</summary>
+    public static bool HasMembers(string cgroupsPath) => Members(Locations(cgroupsPath)).Count > 0;
+
     // The processes in each location and its descendants (v1 lists the same process in every hierarchy); never this one.
     private static HashSet<int> Members(IEnumerable<string> locations)
     {

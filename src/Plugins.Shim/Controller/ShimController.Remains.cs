@@ -128,7 +128,7 @@ internal sealed partial class ShimController
                 _logger.LogWarning("sandbox {Id}: killed pids {Pids} left in cgroup {Cgroup}", sandbox.Id, string.Join(", ", killed), cgroupsPath);
             }
 
-            podEmpty = true;
+            podEmpty = !CgroupCleaner.HasMembers(cgroupsPath);
         }
 
         if (FindShim(sandbox, shimAddress) is { } shimPid)
@@ -145,7 +145,7 @@ internal sealed partial class ShimController
             {
                 if (!podEmpty)
                 {
-                    _logger.LogWarning("sandbox {Id}: runc state {State} left (the pod's cgroup is unknown, so its processes may run)", sandbox.Id, RuncStateOf(sandbox, id));
+                    _logger.LogWarning("sandbox {Id}: runc state {State} left (its processes may still run: the pod's cgroup is unknown or not empty)", sandbox.Id, RuncStateOf(sandbox, id));
                     continue;
                 }
 
