@@ -54,8 +54,13 @@ public sealed class RealShimTests : IDisposable
         Assert.Equal(0, (await Isola("container", "run", _id, "--rootfs", Rootfs, "--id", _id + "-svc", "-d", "--", "sleep", "300")).Code);
         Assert.Equal((0, "in exec\n"), Trim(await Isola("container", "exec", _id, _id + "-svc", "--", "sh", "-c", "echo in exec")));
         Assert.Equal((0, $"{_id}\n"), Trim(await Isola("sandbox", "rm", _id)));
-        var (_, runcList) = TestPluginBuild.Run("runc", ["--root", "/run/containerd/runc/isola", "list", "-q"]);
-        Assert.DoesNotContain(_id, runcList);
+        // The runc namespace is per state root: look in every one.
+        foreach (var ns in Directory.Exists("/run/containerd/runc") ? Directory.GetDirectories("/run/containerd/runc") : [])
+        {
+            var (_, runcList) = TestPluginBuild.Run("runc", ["--root", ns, "list", "-q"]);
+            Assert.DoesNotContain(_id, runcList);
+        }
+
         Assert.False(Directory.Exists(Path.Combine(_base, "state", _id)));
     }
 
