@@ -37,6 +37,11 @@ public interface IVmInstance : IAsyncDisposable
     /// <summary>Stops the VMM: a management "quit", then SIGKILL after <paramref name="grace"/>. Idempotent.</summary>
     Task StopAsync(TimeSpan grace, CancellationToken cancellationToken);
 
+    /// <summary>VMM-specific facts for a verbose status (the host threads of the vCPUs, say). None by default, so a
+    /// VMM built against contract 1.0 still loads.</summary>
+    Task<IReadOnlyDictionary<string, string>> DetailsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>());
+
     /// <summary>Blocks until the VMM process exits.</summary>
     Task<ExitStatus> WaitAsync(CancellationToken cancellationToken);
 }

@@ -9,6 +9,11 @@ public interface IVmm
     /// <summary>The name configuration selects (case-insensitive, unique across loaded plugins).</summary>
     string Name { get; }
 
+    /// <summary>This VMM, logging through <paramref name="loggerFactory"/>: plugins register VMMs before the host's
+    /// logger factory exists, and a controller that uses one calls this with the one it was given. The default
+    /// returns the VMM unchanged.</summary>
+    IVmm WithLoggerFactory(Microsoft.Extensions.Logging.ILoggerFactory loggerFactory) => this;
+
     /// <summary>The command line <see cref="LaunchAsync"/> would run, for inspection and golden tests.</summary>
     IReadOnlyList<string> BuildCommandLine(VmLaunchSpec spec);
 

@@ -74,4 +74,9 @@ public sealed record NetDeviceSpec(string Id, string TapName, string Mac);
 /// <param name="Kind">"block" or "net".</param>
 /// <param name="Slot">Where it went (bus/port or slot name), freed on unplug.</param>
 /// <param name="Source">The host path or tap.</param>
-public sealed record PluggedDevice(string Id, string Kind, string Slot, string Source);
+public sealed record PluggedDevice(string Id, string Kind, string Slot, string Source)
+{
+    /// <summary>Where the guest finds the device, when the VMM knows (a PCI address such as <c>0000:00:05.0</c>, as
+    /// Kuasar's hot_attach returns it); null otherwise, and the guest looks it up by <see cref="Slot"/>.</summary>
+    public string? GuestAddress { get; init; }
+}

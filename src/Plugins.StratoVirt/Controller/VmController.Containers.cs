@@ -61,7 +61,7 @@ internal sealed partial class VmController
                 var plugged = await vm.HotplugBlockAsync(new BlockDeviceSpec(deviceId, rootfs, request.Container.ReadOnlyRootfs), cancellationToken).ConfigureAwait(false);
                 SaveRecovery(sandbox, vm);
                 prepared = new PreparedContainer("block", deviceId);
-                mounts = [new Mount(ContainerRootfs.ProbeFsType(rootfs), GuestDeviceSource(vm, plugged), "",
+                mounts = [new Mount(ContainerRootfs.ProbeFsType(rootfs), GuestDeviceSource(plugged), "",
                     [request.Container.ReadOnlyRootfs ? "ro" : "rw", "driver=blk", "device=" + deviceId])];
             }
             else
@@ -105,10 +105,7 @@ internal sealed partial class VmController
         _logger.LogInformation("sandbox {Id}: container {Cid} purged", sandbox.Id, request.ContainerId);
     }
 
-    private static string GuestDeviceSource(IVmInstance vm, PluggedDevice plugged) =>
-        vm is QmpVmInstance q && q.SlotOf(plugged.Id) is { IsPci: true } slot
-            ? $"0000:00:{slot.PciSlot:x2}.0"
-            : plugged.Slot;
+    private static string GuestDeviceSource(PluggedDevice plugged) => plugged.GuestAddress ?? plugged.Slot;
 
     private static Dictionary<string, PreparedContainer> Containers(SandboxContext sandbox) =>
         sandbox.ControllerData.TryGetValue(ContainersKey, out var json)

@@ -183,9 +183,12 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
         {
             info["console"] = ConsoleLog(sandbox);
             info["plugged"] = JsonSerializer.Serialize(vm.Devices);
-            if (vm is QmpVmInstance q && status.Status != "shutdown")
+            if (status.Status != "shutdown")
             {
-                info["vcpu.threads"] = string.Join(',', await q.VcpuThreadsAsync(cancellationToken).ConfigureAwait(false));
+                foreach (var (key, value) in await vm.DetailsAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    info[key] = value;
+                }
             }
         }
 

@@ -27,11 +27,7 @@ internal sealed class VmControllerFactory : ISandboxControllerFactory
             throw IsolaException.InvalidArgument($"{context.ConfigPath}:Vmm = '{options.Vmm}': {e.Message}");
         }
 
-        if (vmm is QmpVmm ours)
-        {
-            vmm = ours.WithLoggers(context.LoggerFactory);
-        }
-
+        vmm = vmm.WithLoggerFactory(context.LoggerFactory);
         return new VmController(options, vmm, context.LoggerFactory.CreateLogger("Isola.Controllers.Vm." + context.RuntimeName));
     }
 }

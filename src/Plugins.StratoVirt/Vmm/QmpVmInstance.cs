@@ -64,7 +64,6 @@ internal sealed partial class QmpVmInstance : IVmInstance
     public IReadOnlyList<PluggedDevice> Devices => _slots.Devices;
 
     /// <summary>The slot a plugged device occupies, or null.</summary>
-    internal HotplugSlot? SlotOf(string deviceId) => _slots.Find(deviceId) is { } d ? _slots.SlotOf(d) : null;
 
     public IReadOnlyDictionary<string, string> RecoveryData
     {
@@ -105,6 +104,10 @@ internal sealed partial class QmpVmInstance : IVmInstance
         var reply = await ExecuteAsync(stratovirt ? "query-cpus" : "query-cpus-fast", null, cancellationToken).ConfigureAwait(false) as JsonArray;
         return [.. (reply ?? []).Select(c => c?[stratovirt ? "thread_id" : "thread-id"]?.GetValue<int>() ?? 0)];
     }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyDictionary<string, string>> DetailsAsync(CancellationToken cancellationToken) =>
+        new Dictionary<string, string> { ["vcpu.threads"] = string.Join(',', await VcpuThreadsAsync(cancellationToken).ConfigureAwait(false)) };
 
     public async Task PauseAsync(CancellationToken cancellationToken) =>
         await ExecuteAsync("stop", null, cancellationToken).ConfigureAwait(false);

@@ -30,6 +30,9 @@ internal abstract class QmpVmm : IVmm
     /// <summary>The same VMM logging to <paramref name="loggers"/> (plugins register before a logger factory exists).</summary>
     public abstract QmpVmm WithLoggers(ILoggerFactory loggers);
 
+    /// <inheritdoc />
+    public IVmm WithLoggerFactory(ILoggerFactory loggerFactory) => WithLoggers(loggerFactory);
+
     /// <summary>The hot-plug slots the VM has.</summary>
     internal IReadOnlyList<HotplugSlot> Slots(VmLaunchSpec spec, VmSettings settings) => _dialect.HotplugSlots(spec, settings);
 

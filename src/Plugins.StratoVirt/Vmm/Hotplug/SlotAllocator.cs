@@ -18,7 +18,10 @@ internal sealed class SlotAllocator
         _slots = slots;
         foreach (var d in plugged)
         {
-            _used[d.Slot] = d;
+            // Recovery data written before devices carried their guest address: derive it from the slot.
+            _used[d.Slot] = d.GuestAddress is null && slots.FirstOrDefault(s => s.Name == d.Slot) is { } slot
+                ? d with { GuestAddress = GuestAddressOf(slot) }
+                : d;
         }
     }
 
@@ -60,10 +63,13 @@ internal sealed class SlotAllocator
             var slot = _slots.FirstOrDefault(s => !_used.ContainsKey(s.Name)) ?? throw new IsolaException(
                 IsolaErrorCode.ResourceExhausted,
                 $"VM {vmId}: no free hot-plug slot for '{deviceId}' (all {_slots.Count} in use; raise HotplugSlots)");
-            _used[slot.Name] = new PluggedDevice(deviceId, kind, slot.Name, source);
+            _used[slot.Name] = new PluggedDevice(deviceId, kind, slot.Name, source) { GuestAddress = GuestAddressOf(slot) };
             return slot;
         }
     }
+
+    /// <summary>A device on a PCIe root port appears in the guest at that port's slot on bus 0.</summary>
+    internal static string? GuestAddressOf(HotplugSlot slot) => slot.IsPci ? $"0000:00:{slot.PciSlot:x2}.0" : null;
 
     /// <summary>Frees the slot held by <paramref name="deviceId"/>.</summary>
     public void Release(string deviceId)
