@@ -1,4 +1,5 @@
 using Isola.Hosting.Scripting;
+using Isola.TestSupport;
 
 namespace Isola.Host.Tests.Scripting;
 
@@ -6,13 +7,13 @@ namespace Isola.Host.Tests.Scripting;
 /// Integration.Tests/Scripting).</summary>
 public sealed class ExampleScriptsCompileTests
 {
-    public static TheoryData<string> Examples() => new(Directory.GetFiles(ExamplesDir(), "*.csx").Select(Path.GetFileName)!);
+    public static TheoryData<string> Examples() => new(Directory.GetFiles(RepoPaths.Examples, "*.csx").Select(Path.GetFileName)!);
 
     [Theory]
     [MemberData(nameof(Examples))]
     public void Example_compiles_cleanly(string name)
     {
-        var path = Path.Combine(ExamplesDir(), name);
+        var path = Path.Combine(RepoPaths.Examples, name);
         var compiled = RoslynScriptCompiler.Create().Compile(new ScriptSource(path, File.ReadAllText(path)), [], default);
 
         Assert.True(compiled.Diagnostics.Count == 0, string.Join('\n', compiled.Diagnostics));
@@ -25,20 +26,7 @@ public sealed class ExampleScriptsCompileTests
     {
         foreach (var name in new[] { "hello-sandbox.csx", "parallel-pods.csx", "custom-lifecycle.csx", "kuasar-vm.csx" })
         {
-            Assert.True(File.Exists(Path.Combine(ExamplesDir(), name)), name);
+            Assert.True(File.Exists(Path.Combine(RepoPaths.Examples, name)), name);
         }
-    }
-
-    internal static string ExamplesDir()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return Path.Combine(dir.FullName, "scripts", "examples");
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no Framework.sln above {AppContext.BaseDirectory}");
     }
 }
