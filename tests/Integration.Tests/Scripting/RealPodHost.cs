@@ -1,5 +1,5 @@
 using Isola.Hosting;
-using Isola.Hosting.Scripting;
+using Isola.Scripting;
 using Isola.TestSupport;
 using Microsoft.Extensions.Configuration;
 
