@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Isola.TestSupport;
 
 namespace Isola.Bench;
 
@@ -11,7 +12,7 @@ internal static class IsolaCommand
     {
         foreach (var config in new[] { "Release", "Debug" })
         {
-            var path = Path.Combine(RepoRoot(), "src", "Cli", "bin", config, "net10.0", "isola.dll");
+            var path = Path.Combine(RepoPaths.Root, "src", "Cli", "bin", config, "net10.0", "isola.dll");
             if (File.Exists(path))
             {
                 return path;
@@ -49,19 +50,6 @@ internal static class IsolaCommand
         }
 
         return elapsed;
-    }
-
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("run isola-bench from inside the repository");
     }
 
     /// <summary>The 1-minute load average (Linux), to tell a quiet run from a noisy one.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Isola.Bench;
+using Isola.TestSupport;
 
 // isola-bench            lists the benchmarks
 // isola-bench NAME ...   runs one and writes bench/results/NAME.json
@@ -30,7 +31,7 @@ using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
 var result = await bench.RunAsync(args[1..], cts.Token);
 
-var resultsDir = Path.Combine(FindRepoRoot(), "bench", "results");
+var resultsDir = Path.Combine(RepoPaths.FindRoot() ?? Directory.GetCurrentDirectory(), "bench", "results");
 Directory.CreateDirectory(resultsDir);
 var json = JsonSerializer.Serialize(new
 {
@@ -43,17 +44,3 @@ var json = JsonSerializer.Serialize(new
 await File.WriteAllTextAsync(Path.Combine(resultsDir, $"{result.Name}.json"), json);
 Console.WriteLine(json);
 return 0;
-
-static string FindRepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-        {
-            return dir.FullName;
-        }
-    }
-
-    return Directory.GetCurrentDirectory();
-}
-

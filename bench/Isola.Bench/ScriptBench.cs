@@ -1,3 +1,4 @@
+using Isola.TestSupport;
 using static Isola.Bench.IsolaCommand;
 
 namespace Isola.Bench;
@@ -90,7 +91,7 @@ internal sealed class ScriptBench : IBenchmark
     /// <summary>hello-sandbox.csx minus the sandbox: the same #load and rootfs helper, so compile and load cost match.</summary>
     private static string WriteScript(string work)
     {
-        var examples = Path.Combine(RepoRoot(), "scripts", "examples");
+        var examples = RepoPaths.Examples;
         Directory.CreateDirectory(Path.Combine(work, "lib"));
         File.Copy(Path.Combine(examples, "lib", "busybox.csx"), Path.Combine(work, "lib", "busybox.csx"));
         var script = Path.Combine(work, "hello-nosandbox.csx");

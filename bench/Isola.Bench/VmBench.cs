@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Isola.Hosting;
+using Isola.TestSupport;
 using Microsoft.Extensions.Configuration;
 
 namespace Isola.Bench;
@@ -180,13 +181,7 @@ internal sealed class VmBench : IBenchmark
 
     private static Dictionary<string, string?> Configuration(string root, string plugins)
     {
-        var repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "Framework.sln")))
-        {
-            repo = Path.GetDirectoryName(repo.TrimEnd('/')) ?? throw new InvalidOperationException("repository root not found");
-        }
-
-        var guest = Path.Combine(repo, "artifacts", "guest");
+        var guest = RepoPaths.Combine("artifacts", "guest");
         if (!File.Exists(Path.Combine(guest, "vmlinux")))
         {
             throw new InvalidOperationException($"no test guest in {guest}: run scripts/guest/build-guest");
@@ -197,7 +192,7 @@ internal sealed class VmBench : IBenchmark
         if (!Directory.Exists(source))
         {
             // The layout the plugin's own build writes (artifacts/plugins/<assembly>/).
-            source = Path.Combine(repo, "artifacts", "plugins", "Isola.Plugins.StratoVirt");
+            source = RepoPaths.Combine("artifacts", "plugins", "Isola.Plugins.StratoVirt");
         }
 
         Directory.CreateDirectory(Path.Combine(plugins, "Isola.Plugins.StratoVirt"));

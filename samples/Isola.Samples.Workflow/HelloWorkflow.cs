@@ -1,4 +1,4 @@
-using Isola.Hosting;
+using Isola.Scripting;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Samples.Workflow;

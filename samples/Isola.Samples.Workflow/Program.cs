@@ -1,6 +1,6 @@
 using Isola;
 using Isola.Hosting;
-using Isola.Hosting.Scripting;
+using Isola.Scripting;
 using Isola.Samples.Workflow;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,4 +1,5 @@
 using Isola.Plugins.Shim.Tests.Infrastructure;
+using Isola.TestSupport;
 
 namespace Isola.Plugins.Shim.Tests;
 
@@ -30,7 +31,7 @@ public sealed class ScaleAndRuntimeTests(RootfsFixture rootfs)
     [Fact]
     public async Task Containers_created_through_the_executor_run_under_the_pods_OCI_runtime()
     {
-        var runc = Prerequisites.Which("runc")!;
+        var runc = Peers.Which("runc")!;
         await using var pods = new PodHarness(new Dictionary<string, string?> { ["Runtime"] = runc });
         var sandbox = await pods.RunSandboxAsync();
         await using var client = await pods.TaskClientAsync(sandbox);
@@ -48,7 +49,7 @@ public sealed class ScaleAndRuntimeTests(RootfsFixture rootfs)
     [Fact]
     public async Task Crun_is_the_OCI_runtime_the_shim_runs_when_selected()
     {
-        if (Prerequisites.Which("crun") is null)
+        if (Peers.Which("crun") is null)
         {
             Assert.Fail("crun is missing: install the Debian package crun (scripts/setup does)");
         }

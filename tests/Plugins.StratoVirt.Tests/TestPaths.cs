@@ -1,3 +1,5 @@
+using Isola.TestSupport;
+
 namespace Isola.Plugins.StratoVirt.Tests;
 
 /// <summary>Temp directories and the test guest built by scripts/guest/build-guest.</summary>
@@ -13,26 +15,10 @@ internal static class TestPaths
         return dir;
     }
 
-    public static string RepoRoot
-    {
-        get
-        {
-            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            {
-                if (File.Exists(Path.Combine(d.FullName, "Framework.sln")))
-                {
-                    return d.FullName;
-                }
-            }
-
-            throw new InvalidOperationException("cannot find the repository root (Framework.sln) above " + AppContext.BaseDirectory);
-        }
-    }
-
     /// <summary>The guest kernel and initramfs; fails with what to run when they are missing.</summary>
     public static (string Kernel, string Initrd) Guest()
     {
-        var dir = Environment.GetEnvironmentVariable("ISOLA_GUEST_DIR") ?? Path.Combine(RepoRoot, "artifacts", "guest");
+        var dir = Environment.GetEnvironmentVariable("ISOLA_GUEST_DIR") ?? RepoPaths.Combine("artifacts", "guest");
         var kernel = Path.Combine(dir, "vmlinux");
         var initrd = Path.Combine(dir, "initrd.gz");
         if (!File.Exists(kernel) || !File.Exists(initrd))

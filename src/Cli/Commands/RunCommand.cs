@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Isola.Cli.Output;
 using Isola.Hosting;
-using Isola.Hosting.Scripting;
+using Isola.Scripting;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Cli.Commands;
@@ -39,7 +39,7 @@ internal static class RunCommand
             {
                 var verbose = parse.GetValue(context.VerboseOption);
                 using var loggerFactory = CreateScriptLogging(verbose);
-                var runner = new ScriptRunner(AsIsola(hostStart), options, loggerFactory);
+                var runner = IsolaScripting.CreateRunner(AsIsola(hostStart), options, loggerFactory);
                 // The script owns SIGINT and SIGTERM while it runs: the first one trips Ct and the run tears its scoped
                 // sandboxes down before exiting 130; a second one takes the default action (the process dies at once).
                 using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);

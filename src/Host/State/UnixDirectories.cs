@@ -55,37 +55,6 @@ internal static partial class UnixDirectories
     /// because <paramref name="existing"/> is gone). The BCL has symbolic links only.</summary>
     public static bool HardLink(string existing, string newPath) => Link(existing, newPath) == 0;
 
-    /// <summary>The owner's uid and the permission bits of <paramref name="path"/> (following symlinks); null when it
-    /// does not exist. The BCL exposes the mode but not the owner.</summary>
-    public static unsafe (uint Uid, UnixFileMode Mode)? OwnerAndMode(string path)
-    {
-        var buffer = stackalloc byte[StatxSize];
-        if (Statx(AtFdCwd, path, 0, StatxUid | StatxMode, buffer) != 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            return errno is 2 or 20 // ENOENT, ENOTDIR
-                ? null
-                : throw new IOException($"cannot examine '{path}': {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-
-        // struct statx has one layout on every architecture: stx_uid is the u32 at 20, stx_mode the u16 at 28.
-        return (*(uint*)(buffer + 20), (UnixFileMode)(*(ushort*)(buffer + 28) & 0xFFF));
-    }
-
-    /// <summary>This process's effective uid.</summary>
-    public static uint EffectiveUid() => GetEuid();
-
-    private const int AtFdCwd = -100;
-    private const uint StatxMode = 0x2;
-    private const uint StatxUid = 0x8;
-    private const int StatxSize = 256;
-
-    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    private static partial uint GetEuid();
-
     private const int ORdOnly = 0;
     private const int OCloexec = 0x80000;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Isola.TestSupport;
 
 namespace Isola.Cli.Tests.Support;
 
@@ -10,7 +11,7 @@ public sealed class TestPluginBuild : IDisposable
 {
     public TestPluginBuild()
     {
-        RepoRoot = FindRepoRoot();
+        RepoRoot = RepoPaths.Root;
         PluginsDir = Path.Combine(Path.GetTempPath(), "isola-cli-plugins-" + Guid.NewGuid().ToString("N"));
         var output = Path.Combine(PluginsDir, "Isola.TestPlugin");
         var project = Path.Combine(RepoRoot, "tests", "TestPlugin", "Isola.TestPlugin.csproj");
@@ -45,19 +46,6 @@ public sealed class TestPluginBuild : IDisposable
         {
             Directory.Delete(PluginsDir, recursive: true);
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no Framework.sln above {AppContext.BaseDirectory}");
     }
 
     internal static (int Code, string Output) Run(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, TimeSpan? timeout = null)

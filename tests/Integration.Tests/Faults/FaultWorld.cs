@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Isola.Integration.Tests.Scripting;
+using Isola.TestSupport;
 
 namespace Isola.Integration.Tests.Faults;
 
@@ -57,7 +57,7 @@ internal sealed class FaultWorld : IDisposable
             ["Isola:Runtimes:runc:Options:CgroupParent"] = "/isola-faults",
             ["Isola:Timeouts:Stop"] = "00:00:02",
         });
-        MakeRootfs(world.Rootfs);
+        TestRootfs.Make(world.Rootfs);
         return world;
     }
 
@@ -114,15 +114,15 @@ internal sealed class FaultWorld : IDisposable
         switch (state)
         {
             case "Ready":
-                Assert.True(pid != 0 && IsRunning(pid), $"sandbox {id} is listed Ready, but its pid {pid} does not run");
+                Assert.True(pid != 0 && Processes.IsRunning(pid), $"sandbox {id} is listed Ready, but its pid {pid} does not run");
                 break;
             case "Pending":
                 // Its controller cannot be reached, so the listing must say why, and the sandbox must still run.
                 Assert.False(string.IsNullOrEmpty(error), $"sandbox {id} is listed Pending with no reason");
-                Assert.True(pid != 0 && IsRunning(pid), $"sandbox {id} is listed Pending, but its pid {pid} does not run");
+                Assert.True(pid != 0 && Processes.IsRunning(pid), $"sandbox {id} is listed Pending, but its pid {pid} does not run");
                 break;
             case "Stopped":
-                Assert.False(pid != 0 && IsRunning(pid), $"sandbox {id} is listed Stopped, but its pid {pid} still runs");
+                Assert.False(pid != 0 && Processes.IsRunning(pid), $"sandbox {id} is listed Stopped, but its pid {pid} still runs");
                 break;
             default:
                 Assert.Fail($"sandbox {id} is listed {state} after recovery: a fresh host must have finished what the crash left half-done");
@@ -137,11 +137,11 @@ internal sealed class FaultWorld : IDisposable
             Assert.NotEqual("Unknown", cstate);
             if (cstate == "Running")
             {
-                Assert.True(state is "Ready" or "Pending" && cpid != 0 && IsRunning(cpid), $"container {cid} is listed Running in a {state} sandbox; pid {cpid}");
+                Assert.True(state is "Ready" or "Pending" && cpid != 0 && Processes.IsRunning(cpid), $"container {cid} is listed Running in a {state} sandbox; pid {cpid}");
             }
             else
             {
-                Assert.False(cstate == "Stopped" && cpid != 0 && IsRunning(cpid), $"container {cid} is listed {cstate} but pid {cpid} runs");
+                Assert.False(cstate == "Stopped" && cpid != 0 && Processes.IsRunning(cpid), $"container {cid} is listed {cstate} but pid {cpid} runs");
             }
         }
     }
@@ -223,28 +223,6 @@ internal sealed class FaultWorld : IDisposable
     /// <summary>Sockets of the events endpoint a host process bound for its shims, which must not outlive it.</summary>
     public static IEnumerable<string> EventsSocketsOf(int pid) =>
         Directory.Exists("/run/isola/shim") ? Directory.EnumerateFiles("/run/isola/shim", $"events-{pid}-*") : [];
-
-    public static bool IsRunning(uint pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] is not ('Z' or 'X');
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    public static void MakeRootfs(string dir)
-    {
-        var psi = new ProcessStartInfo(Path.Combine(RealPodHost.RepoRoot(), "scripts", "make-rootfs")) { RedirectStandardError = true };
-        psi.ArgumentList.Add(dir);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, "scripts/make-rootfs failed: " + err);
-    }
 
     public void Dispose()
     {

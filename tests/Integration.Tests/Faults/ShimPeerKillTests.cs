@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Isola.Integration.Tests.Shim;
+using Isola.TestSupport;
 
 namespace Isola.Integration.Tests.Faults;
 
@@ -41,7 +42,7 @@ public sealed class ShimPeerKillTests : IDisposable
             killed.Add(pause);
         }
 
-        for (var i = 0; i < 300 && killed.Any(FaultWorld.IsRunning); i++)
+        for (var i = 0; i < 300 && killed.Any(p => Processes.IsRunning(p)); i++)
         {
             await Task.Delay(10);
         }
@@ -53,13 +54,13 @@ public sealed class ShimPeerKillTests : IDisposable
         {
             // The pod runs on without its shim: Pending (its controller cannot be reached), not Stopped.
             Assert.Equal("Pending", state);
-            Assert.True(FaultWorld.IsRunning(pause));
+            Assert.True(Processes.IsRunning(pause));
         }
         else
         {
             // A pod whose pause died is Stopped, and no container outlives it.
             Assert.Equal("Stopped", state);
-            Assert.False(FaultWorld.IsRunning(container), $"container pid {container} outlived its stopped sandbox");
+            Assert.False(Processes.IsRunning(container), $"container pid {container} outlived its stopped sandbox");
         }
 
         await _world.MustAsync("sandbox", "rm", id);

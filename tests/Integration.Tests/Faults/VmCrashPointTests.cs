@@ -1,5 +1,6 @@
 using Isola.Integration.Tests.Shim;
 using Isola.Integration.Tests.Vm;
+using Isola.TestSupport;
 
 namespace Isola.Integration.Tests.Faults;
 
@@ -55,7 +56,7 @@ public sealed class VmCrashPointTests : IDisposable
         await _world.MustAsync("sandbox", "run", "--id", id);
         var vmm = (await _world.ListAsync()).Single().GetProperty("pid").GetUInt32();
         Assert.Equal(0, ShimHost.Kill((int)vmm, 9));
-        for (var i = 0; i < 300 && FaultWorld.IsRunning(vmm); i++)
+        for (var i = 0; i < 300 && Processes.IsRunning(vmm); i++)
         {
             await Task.Delay(10);
         }

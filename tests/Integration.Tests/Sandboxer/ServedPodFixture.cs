@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using Isola.Hosting;
 using Isola.Server;
+using Isola.TestSupport;
 using Microsoft.Extensions.Configuration;
 
 namespace Isola.Integration.Tests.Sandboxer;
@@ -31,11 +31,11 @@ internal sealed class ServedPodFixture : IAsyncDisposable
 
     public static async Task<ServedPodFixture> StartAsync()
     {
-        RequirePeers();
+        Peers.RequireShimAndBusybox();
         var work = Path.Combine(Path.GetTempPath(), "isola-sbw-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(work);
         var plugins = Path.Combine(AppContext.BaseDirectory, "plugins");
-        var rootfs = MakeRootfs(Path.Combine(work, "rootfs"));
+        var rootfs = TestRootfs.Make(Path.Combine(work, "rootfs"));
         var serverBuilder = IsolaHost.CreateBuilder();
         serverBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -125,46 +125,5 @@ internal sealed class ServedPodFixture : IAsyncDisposable
         }
 
         return found;
-    }
-
-    private static string MakeRootfs(string dir)
-    {
-        var script = Path.Combine(RepoRoot(), "scripts", "make-rootfs");
-        var start = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(dir);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEndAsync();
-        process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"scripts/make-rootfs failed: {error.Result}");
-        }
-
-        return dir;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no Framework.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static void RequirePeers()
-    {
-        foreach (var binary in new[] { "containerd-shim-runc-v2", "runc", "busybox" })
-        {
-            if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, binary))))
-            {
-                throw new InvalidOperationException($"{binary} not found on PATH: run scripts/setup (Debian packages containerd, runc, busybox-static)");
-            }
-        }
     }
 }

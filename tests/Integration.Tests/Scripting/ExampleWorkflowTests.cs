@@ -1,4 +1,4 @@
-using Isola.Hosting.Scripting;
+using Isola.Scripting;
 
 namespace Isola.Integration.Tests.Scripting;
 

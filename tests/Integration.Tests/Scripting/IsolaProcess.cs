@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Isola.TestSupport;
 
 namespace Isola.Integration.Tests.Scripting;
 
@@ -119,7 +120,7 @@ internal sealed class IsolaProcess : IDisposable
     {
         foreach (var config in new[] { "Debug", "Release" })
         {
-            var path = Path.Combine(RealPodHost.RepoRoot(), "src", "Cli", "bin", config, "net10.0", "isola.dll");
+            var path = Path.Combine(RepoPaths.Root, "src", "Cli", "bin", config, "net10.0", "isola.dll");
             if (File.Exists(path))
             {
                 return path;

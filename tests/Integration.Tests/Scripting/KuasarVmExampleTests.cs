@@ -1,5 +1,5 @@
 using Isola.Hosting;
-using Isola.Hosting.Scripting;
+using Isola.Scripting;
 using Microsoft.Extensions.Configuration;
 
 namespace Isola.Integration.Tests.Scripting;

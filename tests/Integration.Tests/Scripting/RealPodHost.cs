@@ -1,5 +1,6 @@
 using Isola.Hosting;
-using Isola.Hosting.Scripting;
+using Isola.Scripting;
+using Isola.TestSupport;
 using Microsoft.Extensions.Configuration;
 
 namespace Isola.Integration.Tests.Scripting;
@@ -42,7 +43,7 @@ internal sealed class RealPodHost : IAsyncDisposable
 
     public static async Task<RealPodHost> StartAsync()
     {
-        RequirePeers();
+        Peers.RequireShimAndBusybox();
         var work = Path.Combine(Path.GetTempPath(), "isola-scr-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(work);
         var leaks = new LeakWatch(Path.Combine(work, "root"), work);
@@ -61,20 +62,7 @@ internal sealed class RealPodHost : IAsyncDisposable
     }
 
     /// <summary>The example scripts shipped in scripts/examples.</summary>
-    public static string Example(string name) => Path.Combine(RepoRoot(), "scripts", "examples", name);
-
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no Framework.sln above {AppContext.BaseDirectory}");
-    }
+    public static string Example(string name) => Path.Combine(RepoPaths.Examples, name);
 
     /// <summary>No sandbox in the host, no sandbox directory under the root, no process working in or naming it.</summary>
     public async Task AssertNothingLeftAsync()
@@ -130,16 +118,5 @@ internal sealed class RealPodHost : IAsyncDisposable
         }
 
         return found;
-    }
-
-    private static void RequirePeers()
-    {
-        foreach (var binary in new[] { "containerd-shim-runc-v2", "runc", "busybox" })
-        {
-            if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, binary))))
-            {
-                throw new InvalidOperationException($"{binary} not found on PATH: run scripts/setup (Debian packages containerd, runc, busybox-static)");
-            }
-        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Isola.TestSupport;
 
 namespace Isola.Integration.Tests.Scripting;
 
@@ -13,7 +14,7 @@ public sealed class SampleProgramTests : IDisposable
     public async Task The_embedding_sample_runs_the_hello_workflow_from_csharp_and_leaves_nothing()
     {
         var sample = new[] { "Debug", "Release" }
-            .Select(c => Path.Combine(RealPodHost.RepoRoot(), "samples", "Isola.Samples.Workflow", "bin", c, "net10.0", "isola-sample-workflow.dll"))
+            .Select(c => Path.Combine(RepoPaths.Root, "samples", "Isola.Samples.Workflow", "bin", c, "net10.0", "isola-sample-workflow.dll"))
             .FirstOrDefault(File.Exists);
         Assert.True(sample is not null, "the sample is not built: dotnet build samples/Isola.Samples.Workflow (scripts/setup builds the solution)");
         using var leaks = new LeakWatch(Path.Combine(_work, "root"), _work);

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Isola.Hosting;
+using Isola.TestSupport;
 using Microsoft.Extensions.Configuration;
 
 namespace Isola.Integration.Tests.Shim;
@@ -29,13 +29,13 @@ internal sealed class ShimHost : IAsyncDisposable
 
     public static async Task<ShimHost> StartAsync(string? work = null)
     {
-        RequirePeers();
+        Peers.RequireShimAndBusybox();
         var fresh = work is null;
         work ??= Path.Combine(Path.GetTempPath(), "isola-itshim-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(work);
         if (fresh)
         {
-            MakeRootfs(Path.Combine(work, "rootfs"));
+            TestRootfs.Make(Path.Combine(work, "rootfs"));
         }
 
         return new ShimHost(work, await BuildAsync(work));
@@ -159,39 +159,5 @@ internal sealed class ShimHost : IAsyncDisposable
             ["Isola:Timeouts:Stop"] = "00:00:03",
         });
         return await builder.StartAsync();
-    }
-
-    private static void MakeRootfs(string dir)
-    {
-        var psi = new ProcessStartInfo(Path.Combine(RepoRoot(), "scripts", "make-rootfs")) { RedirectStandardError = true, RedirectStandardOutput = true };
-        psi.ArgumentList.Add(dir);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, "scripts/make-rootfs failed: " + err);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException($"no Framework.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static void RequirePeers()
-    {
-        foreach (var (binary, package) in new[] { ("containerd-shim-runc-v2", "containerd"), ("runc", "runc"), ("busybox", "busybox-static") })
-        {
-            if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(p => File.Exists(Path.Combine(p, binary))))
-            {
-                Assert.Fail($"{binary} not found on PATH: install the Debian package {package} (scripts/setup does)");
-            }
-        }
     }
 }

@@ -1,3 +1,5 @@
+using Isola.TestSupport;
+
 namespace Isola.Integration.Tests.Vm;
 
 /// <summary>The QEMU microvm runtime handler used by the VM integration tests, running the test guest that
@@ -10,7 +12,7 @@ internal static class VmGuest
     /// (the test guest's stand-in answers on the virtio-serial port), "console-marker" waits for its console line.</summary>
     public static Dictionary<string, string?> HostConfiguration(string root, string readiness = "console-marker")
     {
-        var dir = Environment.GetEnvironmentVariable("ISOLA_GUEST_DIR") ?? Path.Combine(RepoRoot(), "artifacts", "guest");
+        var dir = Environment.GetEnvironmentVariable("ISOLA_GUEST_DIR") ?? Path.Combine(RepoPaths.Root, "artifacts", "guest");
         var kernel = Path.Combine(dir, "vmlinux");
         var initrd = Path.Combine(dir, "initrd.gz");
         if (!File.Exists(kernel) || !File.Exists(initrd))
@@ -52,7 +54,7 @@ internal static class VmGuest
         if (!Directory.Exists(source))
         {
             // The layout the plugin's own build writes.
-            source = Path.Combine(RepoRoot(), "artifacts", "plugins", "Isola.Plugins.StratoVirt");
+            source = Path.Combine(RepoPaths.Root, "artifacts", "plugins", "Isola.Plugins.StratoVirt");
         }
 
         var target = Path.Combine(root + "-plugins", "Isola.Plugins.StratoVirt");
@@ -68,21 +70,5 @@ internal static class VmGuest
         }
 
         return Path.GetDirectoryName(target)!;
-    }
-
-    public static bool ProcessExists(uint pid) => Directory.Exists($"/proc/{pid}") &&
-        !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
-
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "Framework.sln")))
-            {
-                return d.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("cannot find the repository root above " + AppContext.BaseDirectory);
     }
 }

@@ -1,4 +1,5 @@
 using Isola.Hosting;
+using Isola.TestSupport;
 using Microsoft.Extensions.Configuration;
 
 namespace Isola.Integration.Tests.Vm;
@@ -42,7 +43,7 @@ public sealed class VmSandboxTests : IDisposable
         Assert.StartsWith("ttrpc+unix://", info.TaskAddress);
         Assert.Contains("ISOLA-AGENT answered stream 1", console);
         Assert.Equal(SandboxState.Stopped, stopped.State);
-        Assert.False(VmGuest.ProcessExists(pid), $"VMM pid {pid} should be gone");
+        Assert.False(Processes.IsRunning(pid), $"VMM pid {pid} should be gone");
         Assert.False(Directory.Exists(stateDir), "the sandbox's state directory should be removed");
         Assert.Empty(await host.Sandboxes.ListAsync());
     }
@@ -59,7 +60,7 @@ public sealed class VmSandboxTests : IDisposable
             pid = sandbox.Info.Pid;
         }
 
-        Assert.True(VmGuest.ProcessExists(pid), "the VM must outlive the host");
+        Assert.True(Processes.IsRunning(pid), "the VM must outlive the host");
         await using var second = await StartHostAsync();
         var recovered = await second.Sandboxes.GetAsync(id);
         var info = await recovered.InspectAsync();
@@ -67,7 +68,7 @@ public sealed class VmSandboxTests : IDisposable
 
         Assert.Equal(SandboxState.Ready, info.State);
         Assert.Equal(pid, info.Pid);
-        Assert.False(VmGuest.ProcessExists(pid), $"VMM pid {pid} should be gone after Remove");
+        Assert.False(Processes.IsRunning(pid), $"VMM pid {pid} should be gone after Remove");
         Assert.False(Directory.Exists(Path.Combine(_root, id)));
     }
 
@@ -89,7 +90,7 @@ public sealed class VmSandboxTests : IDisposable
     {
         foreach (var pidFile in Directory.Exists(_root) ? Directory.GetFiles(_root, "vmm.pid", SearchOption.AllDirectories) : [])
         {
-            if (uint.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) && VmGuest.ProcessExists(pid))
+            if (uint.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) && Processes.IsRunning(pid))
             {
                 System.Diagnostics.Process.GetProcessById((int)pid).Kill();
             }

@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using Isola.TestSupport;
 
 [assembly: SupportedOSPlatform("linux")]
 
@@ -10,12 +11,12 @@ internal static class Prerequisites
     public static void Require()
     {
         var missing = new List<string>();
-        if (Which("containerd-shim-runc-v2") is null)
+        if (Peers.Which("containerd-shim-runc-v2") is null)
         {
             missing.Add("containerd-shim-runc-v2 (Debian package containerd)");
         }
 
-        if (Which("runc") is null)
+        if (Peers.Which("runc") is null)
         {
             missing.Add("runc (Debian package runc)");
         }
@@ -34,23 +35,5 @@ internal static class Prerequisites
         {
             Assert.Fail("missing for the shim tests: " + string.Join("; ", missing) + ". Run scripts/setup as root.");
         }
-    }
-
-    public static string? Which(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':')
-            .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
-
-    /// <summary>The repository root (holding Framework.sln).</summary>
-    public static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Framework.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }
 }

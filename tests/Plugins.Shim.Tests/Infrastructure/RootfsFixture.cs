@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Isola.TestSupport;
 
 namespace Isola.Plugins.Shim.Tests.Infrastructure;
 
@@ -9,12 +9,7 @@ public sealed class RootfsFixture : IDisposable
     {
         Prerequisites.Require();
         Dir = Path.Combine(Path.GetTempPath(), "isola-shim-rootfs-" + Guid.NewGuid().ToString("N")[..8]);
-        var psi = new ProcessStartInfo(Path.Combine(Prerequisites.RepoRoot(), "scripts", "make-rootfs")) { RedirectStandardError = true, RedirectStandardOutput = true };
-        psi.ArgumentList.Add(Dir);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, "scripts/make-rootfs failed: " + err);
+        TestRootfs.Make(Dir);
     }
 
     public string Dir { get; }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Isola.Controllers;
+using Isola.TestSupport;
 
 namespace Isola.Plugins.StratoVirt.Tests.Controller;
 
@@ -45,7 +46,7 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
         var exit = controller.WaitAsync(sandbox, CancellationToken.None);
 
         Assert.Equal($"ttrpc+unix://{sandbox.StateDirectory}/agent.sock", started.TaskAddress);
-        Assert.True(VmHarness.ProcessExists((int)started.Pid));
+        Assert.True(Processes.IsRunning(started.Pid));
         Assert.Contains("ISOLA-VIRTIOFS kuasar", bootConsole);
         Assert.True(status.Ready);
         Assert.Equal("running", status.Info["vmm.status"]);
@@ -80,7 +81,7 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
         await controller.StopAsync(sandbox, TimeSpan.FromSeconds(5), CancellationToken.None);
 
         Assert.Equal(0u, exited.Code);
-        Assert.False(VmHarness.ProcessExists((int)started.Pid));
+        Assert.False(Processes.IsRunning(started.Pid));
         Assert.Empty(Directory.GetFiles(sandbox.StateDirectory, "*.sock"));
         Assert.False((await controller.StatusAsync(sandbox, false, CancellationToken.None)).Ready);
 
@@ -107,7 +108,7 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
 
         Assert.StartsWith("ttrpc+unix://", started.TaskAddress);
         Assert.Contains("ISOLA-GUEST-READY", console);
-        Assert.False(VmHarness.ProcessExists((int)started.Pid));
+        Assert.False(Processes.IsRunning(started.Pid));
     }
 
     internal static PrepareRequest Request(string id, string rootfs, string oci) => new()

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Isola.Controllers;
 using Isola.Plugins.StratoVirt.Controller;
 using Isola.Plugins.StratoVirt.Vmm;
+using Isola.TestSupport;
 using Isola.Vmm;
 
 namespace Isola.Plugins.StratoVirt.Tests.Controller;
@@ -36,8 +37,8 @@ public sealed class VmFaultTests : IAsyncLifetime
 
         Assert.Equal(137u, exit.Code);
         Assert.False(status.Ready);
-        Assert.False(VmHarness.ProcessExists((int)started.Pid));
-        Assert.False(VmHarness.ProcessExists(virtiofsd));
+        Assert.False(Processes.IsRunning(started.Pid));
+        Assert.False(Processes.IsRunning(virtiofsd));
         Assert.Empty(VmHarness.ProcessesUsing(sandbox.StateDirectory));
         Assert.Empty(Directory.EnumerateFileSystemEntries(sandbox.StateDirectory));
     }
@@ -67,7 +68,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
         Assert.Contains(Path.Combine(dir, "qmp.sock"), e.Message);
         Assert.Contains("noqmp", e.Message);
-        Assert.False(VmHarness.ProcessExists(daemon), $"the daemon pid {daemon} should have been killed");
+        Assert.False(Processes.IsRunning(daemon), $"the daemon pid {daemon} should have been killed");
         Assert.False(File.Exists(Path.Combine(dir, "vmm.pid")));
     }
 
@@ -92,7 +93,7 @@ public sealed class VmFaultTests : IAsyncLifetime
 
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
         Assert.Contains("no pidfile", e.Message);
-        Assert.False(VmHarness.ProcessExists(launcher), $"the launcher pid {launcher} should have been killed");
+        Assert.False(Processes.IsRunning(launcher), $"the launcher pid {launcher} should have been killed");
     }
 
     [Fact]
@@ -144,7 +145,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         Assert.Contains("pcie.1", status.Info["plugged"]);
         Assert.Equal("0000:00:02.0", next.Rootfs[0].Source);
         Assert.Equal(0u, exit.Code);
-        Assert.False(VmHarness.ProcessExists((int)started.Pid));
+        Assert.False(Processes.IsRunning(started.Pid));
         Assert.Empty(Directory.EnumerateFileSystemEntries(reloaded.StateDirectory));
     }
 
@@ -158,7 +159,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         var started = await first.StartAsync(sandbox, CancellationToken.None);
         await ((IAsyncDisposable)first).DisposeAsync();
         Native.LibC.Kill((int)started.Pid, Native.LibC.SIGKILL);
-        while (VmHarness.ProcessExists((int)started.Pid))
+        while (Processes.IsRunning(started.Pid))
         {
             await Task.Delay(20);
         }
@@ -196,7 +197,7 @@ public sealed class VmFaultTests : IAsyncLifetime
 
         Assert.True(status.Ready);
         Assert.Equal(started.Pid, status.Pid);
-        Assert.False(VmHarness.ProcessExists((int)started.Pid));
+        Assert.False(Processes.IsRunning(started.Pid));
     }
 
     [Fact]
@@ -208,7 +209,7 @@ public sealed class VmFaultTests : IAsyncLifetime
         var started = await controller.StartAsync(sandbox, CancellationToken.None);
 
         Native.LibC.Kill((int)started.Pid, Native.LibC.SIGKILL);
-        while (VmHarness.ProcessExists((int)started.Pid))
+        while (Processes.IsRunning(started.Pid))
         {
             await Task.Delay(20);
         }

@@ -4,6 +4,7 @@ using Isola.Executors;
 using Isola.Plugins;
 using Isola.Plugins.StratoVirt.Controller;
 using Isola.Plugins.StratoVirt.Vmm;
+using Isola.TestSupport;
 using Isola.Vmm;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -109,7 +110,7 @@ internal sealed class VmHarness : IAsyncDisposable
             try
             {
                 var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
-                if (cmdline.Contains(path, StringComparison.Ordinal) && ProcessExists(pid))
+                if (cmdline.Contains(path, StringComparison.Ordinal) && Processes.IsRunning(pid))
                 {
                     found.Add($"{pid}: {cmdline}");
                 }
@@ -137,9 +138,6 @@ internal sealed class VmHarness : IAsyncDisposable
             await Task.Delay(20);
         }
     }
-
-    public static bool ProcessExists(int pid) => Directory.Exists($"/proc/{pid}") &&
-        !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
 
     public async ValueTask DisposeAsync()
     {
