@@ -36,6 +36,19 @@ public sealed class StartingHostTests : IDisposable
     }
 
     [Fact]
+    public async Task The_public_overload_takes_a_host_still_starting()
+    {
+        var script = _ws.Write("a.csx", "return Isola.Runtimes.Count + 6;\n");
+        var host = new TaskCompletionSource<IIsola>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var run = IsolaScripting.CreateRunner(host.Task, _ws.Options).RunAsync(script, []);
+        host.SetResult(new RecordingIsola());
+        var result = await run;
+
+        Assert.Equal((ScriptOutcome.Succeeded, 7), (result.Outcome, result.ExitCode));
+    }
+
+    [Fact]
     public async Task A_missing_script_is_reported_without_waiting_for_the_host()
     {
         var never = new TaskCompletionSource<IIsola>().Task;
