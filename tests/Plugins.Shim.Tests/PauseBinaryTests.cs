@@ -17,11 +17,11 @@ public sealed class PauseBinaryTests : IAsyncLifetime
     [Fact]
     public void No_executable_binary_is_tracked_under_src()
     {
-        var (exit, output) = Run("git", Prerequisites.RepoRoot(), "ls-files", "-z", "src");
+        var (exit, output) = Run("git", Isola.TestSupport.RepoPaths.Root, "ls-files", "-z", "src");
         Assert.True(exit == 0, "git ls-files failed: " + output);
 
         var elf = output.Split('\0', StringSplitOptions.RemoveEmptyEntries)
-            .Select(f => Path.Combine(Prerequisites.RepoRoot(), f))
+            .Select(f => Path.Combine(Isola.TestSupport.RepoPaths.Root, f))
             .Where(f => File.Exists(f) && IsElf(f))
             .ToList();
 
@@ -31,7 +31,7 @@ public sealed class PauseBinaryTests : IAsyncLifetime
     [Fact]
     public async Task The_pause_a_bundle_gets_by_default_is_what_gcc_builds_from_pause_c()
     {
-        var source = Path.Combine(Prerequisites.RepoRoot(), "src", "Plugins.Shim");
+        var source = Path.Combine(Isola.TestSupport.RepoPaths.Root, "src", "Plugins.Shim");
         var built = Path.Combine(_pods.StateRoot, "isola-pause.expected");
         // The csproj's own command, from the project directory (gcc records the source name it is given).
         var (exit, output) = Run("gcc", source, "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", built, "Pause/pause.c");
