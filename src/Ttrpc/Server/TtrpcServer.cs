@@ -19,7 +19,7 @@ public sealed class TtrpcServer : IAsyncDisposable
     private readonly ConcurrentDictionary<(string Service, string Method), Method> _methods = new();
     private readonly ConcurrentDictionary<ServerConnection, byte> _connections = new();
     private readonly ConcurrentDictionary<Task, byte> _serving = new();
-    private readonly List<(Socket Socket, string Path, Task Loop)> _listeners = [];
+    private readonly List<(Socket Socket, string? RemoveOnDispose, Task Loop)> _listeners = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
 
@@ -61,18 +61,24 @@ public sealed class TtrpcServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Binds a Unix socket at <paramref name="path"/> (mode 0600) and starts accepting. A stale socket file (nobody
-    /// listening) is replaced; a socket another server still listens on, or a path that is not a socket, is refused.
+    /// Binds a Unix socket at <paramref name="path"/> (mode 0600) and starts accepting. By default a stale socket file
+    /// (nobody listening) is replaced, a socket another server still listens on or a path that is not a socket is
+    /// refused, and the file is removed on dispose. With <see cref="UnixSocketTakeover.ReplaceAndKeep"/> the new socket
+    /// is renamed over whatever is at the path (the caller has decided nobody else serves it) and the file stays after
+    /// dispose: the path never goes missing, and a client dialling it after the server is gone is refused at once
+    /// rather than left retrying on a missing file (what containerd's shims do).
     /// </summary>
-    public void ListenUnix(string path)
+    public void ListenUnix(string path, UnixSocketTakeover takeover = UnixSocketTakeover.RefuseLive)
     {
-        RemoveStaleSocket(path);
+        if (takeover == UnixSocketTakeover.RefuseLive)
+        {
+            RemoveStaleSocket(path);
+        }
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            BindPrivately(socket, path);
-            socket.Listen(64);
+            BindPrivately(socket, path, overwrite: takeover == UnixSocketTakeover.ReplaceAndKeep);
         }
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
@@ -82,18 +88,20 @@ public sealed class TtrpcServer : IAsyncDisposable
 
         lock (_listeners)
         {
-            _listeners.Add((socket, path, Task.Run(() => AcceptLoopAsync(socket, path))));
+            _listeners.Add((socket, takeover == UnixSocketTakeover.ReplaceAndKeep ? null : path, Task.Run(() => AcceptLoopAsync(socket, path))));
         }
     }
 
     // bind() creates the socket file with the process umask (often 0755-ish), and a chmod after it leaves a window in
     // which anyone could connect. Binding inside a fresh 0700 directory, tightening the mode there and renaming it into
-    // place means the socket is never reachable with a looser mode. (umask would do it too, but is process-wide.)
-    private static void BindPrivately(Socket socket, string path)
+    // place means the socket is never reachable with a looser mode. (umask would do it too, but is process-wide.) It
+    // listens before the rename, so whoever finds it at the path can connect.
+    private static void BindPrivately(Socket socket, string path, bool overwrite)
     {
         if (OperatingSystem.IsWindows())
         {
             socket.Bind(new UnixDomainSocketEndPoint(path)); // no Unix modes there
+            socket.Listen(64);
             return;
         }
 
@@ -110,7 +118,8 @@ public sealed class TtrpcServer : IAsyncDisposable
         {
             socket.Bind(new UnixDomainSocketEndPoint(staged));
             File.SetUnixFileMode(staged, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            File.Move(staged, path);
+            socket.Listen(64);
+            File.Move(staged, path, overwrite);
         }
         finally
         {
@@ -130,20 +139,28 @@ public sealed class TtrpcServer : IAsyncDisposable
                 throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: the path exists and is not a socket");
         }
 
-        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        if (IsListening(path))
         {
-            try
-            {
-                probe.Connect(new UnixDomainSocketEndPoint(path));
-                throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: another server is listening on it");
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
-            {
-                // stale: its server is gone
-            }
+            throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: another server is listening on it");
         }
 
-        File.Delete(path);
+        File.Delete(path); // stale: its server is gone
+    }
+
+    /// <summary>True when a server accepts connections on the Unix socket <paramref name="path"/>; false for a missing
+    /// path or a socket file nobody listens on.</summary>
+    public static bool IsListening(string path)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Serves one connected stream until it closes or the server is disposed.</summary>
@@ -219,7 +236,7 @@ public sealed class TtrpcServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops listening (removing the socket files), closes every connection and waits for the loops to end.</summary>
+    /// <summary>Stops listening (removing the socket files it owns), closes every connection and waits for the loops to end.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_stopping.IsCancellationRequested)
@@ -228,7 +245,7 @@ public sealed class TtrpcServer : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        List<(Socket Socket, string Path, Task Loop)> listeners;
+        List<(Socket Socket, string? RemoveOnDispose, Task Loop)> listeners;
         lock (_listeners)
         {
             listeners = [.. _listeners];
@@ -238,7 +255,10 @@ public sealed class TtrpcServer : IAsyncDisposable
         {
             socket.Dispose();
             await loop.ConfigureAwait(false);
-            File.Delete(path);
+            if (path is not null)
+            {
+                File.Delete(path);
+            }
         }
 
         foreach (var connection in _connections.Keys)
@@ -248,4 +268,14 @@ public sealed class TtrpcServer : IAsyncDisposable
 
         await Task.WhenAll(_serving.Keys).ConfigureAwait(false);
     }
+}
+
+/// <summary>What <see cref="TtrpcServer.ListenUnix"/> does with the path it listens on.</summary>
+public enum UnixSocketTakeover
+{
+    /// <summary>Replace only a stale socket file, refuse a live one or a non-socket, remove the file on dispose.</summary>
+    RefuseLive,
+
+    /// <summary>Rename the new socket over whatever is there, and leave the file on dispose (refusing connections).</summary>
+    ReplaceAndKeep,
 }

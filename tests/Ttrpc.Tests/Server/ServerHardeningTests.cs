@@ -35,6 +35,22 @@ public sealed class ServerHardeningTests : IDisposable
     }
 
     [Fact]
+    public async Task Replace_and_keep_takes_over_a_live_socket_path_and_leaves_a_refusing_file_on_dispose()
+    {
+        await using var first = EchoServer();
+        first.ListenUnix(_socket.Path);
+        var second = EchoServer();
+        second.ListenUnix(_socket.Path, UnixSocketTakeover.ReplaceAndKeep);
+        Assert.True(TtrpcServer.IsListening(_socket.Path));
+
+        await second.DisposeAsync();
+        // The path never went missing and stays: a client dialling it now is refused at once, not left retrying.
+        Assert.True(File.Exists(_socket.Path));
+        Assert.False(TtrpcServer.IsListening(_socket.Path));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_socket.Path));
+    }
+
+    [Fact]
     public async Task A_malformed_request_payload_is_InvalidArgument()
     {
         await using var server = EchoServer();
