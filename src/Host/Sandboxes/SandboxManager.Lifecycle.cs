@@ -55,7 +55,7 @@ internal sealed partial class SandboxManager
                 throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{owner.Id}'");
             }
 
-            if (Directory.Exists(Store.SandboxDirectory(id)) && !DropEmptyLeftover(id))
+            if (Directory.Exists(Store.SandboxDirectory(id)) && !DropEmptyLeftover(id, allocationLockHeld: true))
             {
                 throw IsolaException.AlreadyExists(
                     $"sandbox '{id}': its state directory '{Store.SandboxDirectory(id)}' exists without a readable record; remove or restore it first");
@@ -230,7 +230,7 @@ internal sealed partial class SandboxManager
     internal async Task ExitedLockedAsync(SandboxScope scope, ExitStatus? exit, CancellationToken cancellationToken)
     {
         var record = scope.Record;
-        record.Exit ??= exit;
+        record.Exit = exit ?? record.Exit;
         _logger.LogInformation("sandbox '{Id}' exited (status {Code}); stopping what is left of it", record.Id, record.Exit?.Code.ToString() ?? "unknown");
         await StopLockedAsync(scope, TimeSpan.Zero, cancellationToken, askExit: false).ConfigureAwait(false);
     }
@@ -325,12 +325,12 @@ internal sealed partial class SandboxManager
 
     /// <summary>Deletes the directory of a creation that died before its first record write (nothing else was done
     /// for it), unless a live process holds its lock; true when the id is free again.</summary>
-    private bool DropEmptyLeftover(string id)
+    private bool DropEmptyLeftover(string id, bool allocationLockHeld)
     {
-        if (!File.Exists(Store.LockPath(id)) && Store.IsEmptyLeftover(id))
+        if (allocationLockHeld && !File.Exists(Store.LockPath(id)) && Store.IsEmptyLeftover(id))
         {
-            // Died between creating the directory and its lock file; the caller holds the allocation lock, under which
-            // both happen, so no creation is in progress there.
+            // Died between creating the directory and its lock file. Both happen under the allocation lock, which the
+            // caller holds, so no creation is in progress there.
             Store.DeleteSandbox(id);
             return true;
         }

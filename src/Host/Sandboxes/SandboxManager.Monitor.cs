@@ -252,7 +252,6 @@ internal sealed partial class SandboxManager
         var record = scope.Record;
         if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown)
         {
-            record.Exit = exit;
             await ExitedLockedAsync(scope, exit, cancellationToken).ConfigureAwait(false);
         }
         else if (record.Exit is null && exit is not null && record.State is SandboxState.Stopping or SandboxState.Stopped)

@@ -39,12 +39,7 @@ internal sealed partial class SandboxManager
 
             if (record is null)
             {
-                // A creation that died before writing its first record did nothing else: drop the empty directory.
-                using var lease = Locks.TryAcquire(id);
-                if (lease is not null && Store.IsEmptyLeftover(id))
-                {
-                    Store.DeleteSandbox(id);
-                }
+                DropEmptyLeftover(id, allocationLockHeld: false);
 
                 continue;
             }
