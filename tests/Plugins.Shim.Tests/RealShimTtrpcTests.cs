@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Isola.Executors;
 using Isola.Plugins.Shim.Executor;
-using Isola.Plugins.Shim.Protos.Task;
+using Isola.TaskApi.Protos.Task;
 using Isola.Plugins.Shim.Tests.Infrastructure;
 using Isola.Ttrpc.Client;
 
@@ -110,7 +110,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         var oversize = await Assert.ThrowsAsync<IsolaException>(() => raw.CallAsync(V2, "Update", big, Google.Protobuf.WellKnownTypes.Empty.Parser));
         var after = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id }, StateResponse.Parser);
 
-        Assert.Equal(Protos.Types.Status.Running, state.Status);
+        Assert.Equal(Isola.TaskApi.Protos.Types.Status.Running, state.Status);
         Assert.Equal(IsolaErrorCode.ResourceExhausted, oversize.Code);
         Assert.Equal(state.Pid, after.Pid); // the connection survived the refusal
         Assert.True(raw.IsConnected);

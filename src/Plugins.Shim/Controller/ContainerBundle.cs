@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Google.Protobuf;
-using Isola.Plugins.Shim.Protos.Runc;
+using Isola.TaskApi.Protos.Runc;
 
 namespace Isola.Plugins.Shim.Controller;
 

@@ -1,5 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
-using Isola.Plugins.Shim.Protos.Events;
+using Isola.TaskApi.Protos.Events;
 using Isola.Ttrpc.Server;
 using Microsoft.Extensions.Logging;
 

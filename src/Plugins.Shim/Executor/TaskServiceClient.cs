@@ -2,9 +2,9 @@ using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Isola.Executors;
-using Isola.Plugins.Shim.Protos.Task;
+using Isola.TaskApi.Protos.Task;
 using Isola.Ttrpc.Client;
-using ProtoStatus = Isola.Plugins.Shim.Protos.Types.Status;
+using ProtoStatus = Isola.TaskApi.Protos.Types.Status;
 
 namespace Isola.Plugins.Shim.Executor;
 
@@ -56,7 +56,7 @@ internal sealed class TaskServiceClient : ITaskClient
             Stdout = OutputOrNull(request.Stdio.Stdout, request.Stdio.Stderr),
             Stderr = OutputOrNull(request.Stdio.Stderr, request.Stdio.Stdout),
         };
-        message.Rootfs.AddRange(request.Rootfs.Select(m => new Protos.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Destination, Options = { m.Options } }));
+        message.Rootfs.AddRange(request.Rootfs.Select(m => new Isola.TaskApi.Protos.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Destination, Options = { m.Options } }));
         // The host passes no runtime options; the shim controller leaves them in the bundle (options.json, where the
         // runc shim itself keeps them) so the pod's containers run under the pod's OCI runtime (runc or crun).
         if ((request.Options ?? Controller.ContainerBundle.ReadOptions(request.Bundle)) is { } options)
