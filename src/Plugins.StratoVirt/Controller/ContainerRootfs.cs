@@ -67,7 +67,15 @@ internal static class ContainerRootfs
             throw IsolaException.Internal($"sandbox {sandboxId}: {rootfs} is still mounted; bundle left in place");
         }
 
-        File.Delete(Path.Combine(bundle, "config.json"));
+        if (Directory.Exists(bundle))
+        {
+            // config.json and the output files' twins (the host keeps its own links to those).
+            foreach (var file in Directory.GetFiles(bundle))
+            {
+                File.Delete(file);
+            }
+        }
+
         if (Directory.Exists(rootfs))
         {
             Directory.Delete(rootfs, recursive: false);

@@ -18,9 +18,12 @@ internal sealed partial class VmController
         if (request.ExecId is not null)
         {
             IdValidator.Validate(request.ExecId, "exec");
-            // The guest agent runs exec processes from the container's bundle; the host has nothing to stage.
+            // The guest agent runs exec processes from the container's bundle; only their output files are staged.
             return containers.ContainsKey(cid)
                 ? new PrepareResult(ContainerRootfs.GuestBundle(cid), [])
+                {
+                    Stdio = SharedStdio.Translate(sandbox.Id, cid, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid)),
+                }
                 : throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} is not prepared");
         }
 
@@ -45,6 +48,7 @@ internal sealed partial class VmController
         try
         {
             ContainerRootfs.WriteConfig(bundle, request.OciSpecJson, request.Container.ReadOnlyRootfs);
+            var stdio = SharedStdio.Translate(sandbox.Id, cid, request.Stdio, bundle);
             PreparedContainer prepared;
             IReadOnlyList<Mount> mounts = [];
             if (Directory.Exists(rootfs))
@@ -72,7 +76,7 @@ internal sealed partial class VmController
             containers[cid] = prepared;
             SaveContainers(sandbox, containers);
             _logger.LogInformation("sandbox {Id}: container {Cid} prepared ({Kind} rootfs {Rootfs})", sandbox.Id, cid, prepared.Kind, rootfs);
-            return new PrepareResult(ContainerRootfs.GuestBundle(cid), mounts);
+            return new PrepareResult(ContainerRootfs.GuestBundle(cid), mounts) { Stdio = stdio };
         }
         catch
         {
@@ -84,7 +88,13 @@ internal sealed partial class VmController
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
         var containers = Containers(sandbox);
-        if (request.ExecId is not null || !containers.TryGetValue(request.ContainerId, out var prepared))
+        if (request.ExecId is not null)
+        {
+            SharedStdio.RemoveExecFiles(Path.Combine(SharedDirectory(sandbox), request.ContainerId), request.ExecId);
+            return;
+        }
+
+        if (!containers.TryGetValue(request.ContainerId, out var prepared))
         {
             return;
         }

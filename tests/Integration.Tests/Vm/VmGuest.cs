@@ -46,29 +46,39 @@ internal static class VmGuest
         };
     }
 
-    /// <summary>A plugins folder holding only the StratoVirt plugin (copied from the default plugins the build lays
+    /// <summary>The plugins the VM tests load: the vm controller and VMMs, and the Task API executor that reaches the
+    /// guest agent.</summary>
+    private static readonly string[] Plugins = ["Isola.Plugins.StratoVirt", "Isola.Plugins.Shim"];
+
+    /// <summary>A plugins folder holding only <see cref="Plugins"/> (copied from the default plugins the build lays
     /// out), so these tests depend on no other plugin.</summary>
     private static string PluginsDir(string root)
     {
-        var source = Path.Combine(AppContext.BaseDirectory, "plugins", "Isola.Plugins.StratoVirt");
-        if (!Directory.Exists(source))
+        var folder = root + "-plugins";
+        foreach (var plugin in Plugins)
         {
-            // The layout the plugin's own build writes.
-            source = Path.Combine(RepoPaths.Root, "artifacts", "plugins", "Isola.Plugins.StratoVirt");
+            var source = Path.Combine(AppContext.BaseDirectory, "plugins", plugin);
+            if (!Directory.Exists(source))
+            {
+                // The layout the plugin's own build writes.
+                source = Path.Combine(RepoPaths.Root, "artifacts", "plugins", plugin);
+            }
+
+            if (!Directory.Exists(source))
+            {
+                throw new InvalidOperationException($"{source} is missing: build tests/Integration.Tests (it lays out the default plugins)");
+            }
+
+            var target = Path.Combine(folder, plugin);
+            Directory.CreateDirectory(target);
+            foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+            {
+                var to = Path.Combine(target, Path.GetRelativePath(source, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                File.Copy(file, to, overwrite: true);
+            }
         }
 
-        var target = Path.Combine(root + "-plugins", "Isola.Plugins.StratoVirt");
-        if (!Directory.Exists(source))
-        {
-            throw new InvalidOperationException($"{source} is missing: build tests/Integration.Tests (it lays out the default plugins)");
-        }
-
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(source))
-        {
-            File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
-        }
-
-        return Path.GetDirectoryName(target)!;
+        return folder;
     }
 }
