@@ -97,13 +97,13 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
     [Fact]
     public async Task Agent_readiness_goes_through_the_virtio_serial_task_address()
     {
-        // The guest's stand-in agent answers ttrpc on the virtio-serial port; the host reaches it at the task address.
+        // isola-agent answers ttrpc on the virtio-serial port; the host reaches it at the task address.
         var controller = _harness.CreateController(VmHarness.GuestOptions(readiness: "agent"));
         var sandbox = _harness.NewSandbox("agent1");
 
         await controller.CreateAsync(sandbox, CancellationToken.None);
         var started = await controller.StartAsync(sandbox, CancellationToken.None);
-        var console = await VmHarness.WaitForConsoleAsync(sandbox, "ISOLA-AGENT answered stream 1", TimeSpan.FromSeconds(5));
+        var console = await VmHarness.WaitForConsoleAsync(sandbox, "ISOLA-AGENT-READY", TimeSpan.FromSeconds(1));
         await controller.ShutdownAsync(sandbox, CancellationToken.None);
 
         Assert.StartsWith("ttrpc+unix://", started.TaskAddress);
