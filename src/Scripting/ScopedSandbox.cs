@@ -85,4 +85,12 @@ public sealed class ScopedSandbox : ISandbox, IAsyncDisposable
 
     /// <inheritdoc/>
     public Task<PlatformInfo> PlatformAsync(CancellationToken cancellationToken = default) => _inner.PlatformAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Controllers.PrepareResult> PrepareAsync(Controllers.PrepareRequest request, CancellationToken cancellationToken = default) =>
+        _inner.PrepareAsync(request, cancellationToken);
+
+    /// <inheritdoc />
+    public Task PurgeAsync(Controllers.PurgeRequest request, CancellationToken cancellationToken = default) =>
+        _inner.PurgeAsync(request, cancellationToken);
 }

@@ -61,6 +61,7 @@ public sealed class SandboxApiServer : IAsyncDisposable
         builder.Services.AddSingleton(isola);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(new TaskBundleWriter(options.BundleRoot, loggerFactory.CreateLogger<TaskBundleWriter>()));
+        builder.Services.AddSingleton(new GuestTaskStager(options.BundleRoot, loggerFactory.CreateLogger<GuestTaskStager>()));
         builder.Services.AddGrpc();
         builder.WebHost.ConfigureKestrel(k => k.ListenUnixSocket(path, listen =>
         {

@@ -109,4 +109,9 @@ internal sealed class RecordedSandbox(RecordingIsola owner, string id, SandboxSp
 
     public Task<PlatformInfo> PlatformAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult(new PlatformInfo("linux", "amd64"));
+
+    public Task<Isola.Controllers.PrepareResult> PrepareAsync(Isola.Controllers.PrepareRequest request, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("the scripting tests never stage containers");
+
+    public Task PurgeAsync(Isola.Controllers.PurgeRequest request, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }

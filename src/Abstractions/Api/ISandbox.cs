@@ -35,4 +35,14 @@ public interface ISandbox
 
     /// <summary>The platform it runs containers for.</summary>
     Task<PlatformInfo> PlatformAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Stages a container or exec process for a task client outside this host (an engine that calls the Task
+    /// API at <see cref="SandboxInfo.TaskAddress"/> itself, as clients of <c>isola serve</c> do): the controller's
+    /// Prepare only, no task is created and the container is not listed in <see cref="Containers"/>. The result says
+    /// where the bundle, rootfs and output files are as the task service sees them. Undone by
+    /// <see cref="PurgeAsync"/>, or by removing the sandbox.</summary>
+    Task<Controllers.PrepareResult> PrepareAsync(Controllers.PrepareRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Undoes <see cref="PrepareAsync"/>. Idempotent.</summary>
+    Task PurgeAsync(Controllers.PurgeRequest request, CancellationToken cancellationToken = default);
 }

@@ -9,4 +9,10 @@ public sealed record ControllerStartResult(uint Pid, DateTimeOffset CreatedAt, s
 {
     /// <summary>Labels the controller reports (Kuasar: "selinux_label").</summary>
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Where the sandbox's task service finds container bundles when it does not see the host's files (a VM
+    /// guest's view of its shared directory, for example "/run/kuasar/state"); null when bundles are host
+    /// directories. A task client outside the host (an engine behind <c>isola serve</c>) stages its containers with
+    /// <see cref="ISandbox.PrepareAsync"/> and names their bundles under this root.</summary>
+    public string? GuestBundleRoot { get; init; }
 }

@@ -30,6 +30,10 @@ public sealed record SandboxInfo
     /// <summary>The Task API version at <see cref="TaskAddress"/> (2 or 3).</summary>
     public uint TaskApiVersion { get; init; }
 
+    /// <summary>Where the task service finds container bundles when it does not see the host's files (see
+    /// <see cref="Controllers.ControllerStartResult.GuestBundleRoot"/>); null when bundles are host directories.</summary>
+    public string? GuestBundleRoot { get; init; }
+
     /// <summary>When the record was created.</summary>
     public DateTimeOffset CreatedAt { get; init; }
 

@@ -167,6 +167,38 @@ internal sealed class Sandbox : ISandbox
         return await _manager.CallAsync(scope, "Platform", (c, s, ct) => c.PlatformAsync(s, ct), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public async Task<PrepareResult> PrepareAsync(PrepareRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        IdValidator.Validate(request.ContainerId, "container");
+        if (request.ExecId is not null)
+        {
+            IdValidator.Validate(request.ExecId, "exec");
+        }
+
+        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        RequireReady(scope.Record, $"prepare container '{request.ContainerId}' in");
+        var result = await _manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
+        _manager.Store.Save(scope.Record);
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task PurgeAsync(PurgeRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        if (scope.Record.State is SandboxState.Stopped or SandboxState.Removing)
+        {
+            // Stopping or removing the sandbox released what was staged.
+            return;
+        }
+
+        await _manager.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
+        _manager.Store.Save(scope.Record);
+    }
+
     /// <summary>The exit code reported when a sandbox ended and its controller could not say how (as a shell reports
     /// an unknown status).</summary>
     public const uint UnknownExitCode = 255;

@@ -120,6 +120,7 @@ internal sealed partial class SandboxManager
             record.PidStartTime = State.ProcessIdentity.StartTime(started.Pid);
             record.TaskAddress = started.TaskAddress;
             record.TaskApiVersion = started.TaskApiVersion;
+            record.GuestBundleRoot = started.GuestBundleRoot;
             record.StartedAt = started.CreatedAt == default ? DateTimeOffset.UtcNow : started.CreatedAt;
             record.Exit = null;
             scope.Context.TaskAddress = started.TaskAddress;

@@ -35,6 +35,8 @@ internal sealed class SandboxRecord
 
     public uint TaskApiVersion { get; set; }
 
+    public string? GuestBundleRoot { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? StartedAt { get; set; }
@@ -64,6 +66,7 @@ internal sealed class SandboxRecord
         Pid = Pid,
         TaskAddress = TaskAddress,
         TaskApiVersion = TaskApiVersion,
+        GuestBundleRoot = GuestBundleRoot,
         CreatedAt = CreatedAt,
         StartedAt = StartedAt,
         Exit = Exit,

@@ -103,7 +103,10 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
         }
 
         _logger.LogInformation("sandbox {Id}: VM ready, task address {Address}", sandbox.Id, address);
-        return new ControllerStartResult((uint)vm.Pid, DateTimeOffset.UtcNow, address, _options.TaskApiVersion);
+        return new ControllerStartResult((uint)vm.Pid, DateTimeOffset.UtcNow, address, _options.TaskApiVersion)
+        {
+            GuestBundleRoot = ContainerRootfs.GuestSharedRoot,
+        };
     }
 
     public Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CancellationToken cancellationToken) =>

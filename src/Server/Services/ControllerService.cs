@@ -17,9 +17,10 @@ namespace Isola.Server.Services;
 /// the runtime handler. Stop and Shutdown of an unknown sandbox succeed, as containerd and Kuasar expect.
 /// </summary>
 internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions options, TaskBundleWriter bundles,
-    ILogger<ControllerService> logger) : Controller.ControllerBase
+    GuestTaskStager guestTasks, ILogger<ControllerService> logger) : Controller.ControllerBase
 {
-    /// <summary>The Start label announcing where container bundles are written (see <see cref="TaskBundleWriter"/>).</summary>
+    /// <summary>The Start label announcing where container bundles are, as the task service sees them: written by
+    /// <see cref="TaskBundleWriter"/> on the host, or staged in a VM guest by <see cref="GuestTaskStager"/>.</summary>
     public const string BundleRootLabel = "io.isola.sandbox-api/bundle-root";
 
     public override Task<ControllerCreateResponse> Create(ControllerCreateRequest request, ServerCallContext context) =>
@@ -44,7 +45,7 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
                 CreatedAt = Timestamp.FromDateTimeOffset(info.StartedAt ?? info.CreatedAt),
                 Address = info.TaskAddress,
                 Version = info.TaskApiVersion,
-                Labels = { [BundleRootLabel] = bundles.SandboxRoot(info.Id) },
+                Labels = { [BundleRootLabel] = info.GuestBundleRoot ?? bundles.SandboxRoot(info.Id) },
             };
         });
 
@@ -122,6 +123,7 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
                 // Already gone: done.
             }
 
+            guestTasks.Remove(request.SandboxId);
             bundles.Remove(request.SandboxId);
             return new ControllerShutdownResponse();
         });
@@ -158,7 +160,15 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
                 throw IsolaException.InvalidArgument($"sandbox '{sandbox.Id}': extensions.tasks is not a task list: {e.Message}");
             }
 
-            bundles.Apply(sandbox.Id, sandbox.Info.Pid, list);
+            if (sandbox.Info.GuestBundleRoot is not null)
+            {
+                await guestTasks.ApplyAsync(sandbox, list, context.CancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                bundles.Apply(sandbox.Id, sandbox.Info.Pid, list);
+            }
+
             return new ControllerUpdateResponse();
         });
 
