@@ -47,11 +47,14 @@ internal sealed class GuestTaskStager(string root, ILogger logger)
     public void Remove(string sandboxId)
     {
         var file = ListPath(sandboxId);
-        File.Delete(file);
         var dir = Path.GetDirectoryName(file)!;
-        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        if (Directory.Exists(dir))
         {
-            Directory.Delete(dir);
+            File.Delete(file);
+            if (!Directory.EnumerateFileSystemEntries(dir).Any())
+            {
+                Directory.Delete(dir);
+            }
         }
 
         _locks.TryRemove(sandboxId, out _);
