@@ -52,6 +52,41 @@ internal static class ContainerRootfs
         }
     }
 
+    /// <summary>
+    /// Makes <paramref name="shared"/> a mount of its own in a shared peer group. The virtiofs daemon serves the share
+    /// from a mount namespace of its own whose mounts are slaves of the host's: only mounts made later under a shared
+    /// mount propagate into it, so without this a container's rootfs bind-mounted into the share after the VM started
+    /// would look empty to the guest.
+    /// </summary>
+    public static void MakeSharedMount(string sandboxId, string shared)
+    {
+        if (IsMountPoint(shared))
+        {
+            return;
+        }
+
+        if (LibC.Mount(shared, shared, null, LibC.MS_BIND, 0) != 0)
+        {
+            throw IsolaException.Internal($"sandbox {sandboxId}: bind mount of the shared directory {shared} failed: {LibC.LastError()}");
+        }
+
+        if (LibC.Mount("none", shared, null, LibC.MS_SHARED, 0) != 0)
+        {
+            var error = LibC.LastError();
+            LibC.Umount2(shared, LibC.MNT_DETACH);
+            throw IsolaException.Internal($"sandbox {sandboxId}: cannot make {shared} a shared mount: {error}");
+        }
+    }
+
+    /// <summary>Undoes <see cref="MakeSharedMount"/> (the bundles under it are unmounted first by their owners).</summary>
+    public static void DropSharedMount(string sandboxId, string shared)
+    {
+        if (IsMountPoint(shared) && LibC.Umount2(shared, LibC.MNT_DETACH) != 0)
+        {
+            throw IsolaException.Internal($"sandbox {sandboxId}: cannot unmount the shared directory {shared}: {LibC.LastError()}");
+        }
+    }
+
     /// <summary>Unmounts <paramref name="target"/> if it is a mount point, then removes the bundle without ever
     /// recursing into a mounted directory (that would delete the user's rootfs through the bind mount).</summary>
     public static void RemoveBundle(string sandboxId, string bundle)

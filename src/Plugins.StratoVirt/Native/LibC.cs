@@ -21,6 +21,7 @@ internal static partial class LibC
     public const ulong MS_RDONLY = 0x1;
     public const ulong MS_REMOUNT = 0x20;
     public const int MNT_DETACH = 0x2;
+    public const ulong MS_SHARED = 0x100000;
 
     private const long SysPidfdOpen = 434;
 
