@@ -53,37 +53,39 @@ internal static class ContainerRootfs
     }
 
     /// <summary>
-    /// Makes <paramref name="shared"/> a mount of its own in a shared peer group. The virtiofs daemon serves the share
-    /// from a mount namespace of its own whose mounts are slaves of the host's: only mounts made later under a shared
-    /// mount propagate into it, so without this a container's rootfs bind-mounted into the share after the VM started
-    /// would look empty to the guest.
+    /// Makes <paramref name="directory"/> (the sandbox's state directory, which holds the share) a mount of its own in
+    /// a shared peer group. The virtiofs daemon serves the share from a mount namespace of its own whose mounts are
+    /// slaves of the host's: only mounts made later under a shared mount propagate into it, so without this a
+    /// container's rootfs bind-mounted into the share after the VM started would look empty to the guest. The whole
+    /// state directory, not only the share, so that the host's log files and their twins in the share stay on one
+    /// mount (link(2) refuses to cross mounts).
     /// </summary>
-    public static void MakeSharedMount(string sandboxId, string shared)
+    public static void MakeSharedMount(string sandboxId, string directory)
     {
-        if (IsMountPoint(shared))
+        if (IsMountPoint(directory))
         {
             return;
         }
 
-        if (LibC.Mount(shared, shared, null, LibC.MS_BIND, 0) != 0)
+        if (LibC.Mount(directory, directory, null, LibC.MS_BIND, 0) != 0)
         {
-            throw IsolaException.Internal($"sandbox {sandboxId}: bind mount of the shared directory {shared} failed: {LibC.LastError()}");
+            throw IsolaException.Internal($"sandbox {sandboxId}: bind mount of {directory} onto itself failed: {LibC.LastError()}");
         }
 
-        if (LibC.Mount("none", shared, null, LibC.MS_SHARED, 0) != 0)
+        if (LibC.Mount("none", directory, null, LibC.MS_SHARED, 0) != 0)
         {
             var error = LibC.LastError();
-            LibC.Umount2(shared, LibC.MNT_DETACH);
-            throw IsolaException.Internal($"sandbox {sandboxId}: cannot make {shared} a shared mount: {error}");
+            LibC.Umount2(directory, LibC.MNT_DETACH);
+            throw IsolaException.Internal($"sandbox {sandboxId}: cannot make {directory} a shared mount: {error}");
         }
     }
 
     /// <summary>Undoes <see cref="MakeSharedMount"/> (the bundles under it are unmounted first by their owners).</summary>
-    public static void DropSharedMount(string sandboxId, string shared)
+    public static void DropSharedMount(string sandboxId, string directory)
     {
-        if (IsMountPoint(shared) && LibC.Umount2(shared, LibC.MNT_DETACH) != 0)
+        if (IsMountPoint(directory) && LibC.Umount2(directory, LibC.MNT_DETACH) != 0)
         {
-            throw IsolaException.Internal($"sandbox {sandboxId}: cannot unmount the shared directory {shared}: {LibC.LastError()}");
+            throw IsolaException.Internal($"sandbox {sandboxId}: cannot unmount {directory}: {LibC.LastError()}");
         }
     }
 

@@ -65,8 +65,9 @@ internal sealed partial class VmController
                 var plugged = await vm.HotplugBlockAsync(new BlockDeviceSpec(deviceId, rootfs, request.Container.ReadOnlyRootfs), cancellationToken).ConfigureAwait(false);
                 SaveRecovery(sandbox, vm);
                 prepared = new PreparedContainer("block", deviceId);
+                // Only what mount(2) understands: the guest agent hands the options to the kernel.
                 mounts = [new Mount(ContainerRootfs.ProbeFsType(rootfs), GuestDeviceSource(plugged), "",
-                    [request.Container.ReadOnlyRootfs ? "ro" : "rw", "driver=blk", "device=" + deviceId])];
+                    [request.Container.ReadOnlyRootfs ? "ro" : "rw"])];
             }
             else
             {

@@ -23,7 +23,7 @@ internal sealed partial class VmController
             if (_options.SharedFs)
             {
                 Directory.CreateDirectory(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                ContainerRootfs.MakeSharedMount(sandbox.Id, shared);
+                ContainerRootfs.MakeSharedMount(sandbox.Id, sandbox.StateDirectory);
                 // What Kuasar's vmm-task expects to find in the share for the pod.
                 File.WriteAllText(Path.Combine(shared, "hostname"), (sandbox.Spec.Hostname ?? sandbox.Name) + "\n");
                 File.Copy("/etc/hosts", Path.Combine(shared, "hosts"), overwrite: true);
@@ -44,7 +44,7 @@ internal sealed partial class VmController
             // Bad input leaves nothing behind.
             if (Directory.Exists(shared))
             {
-                ContainerRootfs.DropSharedMount(sandbox.Id, shared);
+                ContainerRootfs.DropSharedMount(sandbox.Id, sandbox.StateDirectory);
                 Directory.Delete(shared, recursive: true);
             }
 
@@ -89,7 +89,6 @@ internal sealed partial class VmController
                 ContainerRootfs.RemoveBundle(sandbox.Id, dir);
             }
 
-            ContainerRootfs.DropSharedMount(sandbox.Id, shared);
             Directory.Delete(shared, recursive: true);
         }
 
@@ -98,6 +97,7 @@ internal sealed partial class VmController
             sandbox.ControllerData.Remove(key);
         }
 
+        ContainerRootfs.DropSharedMount(sandbox.Id, sandbox.StateDirectory);
         _logger.LogInformation("sandbox {Id}: VM resources released", sandbox.Id);
     }
 
