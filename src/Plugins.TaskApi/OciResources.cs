@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Isola.Plugins.Shim.Executor;
+namespace Isola.Plugins.TaskApi;
 
 /// <summary>Isola's <see cref="LinuxResources"/> in the OCI runtime-spec's <c>linux.resources</c> JSON shape.</summary>
 internal static class OciResources
