@@ -13,7 +13,7 @@ internal sealed partial class ShimController
     {
         if (!sandbox.ControllerData.TryGetValue(Keys.Address, out var address))
         {
-            throw new IsolaException(IsolaErrorCode.FailedPrecondition, $"sandbox '{sandbox.Id}' has not been started (no shim address)");
+            throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}' has not been started (no shim address)");
         }
 
         var version = uint.TryParse(Get(sandbox.ControllerData, Keys.Version), CultureInfo.InvariantCulture, out var v) ? v : 2;

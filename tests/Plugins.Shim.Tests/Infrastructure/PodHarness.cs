@@ -36,10 +36,13 @@ internal sealed class PodHarness : IAsyncDisposable
     private readonly Dictionary<string, string?> _config;
 
     /// <summary>Another controller on the same state root, as a second host process would make; the caller disposes it.</summary>
-    public ShimController NewController() =>
+    public ShimController NewController() => NewController(new ExecutorOnlyServices(Executor));
+
+    /// <summary>A controller on the same state root that finds what <paramref name="services"/> has; the caller disposes it.</summary>
+    public ShimController NewController(Isola.Plugins.IPluginServices services) =>
         (ShimController)new ShimControllerFactory().Create(new ControllerContext("runc",
             new ConfigurationBuilder().AddInMemoryCollection(_config).Build(), "Isola:Runtimes:runc:Options", StateRoot,
-            NullLoggerFactory.Instance, new ExecutorOnlyServices(Executor)));
+            NullLoggerFactory.Instance, services));
 
     public string StateRoot { get; }
 
