@@ -36,14 +36,19 @@ public sealed class ScaleAndRuntimeTests(RootfsFixture rootfs)
         var sandbox = await pods.RunSandboxAsync();
         await using var client = await pods.TaskClientAsync(sandbox);
 
-        // The host sends no runtime options with Create; the executor finds the pod's in the container bundle.
+        // Prepare returns the pod's runtime options and Create carries them (PrepareResult.Options, as the host hands
+        // them on); nothing is left in the bundle for the executor to read back.
         var (id, _, _) = await pods.CreateContainerAsync(client, sandbox, rootfs.Dir, ["true"]);
-        var recorded = await File.ReadAllTextAsync(Path.Combine(sandbox.StateDirectory, "bundles", id, "runtime"));
+        var bundle = Path.Combine(sandbox.StateDirectory, "bundles", id);
+        var recorded = await File.ReadAllTextAsync(Path.Combine(bundle, "runtime"));
+        var pauseBundle = sandbox.ControllerData[Controller.ControllerDataKeys.Bundle];
+        var pauseRecorded = await File.ReadAllTextAsync(Path.Combine(pauseBundle, "runtime"));
         await PodHarness.StartAndWaitAsync(client, id);
         await client.DeleteAsync(id, null, CancellationToken.None);
         await pods.TeardownAsync(sandbox);
 
         Assert.Equal(runc, recorded.Trim()); // not the shim's default "runc"
+        Assert.Equal(runc, pauseRecorded.Trim()); // the pause runs under the pod's runtime too
     }
 
     [Fact]

@@ -28,6 +28,11 @@ public sealed record PrepareResult(string Bundle, IReadOnlyList<Mount> Rootfs)
     /// <summary>Stdio to hand to the task service instead of the request's, when the controller has to translate host
     /// paths into what the task service sees (a VM guest, say); null keeps the request's.</summary>
     public StdioSpec? Stdio { get; init; }
+
+    /// <summary>Runtime-specific options for the task service's Create, a protobuf Any (type url, bytes) handed on as
+    /// <see cref="Executors.TaskCreateRequest.Options"/>: the runc shim's <c>containerd.runc.v1.Options</c> naming the
+    /// pod's OCI runtime, say. Null for none, and ignored for an exec process (contract 1.2).</summary>
+    public (string TypeUrl, byte[] Value)? Options { get; init; }
 }
 
 /// <summary>A container or exec process to purge.</summary>

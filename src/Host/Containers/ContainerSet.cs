@@ -110,6 +110,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
                 Rootfs = result.Rootfs,
                 Terminal = spec.Terminal,
                 Stdio = result.Stdio ?? stdio,
+                Options = result.Options,
             };
             var pid = await manager.TaskClients.CallAsync(record.Id, id, "Create", ct => client.CreateAsync(request, ct), cancellationToken)
                 .ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Isola.Plugins.Shim.Executor;
 
 namespace Isola.Plugins.Shim.Controller;
 
@@ -40,7 +39,7 @@ internal static class PauseBundle
             namespaces.Add(new JsonObject { ["type"] = "network", ["path"] = spec.Network });
         }
 
-        var resources = spec.Resources is { } r ? OciResources.ToNode(r) : new JsonObject();
+        var resources = spec.Resources is { } r ? PodResources.ToOciJson(r) : new JsonObject();
         resources["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" });
 
         return new JsonObject

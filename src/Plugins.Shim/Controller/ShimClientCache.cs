@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Isola.Plugins.Shim.Executor;
+using Isola.Executors;
 
 namespace Isola.Plugins.Shim.Controller;
 
@@ -15,19 +15,19 @@ internal sealed class ShimClientCache : IAsyncDisposable
     /// The connected client of <paramref name="sandboxId"/> at <paramref name="address"/>, connecting with
     /// <paramref name="connect"/> when there is none (or the cached one lost its connection or has another address).
     /// </summary>
-    public async Task<TaskServiceClient> GetAsync(string sandboxId, string address, Func<Task<TaskServiceClient>> connect,
+    public async Task<ITaskClient> GetAsync(string sandboxId, string address, Func<Task<ITaskClient>> connect,
         CancellationToken cancellationToken)
     {
         while (true)
         {
-            var entry = _entries.GetOrAdd(sandboxId, _ => new Entry(address, new Lazy<Task<TaskServiceClient>>(connect)));
+            var entry = _entries.GetOrAdd(sandboxId, _ => new Entry(address, new Lazy<Task<ITaskClient>>(connect)));
             if (entry.Address != address)
             {
                 await RemoveAsync(sandboxId, entry).ConfigureAwait(false);
                 continue;
             }
 
-            TaskServiceClient client;
+            ITaskClient client;
             try
             {
                 // The connection is shared: one caller giving up must not fail the others, so only the wait is cancelled.
@@ -85,5 +85,5 @@ internal sealed class ShimClientCache : IAsyncDisposable
         }
     }
 
-    private sealed record Entry(string Address, Lazy<Task<TaskServiceClient>> Client);
+    private sealed record Entry(string Address, Lazy<Task<ITaskClient>> Client);
 }

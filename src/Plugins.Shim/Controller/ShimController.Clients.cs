@@ -1,8 +1,6 @@
 using System.Globalization;
 using Isola.Controllers;
 using Isola.Executors;
-using Isola.Plugins.Shim.Executor;
-using Isola.Ttrpc.Client;
 using Microsoft.Extensions.Logging;
 using Keys = Isola.Plugins.Shim.Controller.ControllerDataKeys;
 
@@ -11,7 +9,7 @@ namespace Isola.Plugins.Shim.Controller;
 /// <summary>The Task API connection to each sandbox's shim, and re-attaching its log after a host restart.</summary>
 internal sealed partial class ShimController
 {
-    private Task<TaskServiceClient> ClientAsync(SandboxContext sandbox, CancellationToken cancellationToken)
+    private Task<ITaskClient> ClientAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         if (!sandbox.ControllerData.TryGetValue(Keys.Address, out var address))
         {
@@ -23,23 +21,33 @@ internal sealed partial class ShimController
     }
 
     // An explicit address: teardown may know it only from the bundle (ShimAddressOf).
-    private async Task<TaskServiceClient> ClientAsync(SandboxContext sandbox, string address, uint version, CancellationToken cancellationToken) =>
+    private async Task<ITaskClient> ClientAsync(SandboxContext sandbox, string address, uint version, CancellationToken cancellationToken) =>
         await _clients.GetAsync(sandbox.Id, address, () => ConnectAsync(sandbox, address, version), cancellationToken).ConfigureAwait(false);
 
-    private async Task<TaskServiceClient> ConnectAsync(SandboxContext sandbox, string address, uint version)
+    // The pause is a task like any container: the controller drives it through the executor the host registered for
+    // the shim's address (the Task API plugin's), so one Task API client serves both. No namespace metadata: the shim
+    // keeps the namespace it was started with (settings.Namespace).
+    private async Task<ITaskClient> ConnectAsync(SandboxContext sandbox, string address, uint version)
     {
         var endpoint = TaskEndpoint.Parse(address, version);
-        var ns = Get(sandbox.ControllerData, Keys.Namespace, _settings.Namespace);
-        TtrpcClient ttrpc;
+        ITaskExecutor executor;
+        try
+        {
+            executor = _services.GetExecutor(endpoint.Scheme);
+        }
+        catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
+        {
+            // Not NotFound: the host would take that for a sandbox already gone and forget a pod that still runs.
+            throw new IsolaException(IsolaErrorCode.FailedPrecondition, $"sandbox '{sandbox.Id}': no executor serves the shim's task address {address}; " +
+                $"the shim controller drives its pause through the Task API plugin (Isola.Plugins.TaskApi): {e.Message}", e);
+        }
+
+        ITaskClient client;
         try
         {
             // Shared by every caller waiting for this connection, so bounded by its own timeout, not one caller's token.
             using var timeout = new CancellationTokenSource(TaskCallTimeout);
-            ttrpc = await TtrpcClient.ConnectAsync(address, new TtrpcClientOptions
-            {
-                Metadata = new Dictionary<string, string> { [TtrpcClientOptions.NamespaceKey] = ns },
-                DefaultTimeout = TaskCallTimeout,
-            }, timeout.Token).ConfigureAwait(false);
+            client = await executor.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
         }
         catch (IsolaException e)
         {
@@ -55,7 +63,7 @@ internal sealed partial class ShimController
             ReattachLog(sandbox);
         }
 
-        return new TaskServiceClient(ttrpc, endpoint);
+        return client;
     }
 
     // After a host restart the shim still writes to its bundle's FIFO; resume copying it.

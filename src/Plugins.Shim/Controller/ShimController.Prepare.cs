@@ -46,7 +46,6 @@ internal sealed partial class ShimController
         {
             Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             File.WriteAllText(Path.Combine(bundle, "config.json"), spec.ToJsonString());
-            File.WriteAllText(Path.Combine(bundle, ContainerBundle.OptionsFile), ContainerBundle.OptionsJson(RuntimeOf(sandbox)));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -54,7 +53,12 @@ internal sealed partial class ShimController
             throw IsolaException.Internal($"container '{request.ContainerId}': cannot write its bundle {bundle}: {e.Message}", e);
         }
 
-        return Task.FromResult(new PrepareResult(bundle, []) { Stdio = StdioRouting.Translate(request.Stdio, Logger) });
+        // The pod's OCI runtime (runc, crun, a path), which the host hands to the container's Task Create.
+        return Task.FromResult(new PrepareResult(bundle, [])
+        {
+            Stdio = StdioRouting.Translate(request.Stdio, Logger),
+            Options = RuncShimOptions.For(RuntimeOf(sandbox)),
+        });
     }
 
     public Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)

@@ -2,7 +2,6 @@ using System.Globalization;
 using Isola.Controllers;
 using Isola.Executors;
 using Isola.Plugins.Shim.Diagnostics;
-using Isola.Plugins.Shim.Executor;
 using Isola.Plugins.Shim.Launcher;
 using Microsoft.Extensions.Logging;
 using Keys = Isola.Plugins.Shim.Controller.ControllerDataKeys;
@@ -19,7 +18,7 @@ internal sealed partial class ShimController
             return; // no shim was ever started, so no task exists
         }
 
-        TaskServiceClient client;
+        ITaskClient client;
         try
         {
             client = await ClientAsync(sandbox, address, version, cancellationToken).ConfigureAwait(false);
@@ -122,7 +121,7 @@ internal sealed partial class ShimController
         }
     }
 
-    private static async Task StopTaskAsync(TaskServiceClient client, string id, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task StopTaskAsync(ITaskClient client, string id, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
@@ -154,7 +153,7 @@ internal sealed partial class ShimController
         }
     }
 
-    private static async Task DeleteTaskAsync(TaskServiceClient client, string id, CancellationToken cancellationToken)
+    private static async Task DeleteTaskAsync(ITaskClient client, string id, CancellationToken cancellationToken)
     {
         try
         {
@@ -173,7 +172,7 @@ internal sealed partial class ShimController
         }
     }
 
-    private async Task ShutdownShimAsync(TaskServiceClient client, SandboxContext sandbox, string address, CancellationToken cancellationToken)
+    private async Task ShutdownShimAsync(ITaskClient client, SandboxContext sandbox, string address, CancellationToken cancellationToken)
     {
         try
         {

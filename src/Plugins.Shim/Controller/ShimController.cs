@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Isola.Controllers;
 using Isola.Executors;
+using Isola.Plugins;
 using Isola.Plugins.Shim.Diagnostics;
 using Isola.Plugins.Shim.Events;
-using Isola.Plugins.Shim.Executor;
 using Isola.Plugins.Shim.Launcher;
 using Microsoft.Extensions.Logging;
 using Keys = Isola.Plugins.Shim.Controller.ControllerDataKeys;
@@ -30,11 +30,13 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
     private readonly string _pauseBinary;
     private readonly ShimClientCache _clients = new();
     private readonly EventsEndpoint _events;
+    private readonly IPluginServices _services;
 
-    public ShimController(ShimControllerOptions options, ShimSettings settings, ILoggerFactory loggerFactory)
+    public ShimController(ShimControllerOptions options, ShimSettings settings, ILoggerFactory loggerFactory, IPluginServices services)
     {
         _options = options;
         _settings = settings;
+        _services = services;
         _logger = loggerFactory.CreateLogger<ShimController>();
         // A host that does not serve events (the short-lived CLI) binds nothing and loads no ttrpc server: it only makes
         // sure the endpoint's file exists before each shim launch.
@@ -96,7 +98,6 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         try
         {
             PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, _pauseBinary);
-            File.WriteAllText(Path.Combine(bundle, ContainerBundle.OptionsFile), ContainerBundle.OptionsJson(_options.Runtime));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -142,7 +143,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         // recovery deletes the pause task (runc state, cgroups, a blocked `runc init`) through it before killing it.
         sandbox.Checkpoint();
 
-        TaskServiceClient client;
+        ITaskClient client;
         using (ShimActivities.Phase("connect", sandbox.Id))
         {
             client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
@@ -155,7 +156,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
                 Id = sandbox.Id,
                 Bundle = bundle,
                 Stdio = new StdioSpec("", "", ""),
-                Options = ContainerBundle.ReadOptions(bundle),
+                Options = RuncShimOptions.For(RuntimeOf(sandbox)),
             }, cancellationToken).ConfigureAwait(false);
         }
 

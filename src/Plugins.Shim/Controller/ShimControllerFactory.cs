@@ -16,7 +16,7 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
     public ISandboxController Create(ControllerContext context)
     {
         var options = ShimControllerOptions.Bind(context.Options, context.ConfigPath);
-        return new ShimController(options, SettingsFor(options, context.StateRoot, context.RuntimeName), context.LoggerFactory);
+        return new ShimController(options, SettingsFor(options, context.StateRoot, context.RuntimeName), context.LoggerFactory, context.Services);
     }
 
     /// <summary>

@@ -47,6 +47,9 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     /// <summary>The pid Start reports (a real process's, for tests of pid liveness).</summary>
     public uint SandboxPid { get; set; } = 4242;
 
+    /// <summary>The runtime options Prepare returns for the task service's Create; null for none.</summary>
+    public (string TypeUrl, byte[] Value)? RuntimeOptions { get; set; }
+
     /// <summary>Prepared containers (and exec processes), by sandbox.</summary>
     public ConcurrentDictionary<string, PrepareRequest> Prepared { get; } = new();
 
@@ -117,7 +120,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             throw IsolaException.AlreadyExists($"fake: '{key}' already prepared");
         }
 
-        return new PrepareResult(Path.Combine(sandbox.StateDirectory, "bundles", request.ContainerId), []);
+        return new PrepareResult(Path.Combine(sandbox.StateDirectory, "bundles", request.ContainerId), []) { Options = RuntimeOptions };
     }
 
     /// <summary>Tasks still alive, by "sandbox/container": Purge of a container whose task exists breaks the contract

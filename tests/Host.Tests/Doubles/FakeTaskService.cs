@@ -59,6 +59,7 @@ public sealed class FakeTaskService : ITaskExecutor
         public string Bundle { get; } = bundle;
         public StdioSpec Stdio { get; } = stdio;
         public string? ProcessJson { get; } = processJson;
+        public (string TypeUrl, byte[] Value)? Options { get; init; }
         public TaskStatus Status { get; set; } = TaskStatus.Created;
         public TaskCompletionSource<ExitStatus> Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -95,7 +96,7 @@ public sealed class FakeTaskService : ITaskExecutor
         public Task<uint> CreateAsync(TaskCreateRequest request, CancellationToken cancellationToken)
         {
             Enter("Create", request.Id);
-            if (!service.Processes.TryAdd(request.Id, new FakeProcess(request.Id, null, request.Bundle, request.Stdio, null)))
+            if (!service.Processes.TryAdd(request.Id, new FakeProcess(request.Id, null, request.Bundle, request.Stdio, null) { Options = request.Options }))
             {
                 throw IsolaException.AlreadyExists($"fake task: '{request.Id}' exists");
             }

@@ -60,7 +60,7 @@ public sealed class PluginLoaderTests : IDisposable
         Assert.Equal(IsolaErrorCode.FailedPrecondition, e.Code);
         Assert.Contains($"plugin folder '{folder}'", e.Message);
         Assert.Contains("Isola.Abstractions 2.0.0.0", e.Message);
-        Assert.Contains("host's 1.1.0.0", e.Message);
+        Assert.Contains("host's 1.2.0.0", e.Message);
     }
 
     [Fact]

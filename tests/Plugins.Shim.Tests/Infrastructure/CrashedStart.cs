@@ -2,9 +2,7 @@ using Isola.Controllers;
 using Isola.Executors;
 using Isola.Plugins.Shim.Controller;
 using Isola.Plugins.Shim.Events;
-using Isola.Plugins.Shim.Executor;
 using Isola.Plugins.Shim.Launcher;
-using Isola.Ttrpc.Client;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Isola.Plugins.Shim.Tests.Infrastructure;
@@ -27,17 +25,13 @@ internal static class CrashedStart
         logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, "shim.log"));
         await using var events = new EventsEndpoint(settings.TtrpcAddress, serve: false, NullLogger.Instance);
         var started = await new ShimLauncher(events, NullLogger.Instance).StartAsync(sandbox.Id, bundle, settings, CancellationToken.None);
-        await using var ttrpc = await TtrpcClient.ConnectAsync(started.TaskAddress, new TtrpcClientOptions
-        {
-            Metadata = new Dictionary<string, string> { [TtrpcClientOptions.NamespaceKey] = settings.Namespace },
-        });
-        var client = new TaskServiceClient(ttrpc, TaskEndpoint.Parse(started.TaskAddress, started.Version));
+        await using var client = await pods.Executor.ConnectAsync(TaskEndpoint.Parse(started.TaskAddress, started.Version), CancellationToken.None);
         await client.CreateAsync(new TaskCreateRequest
         {
             Id = sandbox.Id,
             Bundle = bundle,
             Stdio = new StdioSpec("", "", ""),
-            Options = ContainerBundle.ReadOptions(bundle),
+            Options = RuncShimOptions.For(sandbox.ControllerData[ControllerDataKeys.Runtime]),
         }, CancellationToken.None);
         return started.TaskAddress;
     }

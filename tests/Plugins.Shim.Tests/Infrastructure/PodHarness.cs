@@ -1,7 +1,6 @@
 using Isola.Controllers;
 using Isola.Executors;
 using Isola.Plugins.Shim.Controller;
-using Isola.Plugins.Shim.Executor;
 using Isola.Vmm;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -9,8 +8,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Isola.Plugins.Shim.Tests.Infrastructure;
 
 /// <summary>
-/// Drives the shim controller and the executor directly, as the host does: a controller made by the factory from
-/// configuration, one state directory per sandbox, containers prepared then created through the executor.
+/// Drives the shim controller and the Task API plugin's executor directly, as the host does: a controller made by the
+/// factory from configuration and lent the executor through its services, one state directory per sandbox, containers
+/// prepared then created through the executor with what Prepare returned.
 /// </summary>
 internal sealed class PodHarness : IAsyncDisposable
 {
@@ -36,10 +36,13 @@ internal sealed class PodHarness : IAsyncDisposable
     private readonly Dictionary<string, string?> _config;
 
     /// <summary>Another controller on the same state root, as a second host process would make; the caller disposes it.</summary>
-    public ShimController NewController() =>
+    public ShimController NewController() => NewController(new ExecutorOnlyServices(Executor));
+
+    /// <summary>A controller on the same state root that finds what <paramref name="services"/> has; the caller disposes it.</summary>
+    public ShimController NewController(Isola.Plugins.IPluginServices services) =>
         (ShimController)new ShimControllerFactory().Create(new ControllerContext("runc",
             new ConfigurationBuilder().AddInMemoryCollection(_config).Build(), "Isola:Runtimes:runc:Options", StateRoot,
-            NullLoggerFactory.Instance, new NoServices()));
+            NullLoggerFactory.Instance, services));
 
     public string StateRoot { get; }
 
@@ -49,7 +52,8 @@ internal sealed class PodHarness : IAsyncDisposable
 
     public ShimController Controller { get; }
 
-    public ShimTaskExecutor Executor { get; } = new(TimeSpan.FromSeconds(30));
+    /// <summary>The executor the Task API plugin registers, as the host would find it for a shim's address.</summary>
+    public ITaskExecutor Executor { get; } = TaskApiExecutor.Registered();
 
     public SandboxContext NewContext(string? id = null, SandboxSpec? spec = null, IDictionary<string, string>? data = null)
     {
@@ -100,6 +104,7 @@ internal sealed class PodHarness : IAsyncDisposable
             Bundle = prepared.Bundle,
             Rootfs = prepared.Rootfs,
             Stdio = prepared.Stdio ?? urls, // as the host does: the controller may translate stdio
+            Options = prepared.Options, // and choose the runtime options
         }, CancellationToken.None);
         return (id, stdio.Stdout, stdio.Stderr);
     }
@@ -156,10 +161,12 @@ internal sealed class PodHarness : IAsyncDisposable
         }
     }
 
-    private sealed class NoServices : Isola.Plugins.IPluginServices
+    private sealed class ExecutorOnlyServices(ITaskExecutor executor) : Isola.Plugins.IPluginServices
     {
         public IVmm GetVmm(string name) => throw IsolaException.NotFound($"no VMM '{name}' in the shim tests");
 
-        public ITaskExecutor GetExecutor(string scheme) => throw IsolaException.NotFound($"no executor for '{scheme}' in the shim tests");
+        public ITaskExecutor GetExecutor(string scheme) => executor.Schemes.Contains(scheme)
+            ? executor
+            : throw IsolaException.NotFound($"no executor for '{scheme}' in the shim tests");
     }
 }

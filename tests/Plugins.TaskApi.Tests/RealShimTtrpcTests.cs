@@ -1,33 +1,28 @@
 using Google.Protobuf;
 using Isola.Executors;
-using Isola.Plugins.Shim.Executor;
+using Isola.Plugins.TaskApi.Tests.Infrastructure;
 using Isola.TaskApi.Protos.Task;
-using Isola.Plugins.Shim.Tests.Infrastructure;
 using Isola.Ttrpc.Client;
 
-namespace Isola.Plugins.Shim.Tests;
+namespace Isola.Plugins.TaskApi.Tests;
 
 /// <summary>Isola.Ttrpc and the Task API client against the real containerd-shim-runc-v2 (Go ttrpc server).</summary>
-[Collection(ShimCollection.Name)]
+[Collection(RealShimCollection.Name)]
 public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
 {
     private const string V2 = "containerd.task.v2.Task";
-    private readonly PodHarness _pods = new();
+    private readonly ShimPods _pods = new();
     private Controllers.SandboxContext _sandbox = null!;
 
     public async Task InitializeAsync() => _sandbox = await _pods.RunSandboxAsync();
 
-    public async Task DisposeAsync()
-    {
-        await _pods.TeardownAsync(_sandbox);
-        await _pods.DisposeAsync();
-    }
+    public async Task DisposeAsync() => await _pods.DisposeAsync();
 
     [Fact]
     public async Task Many_concurrent_calls_share_one_connection_and_a_blocked_Wait_does_not_hold_up_the_others()
     {
         await using var client = await _pods.TaskClientAsync(_sandbox);
-        var (id, _, _) = await _pods.CreateContainerAsync(client, _sandbox, rootfs.Dir, ["sleep", "600"]);
+        var id = await _pods.CreateContainerAsync(client, _sandbox, rootfs.Dir, ["sleep", "600"]);
         await client.StartAsync(id, null, CancellationToken.None);
 
         // Wait is answered only after the Kill below, which is sent later on the same connection: the shim must
@@ -53,7 +48,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         var connect = await client.ConnectAsync(_sandbox.Id, CancellationToken.None);
         var missing = await Assert.ThrowsAsync<IsolaException>(() => client.StateAsync("no-such-task", null, CancellationToken.None));
 
-        Assert.Equal(uint.Parse(_sandbox.ControllerData[Controller.ControllerDataKeys.PausePid]), connect.TaskPid);
+        Assert.Equal(ShimPods.PausePid(_sandbox), connect.TaskPid);
         Assert.True(Directory.Exists($"/proc/{connect.ShimPid}"));
         Assert.Contains("containerd-shim", await File.ReadAllTextAsync($"/proc/{connect.ShimPid}/cmdline"));
         Assert.Equal(IsolaErrorCode.NotFound, missing.Code);
@@ -66,7 +61,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
     [InlineData("{0}")]
     public async Task Executor_dials_every_unix_form_of_the_task_address(string form)
     {
-        var socket = Leftovers.SocketOf(_sandbox.TaskAddress);
+        var socket = ShimPods.SocketOf(_sandbox);
         var endpoint = TaskEndpoint.Parse(string.Format(form, socket), 2);
 
         await using var client = await _pods.Executor.ConnectAsync(endpoint, CancellationToken.None);
@@ -120,7 +115,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
     public async Task Exec_runs_a_process_in_a_running_container()
     {
         await using var client = await _pods.TaskClientAsync(_sandbox);
-        var (id, _, _) = await _pods.CreateContainerAsync(client, _sandbox, rootfs.Dir, ["sleep", "600"]);
+        var id = await _pods.CreateContainerAsync(client, _sandbox, rootfs.Dir, ["sleep", "600"]);
         await client.StartAsync(id, null, CancellationToken.None);
         var output = Path.Combine(_sandbox.StateDirectory, "exec.out");
 
@@ -143,41 +138,5 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         Assert.Equal(5u, exit.Code);
         Assert.Equal("exec-ok\n", await File.ReadAllTextAsync(output));
         Assert.Single(pids);
-    }
-
-    [Fact]
-    public async Task Shim_log_fifo_is_drained_into_the_sandbox_log_file()
-    {
-        var log = Path.Combine(_sandbox.StateDirectory, "shim.log");
-        for (var i = 0; i < 40 && !(File.Exists(log) && (await File.ReadAllTextAsync(log)).Contains("starting signal loop")); i++)
-        {
-            await Task.Delay(100);
-        }
-
-        Assert.Contains("starting signal loop", await File.ReadAllTextAsync(log)); // the shim's own first log line
-        Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(Path.Combine(_sandbox.ControllerData[Controller.ControllerDataKeys.Bundle], "log"))
-            & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite | UnixFileMode.OtherRead));
-    }
-
-    [Fact]
-    public async Task A_host_that_serves_events_hears_a_shim_started_before_it_served_them()
-    {
-        // The shim was started (by InitializeAsync) while nobody served the endpoint; it publishes to the same stable
-        // path all along, so a host that serves it later hears the shim's next events.
-        var events = _pods.Controller.Events!;
-        var before = events.Received;
-        await using var client = await _pods.TaskClientAsync(_sandbox);
-        var (id, _, _) = await _pods.CreateContainerAsync(client, _sandbox, rootfs.Dir, ["sh", "-c", "exit 7"]);
-        var exit = await PodHarness.StartAndWaitAsync(client, id);
-        await client.DeleteAsync(id, null, CancellationToken.None);
-        // create, start, exit and delete of the container: the shim publishes them as they happen, a few at a time
-        for (var i = 0; i < 100 && events.Received - before < 4; i++)
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.Equal(7u, exit.Code);
-        Assert.Equal(_sandbox.ControllerData[Controller.ControllerDataKeys.ContainerdAddress] + ".ttrpc", events.SocketPath);
-        Assert.True(events.Received - before >= 4, $"{events.Received - before} events received");
     }
 }

@@ -6,7 +6,7 @@ using Isola.TaskApi.Protos.Task;
 using Isola.Ttrpc.Client;
 using ProtoStatus = Isola.TaskApi.Protos.Types.Status;
 
-namespace Isola.Plugins.Shim.Executor;
+namespace Isola.Plugins.TaskApi;
 
 /// <summary>
 /// The Task API (containerd.task.v2 or v3: the messages are the same, only the service name differs) over one ttrpc
@@ -57,9 +57,8 @@ internal sealed class TaskServiceClient : ITaskClient
             Stderr = OutputOrNull(request.Stdio.Stderr, request.Stdio.Stdout),
         };
         message.Rootfs.AddRange(request.Rootfs.Select(m => new Isola.TaskApi.Protos.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Destination, Options = { m.Options } }));
-        // The host passes no runtime options; the shim controller leaves them in the bundle (options.json, where the
-        // runc shim itself keeps them) so the pod's containers run under the pod's OCI runtime (runc or crun).
-        if ((request.Options ?? Controller.ContainerBundle.ReadOptions(request.Bundle)) is { } options)
+        // The controller's Prepare chose them (the shim controller: the pod's OCI runtime); the host passes them on.
+        if (request.Options is { } options)
         {
             message.Options = new Any { TypeUrl = options.TypeUrl, Value = ByteString.CopyFrom(options.Value) };
         }

@@ -1,11 +1,14 @@
 using System.Text.Json.Nodes;
 
-namespace Isola.Plugins.Shim.Executor;
+namespace Isola.Plugins.TaskApi;
 
-/// <summary>Isola's <see cref="LinuxResources"/> in the OCI runtime-spec's <c>linux.resources</c> JSON shape.</summary>
+/// <summary>Isola's <see cref="LinuxResources"/> in the OCI runtime-spec's <c>linux.resources</c> JSON shape, as Task
+/// Update carries them.</summary>
 internal static class OciResources
 {
-    public static JsonObject ToNode(LinuxResources resources)
+    public static string ToJson(LinuxResources resources) => ToNode(resources).ToJsonString();
+
+    private static JsonObject ToNode(LinuxResources resources)
     {
         var node = new JsonObject();
         var cpu = new JsonObject();
@@ -46,6 +49,4 @@ internal static class OciResources
 
         return node;
     }
-
-    public static string ToJson(LinuxResources resources) => ToNode(resources).ToJsonString();
 }

@@ -1,20 +1,21 @@
 using Isola.Executors;
 using Isola.Ttrpc.Client;
 
-namespace Isola.Plugins.Shim.Executor;
+namespace Isola.Plugins.TaskApi;
 
 /// <summary>
 /// Runs containers through the Task API (containerd.task.v2 / v3) over ttrpc, for containerd shims (Unix sockets) and
-/// VM agents (vsock, hybrid vsock). One connection per <see cref="ConnectAsync"/>; callers cache the client.
+/// VM agents (vsock, hybrid vsock), whichever controller started them. One connection per <see cref="ConnectAsync"/>;
+/// callers cache the client.
 /// </summary>
-internal sealed class ShimTaskExecutor : ITaskExecutor
+internal sealed class TtrpcTaskExecutor : ITaskExecutor
 {
     private static readonly string[] SupportedSchemes = ["ttrpc+unix", "unix", "ttrpc+vsock", "vsock", "ttrpc+hvsock", "hvsock"];
 
     private readonly TimeSpan? _defaultTimeout;
 
     /// <param name="defaultTimeout">Deadline of every call but Wait that has no tighter one (sent as timeout_nano).</param>
-    public ShimTaskExecutor(TimeSpan? defaultTimeout = null)
+    public TtrpcTaskExecutor(TimeSpan? defaultTimeout = null)
     {
         _defaultTimeout = defaultTimeout;
     }
