@@ -48,7 +48,7 @@ internal static class VmGuest
 
     /// <summary>The plugins the VM tests load: the vm controller and VMMs, and the Task API executor that reaches the
     /// guest agent.</summary>
-    private static readonly string[] Plugins = ["Isola.Plugins.StratoVirt", "Isola.Plugins.Shim"];
+    private static readonly string[] Plugins = ["Isola.Plugins.StratoVirt", "Isola.Plugins.TaskApi"];
 
     /// <summary>A plugins folder holding only <see cref="Plugins"/> (copied from the default plugins the build lays
     /// out), so these tests depend on no other plugin.</summary>
