@@ -90,13 +90,14 @@ public sealed class VmContainerTests : IAsyncLifetime
         var container = await again.Containers.GetAsync(c.Id);
         var state = await container.InspectAsync();
         var exec = await container.ExecAsync(new ExecSpec { ExecId = "after-restart", Args = ["sh", "-c", "echo still-here"] });
+        var execOut = await File.ReadAllTextAsync(_vm.Log(id, c.Id, "exec-after-restart.stdout.log"));
         await container.DeleteAsync(force: true);
         var left = await again.Containers.ListAsync();
         await again.RemoveAsync();
 
         Assert.Equal(ContainerState.Running, state.State);
         Assert.Equal(0u, exec.Code);
-        Assert.Equal("still-here\n", await File.ReadAllTextAsync(_vm.Log(id, c.Id, "exec-after-restart.stdout.log")));
+        Assert.Equal("still-here\n", execOut);
         Assert.Empty(left);
         Assert.Empty(VmLeftovers.Of(_vm.Root, id));
     }
@@ -131,7 +132,8 @@ public sealed class VmContainerTests : IAsyncLifetime
             sandbox.Containers.RunAsync(new ContainerSpec { Id = "nocmd", Rootfs = _vm.Rootfs, Args = ["/nope"] }));
         var unknown = await Assert.ThrowsAsync<IsolaException>(() => sandbox.Containers.GetAsync("ghost"));
         var containers = await sandbox.Containers.ListAsync();
-        var bundles = Directory.Exists(shared) ? Directory.GetFileSystemEntries(shared) : [];
+        // The share holds the pod's hostname, hosts and resolv.conf, and one directory per prepared container.
+        var bundles = Directory.Exists(shared) ? Directory.GetDirectories(shared) : [];
 
         Assert.Equal(IsolaErrorCode.NotFound, noRootfs.Code);
         Assert.Contains("norootfs", noRootfs.Message);
