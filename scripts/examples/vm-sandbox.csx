@@ -15,17 +15,22 @@ if (handler.Controller != "vm")
     throw new IsolaException(IsolaErrorCode.InvalidArgument, $"runtime '{runtime}' uses controller '{handler.Controller}', not vm");
 }
 
-await using var rootfs = BusyboxRootfs.Create();
-await using var pod = await Isola.Sandboxes.RunScopedAsync(new SandboxSpec { Runtime = runtime }, Ct);
-Log.LogInformation("sandbox {Id} ready: VMM pid {Pid}, agent at {Address}", pod.Id, pod.Info.Pid, pod.Info.TaskAddress);
+return await RunAsync(runtime);
 
-var container = await pod.Containers.RunAsync(new ContainerSpec
+async Task<int> RunAsync(string runtime)
 {
-    Rootfs = rootfs.Path,
-    Args = ["/bin/busybox", "sh", "-c", "echo \"hello from a microVM: kernel $(/bin/busybox uname -r), host kernel differs\""],
-}, Ct);
-var exit = await container.WaitAsync(Ct);
-Console.Write(await ReadStdoutAsync(container, Ct));
-await container.DeleteAsync(cancellationToken: Ct);
-Log.LogInformation("container {Id} exited with {Code}; tearing the VM down", container.Id, exit.Code);
-return (int)exit.Code;
+    await using var rootfs = BusyboxRootfs.Create();
+    await using var pod = await Isola.Sandboxes.RunScopedAsync(new SandboxSpec { Runtime = runtime }, Ct);
+    Log.LogInformation("sandbox {Id} ready: VMM pid {Pid}, agent at {Address}", pod.Id, pod.Info.Pid, pod.Info.TaskAddress);
+
+    var container = await pod.Containers.RunAsync(new ContainerSpec
+    {
+        Rootfs = rootfs.Path,
+        Args = ["/bin/busybox", "sh", "-c", "echo \"hello from a microVM: kernel $(/bin/busybox uname -r), host kernel differs\""],
+    }, Ct);
+    var exit = await container.WaitAsync(Ct);
+    Console.Write(await ReadStdoutAsync(container, Ct));
+    await container.DeleteAsync(cancellationToken: Ct);
+    Log.LogInformation("container {Id} exited with {Code}; tearing the VM down", container.Id, exit.Code);
+    return (int)exit.Code;
+}
