@@ -127,6 +127,7 @@ public abstract class AgentTestBase : IAsyncLifetime
         Assert.False(Directory.Exists(Path.Combine(Agent.RuncRoot, id)), $"runc state of {id} left under {Agent.RuncRoot}");
         Assert.False(Directory.Exists(Path.Combine(Agent.StateDir, id)), $"agent state of {id} left under {Agent.StateDir}");
         Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), line => line.Contains(id, StringComparison.Ordinal));
-        Assert.False(Directory.Exists($"/sys/fs/cgroup/memory/isola-agent-tests/{id}"), $"cgroup of {id} left");
+        Assert.False(Directory.Exists("/sys/fs/cgroup/memory" + TestBundle.CgroupPath(id)), $"v1 memory cgroup of {id} left");
+        Assert.False(Directory.Exists("/sys/fs/cgroup" + TestBundle.CgroupPath(id)), $"v2 cgroup of {id} left");
     }
 }

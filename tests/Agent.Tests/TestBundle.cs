@@ -7,8 +7,30 @@ namespace Isola.Agent.Tests;
 /// (read-only), or in BUNDLE/rootfs for tests that mount it there.</summary>
 public static class TestBundle
 {
+    // Built once per machine and kept: every container mounts it read-only. Built aside and renamed into place, so a
+    // concurrent test run never sees half of it.
     private static readonly Lazy<string> s_rootfs = new(() =>
-        TestRootfs.Make(Path.Combine(Path.GetTempPath(), $"isola-agent-rootfs-{Environment.ProcessId}")));
+    {
+        var path = Path.Combine(Path.GetTempPath(), "isola-agent-tests-rootfs");
+        if (!File.Exists(Path.Combine(path, "bin", "busybox")))
+        {
+            var staging = TestRootfs.Make(Path.Combine(Path.GetTempPath(), $"isola-agent-tests-rootfs.{Environment.ProcessId}"));
+            try
+            {
+                Directory.Move(staging, path);
+            }
+            catch (IOException)
+            {
+                Directory.Delete(staging, recursive: true); // another run got there first
+            }
+        }
+
+        return path;
+    });
+
+    /// <summary>The cgroup (linux.cgroupsPath) of container <paramref name="id"/>: top-level, so that runc's delete removes
+    /// all of it.</summary>
+    public static string CgroupPath(string id) => "/isola-agent-test-" + id;
 
     /// <summary>The shared busybox rootfs.</summary>
     public static string SharedRootfs => s_rootfs.Value;
@@ -51,7 +73,7 @@ public static class TestBundle
             Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro")),
         ["linux"] = new JsonObject
         {
-            ["cgroupsPath"] = $"/isola-agent-tests/{id}",
+            ["cgroupsPath"] = CgroupPath(id),
             ["namespaces"] = new JsonArray(new[] { pidNamespace ? "pid" : null, "ipc", "uts", "mount", "network" }
                 .Where(n => n is not null).Select(n => (JsonNode)new JsonObject { ["type"] = n }).ToArray()),
             ["maskedPaths"] = new JsonArray("/proc/kcore", "/proc/keys", "/sys/firmware"),

@@ -42,7 +42,7 @@ internal sealed class TaskProcess
     /// <summary>"container 'id'" or "exec 'e' of container 'id'", for messages.</summary>
     public string Name => ExecId.Length == 0 ? $"container '{ContainerId}'" : $"exec '{ExecId}' of container '{ContainerId}'";
 
-    public Status Status => HasExited ? Status.Stopped : Started ? Status.Running : Pid != 0 ? Status.Created : Status.Unknown;
+    public Status Status => HasExited ? Status.Stopped : Started ? Status.Running : Status.Created;
 
     /// <summary>Records the pid and follows <paramref name="exit"/>.</summary>
     public void Attach(int pid, Task<ProcessExit> exit)
