@@ -41,15 +41,22 @@ public sealed class AgentProcess : IAsyncDisposable
         Peers.Require(("runc", "runc"), ("busybox", "busybox-static"));
         var dir = Directory.CreateTempSubdirectory("isola-agent-test-").FullName;
         var socket = Path.Combine(dir, "agent.sock");
-        var start = new ProcessStartInfo("dotnet")
+        // ISOLA_AGENT_BINARY runs the same tests against a published (NativeAOT) agent instead of the IL build.
+        var binary = Environment.GetEnvironmentVariable("ISOLA_AGENT_BINARY");
+        var start = new ProcessStartInfo(string.IsNullOrEmpty(binary) ? "dotnet" : binary)
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        if (string.IsNullOrEmpty(binary))
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "isola-agent.dll"));
+        }
+
         foreach (var arg in new[]
         {
-            Path.Combine(AppContext.BaseDirectory, "isola-agent.dll"), "--listen", "unix://" + socket,
+            "--listen", "unix://" + socket,
             "--root", Path.Combine(dir, "runc"), "--state", Path.Combine(dir, "state"), "--verbose",
         })
         {
