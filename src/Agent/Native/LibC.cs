@@ -96,6 +96,9 @@ internal static unsafe partial class LibC
     public static partial int close(int fd);
 
     [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
     public static partial int pipe2(int* fds, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
