@@ -42,7 +42,14 @@ try
 
     if (options.Guest)
     {
-        var serving = new SerialPortServer(server, logger).RunAsync();
+        using var vsock = VsockListener.TryStart(server, logger);
+        var serial = new SerialPortServer(server, logger);
+        var serving = serial.RunAsync();
+        if (vsock is null)
+        {
+            await serial.Ready.ConfigureAwait(false); // nothing is served until the port shows up
+        }
+
         Console.Out.WriteLine($"ISOLA-AGENT-READY {GuestSetup.UptimeSeconds()}");
         Console.Out.Flush();
         await Task.WhenAny(serving, tasks.ShutdownRequested).ConfigureAwait(false);

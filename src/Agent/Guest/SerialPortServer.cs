@@ -13,6 +13,7 @@ internal sealed class SerialPortServer
 {
     private static readonly TimeSpan s_retry = TimeSpan.FromMilliseconds(100);
 
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TtrpcServer _server;
     private readonly ILogger _logger;
     private readonly string _sysRoot;
@@ -24,11 +25,15 @@ internal sealed class SerialPortServer
         _sysRoot = sysRoot;
     }
 
+    /// <summary>Completes once the port was found and is served.</summary>
+    public Task Ready => _ready.Task;
+
     /// <summary>Serves until the process ends.</summary>
     public async Task RunAsync()
     {
         var device = await FindPortAsync().ConfigureAwait(false);
         _logger.LogInformation("serving the Task API on virtio-serial port {Name} ({Device})", VirtioPorts.AgentPortName, device);
+        _ready.TrySetResult();
         while (true)
         {
             var fd = LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);

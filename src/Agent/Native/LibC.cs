@@ -39,6 +39,21 @@ internal static unsafe partial class LibC
     public const int SpawnFileActionsSize = 256;
     public const int SpawnAttrSize = 512;
 
+    public const int AF_VSOCK = 40;
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const uint VMADDR_CID_ANY = 0xFFFFFFFF;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockaddrVm
+    {
+        public ushort Family;
+        public ushort Reserved1;
+        public uint Port;
+        public uint Cid;
+        public uint Zero;
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     public struct PollFd
     {
@@ -97,6 +112,18 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int dup(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int bind(int fd, SockaddrVm* address, int length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int listen(int fd, int backlog);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int accept4(int fd, void* address, void* length, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int pipe2(int* fds, int flags);
