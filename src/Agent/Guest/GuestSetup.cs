@@ -27,11 +27,12 @@ internal static class GuestSetup
         MountOnce("cgroup2", "/sys/fs/cgroup", "cgroup2", MountFlags.NoSuid | MountFlags.NoDev | MountFlags.NoExec, null, logger);
         DelegateControllers(logger);
 
-        if (KernelHas("virtiofs"))
+        // EINVAL or ENOENT: the kernel has virtiofs but the VM has no device with the tag, a normal set-up.
+        if (KernelHas("virtiofs") && !MountOnce(ShareTag, SharePath, "virtiofs", 0, null, logger, quiet: true))
         {
-            MountOnce(ShareTag, SharePath, "virtiofs", 0, null, logger);
+            logger.LogInformation("no virtiofs share tagged {Tag}: no shared directory at {Path}", ShareTag, SharePath);
         }
-        else
+        else if (!KernelHas("virtiofs"))
         {
             logger.LogInformation("no virtiofs in this kernel: no shared directory at {Path}", SharePath);
         }
@@ -97,19 +98,28 @@ internal static class GuestSetup
             .Select(fields => fields[4])
             .ToHashSet(StringComparer.Ordinal);
 
-    private static void MountOnce(string source, string target, string type, ulong flags, string? data, ILogger logger)
+    /// <summary>Mounts unless something is mounted at <paramref name="target"/> already; false when the mount failed
+    /// (logged as a warning unless <paramref name="quiet"/>).</summary>
+    private static bool MountOnce(string source, string target, string type, ulong flags, string? data, ILogger logger, bool quiet = false)
     {
         var mounted = File.Exists("/proc/self/mountinfo") ? MountPoints(File.ReadAllText("/proc/self/mountinfo")) : [];
         if (mounted.Contains(target))
         {
-            return;
+            return true;
         }
 
         Directory.CreateDirectory(target);
-        if (LibC.mount(source, target, type, flags, data) != 0)
+        if (LibC.mount(source, target, type, flags, data) == 0)
+        {
+            return true;
+        }
+
+        if (!quiet)
         {
             logger.LogWarning("mount {Type} on {Target}: {Error}", type, target, LibC.LastError());
         }
+
+        return false;
     }
 
     private static bool KernelHas(string filesystem)
