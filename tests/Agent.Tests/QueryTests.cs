@@ -53,6 +53,33 @@ public sealed class QueryTests : AgentTestBase
     }
 
     [Fact]
+    public async Task Update_applies_new_limits_to_the_cgroup()
+    {
+        var (id, _, _, _) = await CreateAsync("update", "sleep", "1000");
+        await StartAsync(id);
+        await Agent.CallAsync("Update", new UpdateTaskRequest
+        {
+            Id = id,
+            Resources = new Any
+            {
+                TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+                Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"memory\":{\"limit\":67108864},\"pids\":{\"limit\":50}}"),
+            },
+        }, Empty.Parser);
+        var v1 = "/sys/fs/cgroup/memory" + TestBundle.CgroupPath(id) + "/memory.limit_in_bytes";
+        var limit = File.Exists(v1) ? v1 : "/sys/fs/cgroup" + TestBundle.CgroupPath(id) + "/memory.max";
+        Assert.Equal("67108864", (await File.ReadAllTextAsync(limit)).Trim());
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Update", new UpdateTaskRequest
+        {
+            Id = id,
+            Resources = new Any { Value = Google.Protobuf.ByteString.CopyFromUtf8("[1]") },
+        }, Empty.Parser));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Contains(id, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CloseIO_is_accepted_for_a_known_process_and_NotFound_otherwise()
     {
         var (id, _, _, _) = await CreateAsync("closeio", "sh", "-c", "cat; echo done");

@@ -68,6 +68,10 @@ internal sealed class Runc
     public Task DeleteAsync(string id, bool force, string logFile, CancellationToken cancellationToken) =>
         RunAsync(force ? ["delete", "--force", id] : ["delete", id], logFile, null, cancellationToken);
 
+    /// <summary>`runc update --resources FILE id`: applies OCI linux.resources JSON to the container's cgroup.</summary>
+    public Task UpdateAsync(string id, string resourcesFile, string logFile, CancellationToken cancellationToken) =>
+        RunAsync(["update", "--resources", resourcesFile, id], logFile, null, cancellationToken);
+
     /// <summary>`runc ps --format json`: the pids in the container's cgroup.</summary>
     public async Task<IReadOnlyList<uint>> PsAsync(string id, string logFile, CancellationToken cancellationToken)
     {

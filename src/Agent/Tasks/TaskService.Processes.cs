@@ -81,6 +81,49 @@ internal sealed partial class TaskService
         return new Empty();
     }
 
+    /// <summary>New cgroup limits: the request carries OCI linux.resources as JSON (containerd's type url
+    /// types.containerd.io/opencontainers/runtime-spec/1/LinuxResources), which runc applies as it is.</summary>
+    private async Task<Empty> UpdateAsync(UpdateTaskRequest request, CancellationToken cancellationToken)
+    {
+        var container = Find(request.Id);
+        var name = container.Init.Name;
+        if (request.Resources is null || request.Resources.Value.IsEmpty)
+        {
+            throw IsolaException.InvalidArgument($"{name}: Update carries no resources");
+        }
+
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(request.Resources.Value.Memory);
+            if (json.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object)
+            {
+                throw IsolaException.InvalidArgument($"{name}: the resources are not a JSON object");
+            }
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw IsolaException.InvalidArgument($"{name}: the resources are not JSON (type {request.Resources.TypeUrl}): {e.Message}");
+        }
+
+        await container.Lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var file = Path.Combine(container.StateDir, "resources.json");
+            await File.WriteAllBytesAsync(file, request.Resources.Value.ToByteArray(), CancellationToken.None).ConfigureAwait(false);
+            await _runc.UpdateAsync(container.Id, file, container.LogFile, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (RuncException e)
+        {
+            throw IsolaException.FailedPrecondition($"{name}: runc update failed: {e.Message}");
+        }
+        finally
+        {
+            container.Lock.Release();
+        }
+
+        return new Empty();
+    }
+
     private async Task<PidsResponse> PidsAsync(PidsRequest request, CancellationToken cancellationToken)
     {
         var container = Find(request.Id);

@@ -63,7 +63,7 @@ internal sealed partial class TaskService
         AddUnimplemented(server, "Pause", PauseRequest.Parser, r => r.Id);
         AddUnimplemented(server, "Resume", ResumeRequest.Parser, r => r.Id);
         AddUnimplemented(server, "Checkpoint", CheckpointTaskRequest.Parser, r => r.Id);
-        AddUnimplemented(server, "Update", UpdateTaskRequest.Parser, r => r.Id);
+        server.AddUnary(TaskServiceName, "Update", UpdateTaskRequest.Parser, (r, c) => UpdateAsync(r, c.CancellationToken));
         server.AddUnary(SandboxServiceName, "Check", CheckRequest.Parser, (_, _) => Task.FromResult(new CheckResponse()));
     }
 
