@@ -64,8 +64,14 @@ try
     await Task.Delay(100).ConfigureAwait(false);
     return 0;
 }
-catch (Exception e) when (e is IsolaException or InvalidOperationException or ArgumentException or IOException)
+catch (Exception e) when (options.Guest || e is IsolaException or InvalidOperationException or ArgumentException or IOException)
 {
     logger.LogCritical("{Error}", e.Message);
+    if (options.Guest)
+    {
+        // PID 1 exiting panics the kernel, which says nothing about why: the error above, then a clean power-off.
+        GuestSetup.PowerOff(logger);
+    }
+
     return 1;
 }

@@ -32,6 +32,20 @@ public sealed class ExecTests : AgentTestBase
     }
 
     [Fact]
+    public async Task Deleting_an_exec_that_never_started_releases_its_waiters()
+    {
+        var (id, _, _, _) = await CreateAsync("exec-del", "sleep", "1000");
+        await StartAsync(id);
+        await ExecAsync(id, "idle", "", "true");
+        var waiting = WaitAsync(id, "idle");
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+        var deleted = await DeleteAsync(id, "idle");
+        Assert.Equal(0u, deleted.Pid);
+        Assert.Equal(255u, (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).ExitStatus);
+    }
+
+    [Fact]
     public async Task An_exec_killed_with_SIGKILL_reports_137()
     {
         var (id, _, _, _) = await CreateAsync("exec-kill", "sleep", "1000");

@@ -162,7 +162,9 @@ internal sealed partial class TaskService
         container.Execs.TryRemove(exec.ExecId, out _);
         File.Delete(ExecSpecFile(container, exec.ExecId));
         File.Delete(Path.Combine(container.StateDir, $"exec-{exec.ExecId}.pid"));
-        return Deleted(exec);
+        var deleted = Deleted(exec);
+        exec.NeverRan(FailedStartStatus); // a Wait on an exec deleted before it started returns rather than hanging
+        return deleted;
     }
 
     private async Task<DeleteResponse> DeleteContainerLockedAsync(Container container)
