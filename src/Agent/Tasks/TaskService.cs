@@ -17,6 +17,7 @@ namespace Isola.Agent.Tasks;
 internal sealed partial class TaskService
 {
     public const string TaskServiceName = "containerd.task.v2.Task";
+    public const string TaskServiceV3Name = "containerd.task.v3.Task";
     public const string SandboxServiceName = "grpc.SandboxService";
 
     private readonly ConcurrentDictionary<string, Container> _containers = new(StringComparer.Ordinal);
@@ -44,32 +45,38 @@ internal sealed partial class TaskService
     public static string Version { get; } =
         typeof(TaskService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0";
 
+    /// <summary>Registers the Task API under v2 and v3 (same messages, only the service name differs; the host picks by
+    /// the version the sandbox reports) and the readiness Check.</summary>
     public void Register(TtrpcServer server)
     {
-        server.AddUnary(TaskServiceName, "Create", CreateTaskRequest.Parser, (r, c) => CreateAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "Start", StartRequest.Parser, (r, c) => StartAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "State", StateRequest.Parser, (r, _) => Task.FromResult(State(r)));
-        server.AddUnary(TaskServiceName, "Kill", KillRequest.Parser, (r, c) => KillAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "Delete", DeleteRequest.Parser, (r, c) => DeleteAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "Exec", ExecProcessRequest.Parser, (r, c) => ExecAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "CloseIO", CloseIORequest.Parser, (r, _) => Task.FromResult(CloseIO(r)));
-        server.AddUnary(TaskServiceName, "Pids", PidsRequest.Parser, (r, c) => PidsAsync(r, c.CancellationToken));
-        server.AddUnary(TaskServiceName, "Stats", StatsRequest.Parser, (r, _) => Task.FromResult(Stats(r)));
-        server.AddUnary(TaskServiceName, "Connect", ConnectRequest.Parser, (r, _) => Task.FromResult(Connect(r)));
-        server.AddUnary(TaskServiceName, "Shutdown", ShutdownRequest.Parser, (r, _) => Task.FromResult(Shutdown(r)));
-        server.AddUnary(TaskServiceName, "ResizePty", ResizePtyRequest.Parser, (r, _) =>
-            Task.FromException<Empty>(Unimplemented($"{Describe(r.Id, r.ExecId)}: ResizePty: TTYs are not supported yet")));
-        AddUnimplemented(server, "Pause", PauseRequest.Parser, r => r.Id);
-        AddUnimplemented(server, "Resume", ResumeRequest.Parser, r => r.Id);
-        AddUnimplemented(server, "Checkpoint", CheckpointTaskRequest.Parser, r => r.Id);
-        server.AddUnary(TaskServiceName, "Update", UpdateTaskRequest.Parser, (r, c) => UpdateAsync(r, c.CancellationToken));
+        foreach (var service in new[] { TaskServiceName, TaskServiceV3Name })
+        {
+            server.AddUnary(service, "Create", CreateTaskRequest.Parser, (r, c) => CreateAsync(r, c.CancellationToken));
+            server.AddUnary(service, "Start", StartRequest.Parser, (r, c) => StartAsync(r, c.CancellationToken));
+            server.AddUnary(service, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
+            server.AddUnary(service, "State", StateRequest.Parser, (r, _) => Task.FromResult(State(r)));
+            server.AddUnary(service, "Kill", KillRequest.Parser, (r, c) => KillAsync(r, c.CancellationToken));
+            server.AddUnary(service, "Delete", DeleteRequest.Parser, (r, c) => DeleteAsync(r, c.CancellationToken));
+            server.AddUnary(service, "Exec", ExecProcessRequest.Parser, (r, c) => ExecAsync(r, c.CancellationToken));
+            server.AddUnary(service, "CloseIO", CloseIORequest.Parser, (r, _) => Task.FromResult(CloseIO(r)));
+            server.AddUnary(service, "Pids", PidsRequest.Parser, (r, c) => PidsAsync(r, c.CancellationToken));
+            server.AddUnary(service, "Stats", StatsRequest.Parser, (r, _) => Task.FromResult(Stats(r)));
+            server.AddUnary(service, "Update", UpdateTaskRequest.Parser, (r, c) => UpdateAsync(r, c.CancellationToken));
+            server.AddUnary(service, "Connect", ConnectRequest.Parser, (r, _) => Task.FromResult(Connect(r)));
+            server.AddUnary(service, "Shutdown", ShutdownRequest.Parser, (r, _) => Task.FromResult(Shutdown(r)));
+            server.AddUnary(service, "ResizePty", ResizePtyRequest.Parser, (r, _) =>
+                Task.FromException<Empty>(Unimplemented($"{Describe(r.Id, r.ExecId)}: ResizePty: TTYs are not supported yet")));
+            AddUnimplemented(server, service, "Pause", PauseRequest.Parser, r => r.Id);
+            AddUnimplemented(server, service, "Resume", ResumeRequest.Parser, r => r.Id);
+            AddUnimplemented(server, service, "Checkpoint", CheckpointTaskRequest.Parser, r => r.Id);
+        }
+
         server.AddUnary(SandboxServiceName, "Check", CheckRequest.Parser, (_, _) => Task.FromResult(new CheckResponse()));
     }
 
-    private static void AddUnimplemented<T>(TtrpcServer server, string method, MessageParser<T> parser, Func<T, string> id)
+    private static void AddUnimplemented<T>(TtrpcServer server, string service, string method, MessageParser<T> parser, Func<T, string> id)
         where T : IMessage<T> =>
-        server.AddUnary(TaskServiceName, method, parser, (r, _) =>
+        server.AddUnary(service, method, parser, (r, _) =>
             Task.FromException<Empty>(Unimplemented($"container '{id(r)}': {method} is not supported by isola-agent")));
 
     private static IsolaException Unimplemented(string message) => new(IsolaErrorCode.Unimplemented, message);
