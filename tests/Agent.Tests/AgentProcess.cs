@@ -39,6 +39,11 @@ public sealed class AgentProcess : IAsyncDisposable
     public static async Task<AgentProcess> StartAsync()
     {
         Peers.Require(("runc", "runc"), ("busybox", "busybox-static"));
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new InvalidOperationException("the agent tests run containers with runc and mount filesystems: run them as root");
+        }
+
         var dir = Directory.CreateTempSubdirectory("isola-agent-test-").FullName;
         var socket = Path.Combine(dir, "agent.sock");
         // ISOLA_AGENT_BINARY runs the same tests against a published (NativeAOT) agent instead of the IL build.
