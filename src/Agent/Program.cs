@@ -42,7 +42,7 @@ try
 
     if (options.Guest)
     {
-        using var vsock = VsockListener.TryStart(server, logger);
+        using var vsock = VsockListener.DevicePresent() ? VsockListener.TryStart(server, logger) : null;
         var serial = new SerialPortServer(server, logger);
         var serving = serial.RunAsync();
         if (vsock is null)

@@ -129,6 +129,17 @@ public sealed class UnitTests : IDisposable
     }
 
     [Fact]
+    public void A_vsock_device_is_present_only_when_bound_to_the_virtio_vsock_driver()
+    {
+        var driver = Path.Combine(_dir, "bus", "virtio", "drivers", "vmw_vsock_virtio_transport");
+        Assert.False(VsockListener.DevicePresent(_dir));
+        Directory.CreateDirectory(driver);
+        Assert.False(VsockListener.DevicePresent(_dir)); // module loaded, no device
+        Directory.CreateDirectory(Path.Combine(driver, "virtio2"));
+        Assert.True(VsockListener.DevicePresent(_dir));
+    }
+
+    [Fact]
     public void The_vsock_listener_binds_its_port_and_stops()
     {
         // Connecting needs a VM (or vsock_loopback); binding and stopping work on any kernel with AF_VSOCK.

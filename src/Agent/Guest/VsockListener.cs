@@ -27,6 +27,14 @@ internal sealed class VsockListener : IDisposable
         _logger = logger;
     }
 
+    /// <summary>True when the VM has a virtio vsock device bound to its driver. The socket family alone says nothing:
+    /// with the vsock module loaded, binding succeeds in a VM that has no vsock device at all.</summary>
+    public static bool DevicePresent(string sysRoot = "/sys")
+    {
+        var driver = Path.Combine(sysRoot, "bus", "virtio", "drivers", "vmw_vsock_virtio_transport");
+        return Directory.Exists(driver) && Directory.EnumerateFileSystemEntries(driver, "virtio*").Any();
+    }
+
     /// <summary>Starts listening on <paramref name="port"/> for any CID; null (logged) when this kernel has no vsock.</summary>
     public static unsafe VsockListener? TryStart(TtrpcServer server, ILogger logger, uint port = AgentPort)
     {
