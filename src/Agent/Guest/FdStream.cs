@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+using Isola.Agent.Native;
+
+namespace Isola.Agent.Guest;
+
+/// <summary>
+/// A duplex Stream over a character device's file descriptor whose reads and writes are independent: each blocks its
+/// own thread in read(2) or write(2). The base Stream's async methods serialise a read with a write, which deadlocks a
+/// multiplexed protocol such as ttrpc (a pending read of the next request would hold back every response).
+/// </summary>
+internal sealed unsafe class FdStream : Stream
+{
+    private int _fd;
+
+    public FdStream(int fd)
+    {
+        _fd = fd;
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanWrite => true;
+
+    public override bool CanSeek => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = LibC.read(Fd, p, buffer.Length);
+            }
+
+            if (n >= 0)
+            {
+                return (int)n; // 0: the host side closed (virtio-serial reports EOF while no host is connected)
+            }
+
+            if (Marshal.GetLastPInvokeError() != LibC.EINTR)
+            {
+                throw new IOException($"read from the agent port: {LibC.LastError()}");
+            }
+        }
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        new(Task.Factory.StartNew(() => Read(buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = LibC.write(Fd, p, buffer.Length);
+            }
+
+            if (n > 0)
+            {
+                buffer = buffer[(int)n..];
+            }
+            else if (n < 0 && Marshal.GetLastPInvokeError() != LibC.EINTR)
+            {
+                throw new IOException($"write to the agent port: {LibC.LastError()}");
+            }
+        }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        new(Task.Run(() => Write(buffer.Span), cancellationToken));
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    private int Fd => _fd >= 0 ? _fd : throw new ObjectDisposedException(nameof(FdStream));
+
+    protected override void Dispose(bool disposing)
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            LibC.close(fd);
+        }
+
+        base.Dispose(disposing);
+    }
+}

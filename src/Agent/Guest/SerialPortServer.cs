@@ -1,0 +1,98 @@
+using Isola.Agent.Native;
+using Isola.Ttrpc.Server;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Agent.Guest;
+
+/// <summary>
+/// Serves ttrpc on the virtio-serial port agent.0, one host connection after another. QEMU's socket chardev serves one
+/// client at a time; when it disconnects the guest reads EOF and poll reports POLLHUP until the next client arrives.
+/// Each connection gets a fresh ttrpc framing state: the port is reopened and served again.
+/// </summary>
+internal sealed class SerialPortServer
+{
+    private static readonly TimeSpan s_retry = TimeSpan.FromMilliseconds(100);
+
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TtrpcServer _server;
+    private readonly ILogger _logger;
+    private readonly string _sysRoot;
+
+    public SerialPortServer(TtrpcServer server, ILogger logger, string sysRoot = "/sys")
+    {
+        _server = server;
+        _logger = logger;
+        _sysRoot = sysRoot;
+    }
+
+    /// <summary>Completes once the port was found and is served.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Serves until the process ends.</summary>
+    public async Task RunAsync()
+    {
+        var device = await FindPortAsync().ConfigureAwait(false);
+        _logger.LogInformation("serving the Task API on virtio-serial port {Name} ({Device})", VirtioPorts.AgentPortName, device);
+        _ready.TrySetResult();
+        while (true)
+        {
+            var fd = LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);
+            if (fd < 0)
+            {
+                _logger.LogWarning("cannot open {Device}: {Error}", device, LibC.LastError());
+                await Task.Delay(s_retry).ConfigureAwait(false);
+                continue;
+            }
+
+            await WaitForHostAsync(fd).ConfigureAwait(false);
+            try
+            {
+                await _server.ServeAsync(new FdStream(fd), device).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                _logger.LogInformation("host connection on {Device} ended: {Error}", device, e.Message);
+            }
+        }
+    }
+
+    private async Task<string> FindPortAsync()
+    {
+        var warned = false;
+        while (true)
+        {
+            if (VirtioPorts.Find(VirtioPorts.AgentPortName, _sysRoot) is { } device && File.Exists(device))
+            {
+                return device;
+            }
+
+            if (!warned)
+            {
+                _logger.LogWarning("no virtio-serial port named {Name} yet; waiting for it", VirtioPorts.AgentPortName);
+                warned = true;
+            }
+
+            await Task.Delay(s_retry).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Returns once a host is connected: poll stops reporting POLLHUP.</summary>
+    private static unsafe Task WaitForHostAsync(int fd) => Task.Factory.StartNew(() =>
+    {
+        while (true)
+        {
+            var poll = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
+            var ready = LibC.poll(&poll, 1, (int)s_retry.TotalMilliseconds);
+            // A quiet port (timeout) or pending data without POLLHUP both mean a host is on the other end.
+            if (ready == 0 || (ready > 0 && (poll.Revents & LibC.POLLHUP) == 0))
+            {
+                return;
+            }
+
+            if (ready > 0)
+            {
+                Thread.Sleep(s_retry); // POLLHUP returns at once while nobody is connected
+            }
+        }
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+}
