@@ -108,6 +108,51 @@ public sealed class UnitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_root_port_address_resolves_to_the_block_device_of_the_function_behind_it()
+    {
+        // QEMU's and StratoVirt's hot-plug report the PCIe root port; the disk is on its secondary bus.
+        Directory.CreateDirectory(Path.Combine(_dir, "bus", "pci", "devices", "0000:00:01.0", "0000:01:00.0", "virtio2", "block", "vda"));
+
+        var device = await new BlockDeviceResolver(_dir, TimeSpan.FromSeconds(1)).ResolveAsync("0000:00:01.0", "container 'c'", CancellationToken.None);
+
+        Assert.Equal("/dev/vda", device);
+    }
+
+    [Fact]
+    public void Host_rootfs_mounts_the_guest_cannot_see_are_skipped_only_when_the_rootfs_was_staged()
+    {
+        var rootfs = Path.Combine(_dir, "bundle", "rootfs");
+        var hostOnly = new[] { new Isola.TaskApi.Protos.Types.Mount { Type = "bind", Source = "/no/such/host/dir", Options = { "rbind" } } };
+        var visible = new[] { new Isola.TaskApi.Protos.Types.Mount { Type = "bind", Source = _dir } };
+
+        Directory.CreateDirectory(rootfs);
+        var emptyRootfs = RootfsMounter.StagedByHost(hostOnly, rootfs);
+        File.WriteAllText(Path.Combine(rootfs, "staged"), "");
+
+        Assert.False(emptyRootfs);
+        Assert.True(RootfsMounter.StagedByHost(hostOnly, rootfs));
+        Assert.False(RootfsMounter.StagedByHost(visible, rootfs));
+    }
+
+    [Fact]
+    public void An_output_path_the_guest_cannot_see_is_replaced_by_the_staged_file_of_that_name_in_the_bundle()
+    {
+        var bundle = Path.Combine(_dir, "bundle");
+        Directory.CreateDirectory(bundle);
+        File.WriteAllText(Path.Combine(bundle, "stdout.log"), "");
+
+        using (var stdio = StdioHandles.Open("", "file:///engine/host/only/stdout.log", "", "container 'c'", bundle))
+        using (var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(LibC.dup(stdio.Stdout), ownsHandle: true), FileAccess.Write))
+        {
+            output.Write("staged\n"u8);
+        }
+
+        var unstaged = Assert.Throws<IsolaException>(() => StdioHandles.Open("", "file:///engine/host/only/other.log", "", "container 'c'", bundle));
+        Assert.Equal("staged\n", File.ReadAllText(Path.Combine(bundle, "stdout.log")));
+        Assert.Contains("other.log", unstaged.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Share_files_are_copied_into_etc_when_present()
     {
         var share = Path.Combine(_dir, "share");

@@ -27,15 +27,18 @@ internal sealed class StdioHandles : IDisposable
     public int Stderr { get; private set; }
 
     /// <summary>Opens the three streams; <paramref name="owner"/> names the container or exec in errors.</summary>
+    /// <param name="staged">The container's bundle. An engine outside the VM's host (a client of `isola serve`) names
+    /// its own host files, which the guest cannot see; the sandbox's controller then staged a file of the same name in
+    /// the bundle, linked to the host's, and that one is used.</param>
     /// <exception cref="IsolaException">A path is not absolute, uses an unsupported scheme, or cannot be opened.</exception>
-    public static StdioHandles Open(string stdin, string stdout, string stderr, string owner)
+    public static StdioHandles Open(string stdin, string stdout, string stderr, string owner, string? staged = null)
     {
         var handles = new StdioHandles(-1, -1, -1);
         try
         {
-            handles.Stdin = OpenOne(stdin, LibC.O_RDONLY, owner, "stdin");
-            handles.Stdout = OpenOne(stdout, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND, owner, "stdout");
-            handles.Stderr = OpenOne(stderr, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND, owner, "stderr");
+            handles.Stdin = OpenOne(stdin, LibC.O_RDONLY, owner, "stdin", staged);
+            handles.Stdout = OpenOne(stdout, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND, owner, "stdout", staged);
+            handles.Stderr = OpenOne(stderr, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND, owner, "stderr", staged);
             return handles;
         }
         catch
@@ -70,9 +73,15 @@ internal sealed class StdioHandles : IDisposable
             : throw IsolaException.InvalidArgument($"{owner}: {stream} '{value}' is not an absolute path");
     }
 
-    private static int OpenOne(string value, int flags, string owner, string stream)
+    private static int OpenOne(string value, int flags, string owner, string stream, string? staged)
     {
         var path = LocalPath(value, owner, stream) ?? "/dev/null";
+        if (staged is not null && !Directory.Exists(Path.GetDirectoryName(path)) && Path.Combine(staged, Path.GetFileName(path)) is var twin
+            && File.Exists(twin))
+        {
+            path = twin;
+        }
+
         var fd = LibC.open(path, flags | LibC.O_CLOEXEC | LibC.O_NOCTTY, OutputMode);
         return fd >= 0 ? fd : throw IsolaException.InvalidArgument($"{owner}: cannot open {stream} {path}: {LibC.LastError()}");
     }

@@ -3,7 +3,9 @@ namespace Isola.Agent.Tasks;
 /// <summary>
 /// Turns a guest device address from a rootfs mount's source into a block device: a PCI address such as
 /// `0000:00:05.0` names a virtio-blk device the host hot-plugged, which appears (after the kernel probes it) as
-/// /sys/bus/pci/devices/ADDR/virtioN/block/NAME. Waits for it a few seconds: the hot-plug and the Create request race.
+/// /sys/bus/pci/devices/ADDR/virtioN/block/NAME. The address may also be the PCIe root port the device was plugged
+/// into (what QEMU's and StratoVirt's hot-plug report): the device is then the function behind it,
+/// ADDR/BB:DD.F/virtioN/block/NAME. Waits for it a few seconds: the hot-plug and the Create request race.
 /// </summary>
 internal sealed class BlockDeviceResolver
 {
@@ -54,6 +56,15 @@ internal sealed class BlockDeviceResolver
         {
             var block = Path.Combine(virtio, "block");
             if (Directory.Exists(block) && Directory.EnumerateDirectories(block).Select(Path.GetFileName).FirstOrDefault() is { } name)
+            {
+                return name;
+            }
+        }
+
+        // A root port: look one level down, at the functions on its secondary bus.
+        foreach (var function in Directory.EnumerateDirectories(device, "????:??:??.?"))
+        {
+            if (Find(function) is { } name)
             {
                 return name;
             }

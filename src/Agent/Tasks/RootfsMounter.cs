@@ -53,6 +53,15 @@ internal sealed class RootfsMounter
         }
     }
 
+    /// <summary>
+    /// True when the rootfs mounts name host directories the guest cannot see while the bundle's rootfs is already
+    /// there: the sandbox's controller staged it in the shared directory (an engine behind `isola serve` sends the
+    /// mounts of its own host, as containerd does to Kuasar's agent). Mounting them would fail; the staged one is used.
+    /// </summary>
+    public static bool StagedByHost(IEnumerable<ProtoMount> mounts, string rootfs) =>
+        mounts.All(m => m.Type is "bind" or "rbind" && m.Source.StartsWith('/') && !Path.Exists(m.Source))
+        && Directory.Exists(rootfs) && Directory.EnumerateFileSystemEntries(rootfs).Any();
+
     /// <summary>Unmounts in reverse order; lazily, so a process still holding a file cannot keep the mount (and the
     /// block device) busy forever.</summary>
     public static void Unmount(IReadOnlyList<string> mounted)

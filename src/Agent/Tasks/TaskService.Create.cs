@@ -69,7 +69,7 @@ internal sealed partial class TaskService
         try
         {
             var rootfs = RootfsPath(container.Bundle, config, name);
-            if (request.Rootfs.Count > 0)
+            if (request.Rootfs.Count > 0 && !RootfsMounter.StagedByHost(request.Rootfs, rootfs))
             {
                 Directory.CreateDirectory(rootfs);
                 container.Mounts = await _mounter.MountAsync(request.Rootfs.ToList(), rootfs, name, cancellationToken).ConfigureAwait(false);
@@ -79,7 +79,7 @@ internal sealed partial class TaskService
                 throw IsolaException.NotFound($"{name}: rootfs {rootfs} does not exist and the request has no rootfs mounts");
             }
 
-            using var stdio = StdioHandles.Open(request.Stdin, request.Stdout, request.Stderr, name);
+            using var stdio = StdioHandles.Open(request.Stdin, request.Stdout, request.Stderr, name, container.Bundle);
             var mark = _reaper.Mark;
             try
             {

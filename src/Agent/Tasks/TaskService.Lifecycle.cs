@@ -59,7 +59,7 @@ internal sealed partial class TaskService
 
         var pidFile = Path.Combine(container.StateDir, $"exec-{exec.ExecId}.pid");
         var processFile = ExecSpecFile(container, exec.ExecId);
-        using var stdio = StdioHandles.Open(exec.Stdin, exec.Stdout, exec.Stderr, exec.Name);
+        using var stdio = StdioHandles.Open(exec.Stdin, exec.Stdout, exec.Stderr, exec.Name, container.Bundle);
         var mark = _reaper.Mark;
         try
         {
