@@ -38,7 +38,7 @@ internal sealed class VmBench : IBenchmark
             var own = new List<double>();
             for (var i = 0; i < runs; i++)
             {
-                bare.Add(await BareBootAsync(argv, Path.Combine(root, "bare"), cancellationToken));
+                bare.Add(await BareBootAsync(argv, Path.Combine(root, "bare"), Marker, cancellationToken));
                 var (r, t, o) = await IsolaRunAsync(host, root, cancellationToken);
                 ready.Add(r);
                 teardown.Add(t);
@@ -106,8 +106,8 @@ internal sealed class VmBench : IBenchmark
         double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Runs Isola's QEMU command line with its paths moved into <paramref name="dir"/>, times exec to the
-    /// readiness marker, then kills the VMM.</summary>
-    private static async Task<double> BareBootAsync(IReadOnlyList<string> argv, string dir, CancellationToken cancellationToken)
+    /// console line <paramref name="marker"/>, then kills the VMM (the console log stays in <paramref name="dir"/>).</summary>
+    internal static async Task<double> BareBootAsync(IReadOnlyList<string> argv, string dir, string marker, CancellationToken cancellationToken)
     {
         if (Directory.Exists(dir))
         {
@@ -151,7 +151,7 @@ internal sealed class VmBench : IBenchmark
         }
 
         var console = Path.Combine(dir, "console.log");
-        while (!File.Exists(console) || !(await File.ReadAllTextAsync(console, cancellationToken)).Contains(Marker, StringComparison.Ordinal))
+        while (!File.Exists(console) || !(await File.ReadAllTextAsync(console, cancellationToken)).Contains(marker, StringComparison.Ordinal))
         {
             await Task.Delay(10, cancellationToken);
         }
@@ -179,7 +179,12 @@ internal sealed class VmBench : IBenchmark
 
     private static string ValueAfter(IReadOnlyList<string> argv, string flag) => argv[argv.ToList().IndexOf(flag) + 1];
 
-    private static Dictionary<string, string?> Configuration(string root, string plugins)
+    private static Dictionary<string, string?> Configuration(string root, string plugins) =>
+        Configuration(root, plugins, "console-marker", ["Isola.Plugins.StratoVirt"]);
+
+    /// <summary>A host with the qemu-vm runtime on the guest build-guest made, loading only <paramref name="pluginNames"/>
+    /// (copied into <paramref name="plugins"/>), so a benchmark does not depend on other plugins loading.</summary>
+    internal static Dictionary<string, string?> Configuration(string root, string plugins, string readiness, string[] pluginNames)
     {
         var guest = RepoPaths.Combine("artifacts", "guest");
         if (!File.Exists(Path.Combine(guest, "vmlinux")))
@@ -187,18 +192,20 @@ internal sealed class VmBench : IBenchmark
             throw new InvalidOperationException($"no test guest in {guest}: run scripts/guest/build-guest");
         }
 
-        // Only the StratoVirt plugin: the benchmark must not depend on the other plugins loading.
-        var source = Path.Combine(AppContext.BaseDirectory, "plugins", "Isola.Plugins.StratoVirt");
-        if (!Directory.Exists(source))
+        foreach (var name in pluginNames)
         {
-            // The layout the plugin's own build writes (artifacts/plugins/<assembly>/).
-            source = RepoPaths.Combine("artifacts", "plugins", "Isola.Plugins.StratoVirt");
-        }
+            var source = Path.Combine(AppContext.BaseDirectory, "plugins", name);
+            if (!Directory.Exists(source))
+            {
+                // The layout the plugin's own build writes (artifacts/plugins/<assembly>/).
+                source = RepoPaths.Combine("artifacts", "plugins", name);
+            }
 
-        Directory.CreateDirectory(Path.Combine(plugins, "Isola.Plugins.StratoVirt"));
-        foreach (var f in Directory.GetFiles(source))
-        {
-            File.Copy(f, Path.Combine(plugins, "Isola.Plugins.StratoVirt", Path.GetFileName(f)), true);
+            Directory.CreateDirectory(Path.Combine(plugins, name));
+            foreach (var f in Directory.GetFiles(source))
+            {
+                File.Copy(f, Path.Combine(plugins, name, Path.GetFileName(f)), true);
+            }
         }
 
         const string o = $"Isola:Runtimes:{Runtime}:Options";
@@ -215,7 +222,7 @@ internal sealed class VmBench : IBenchmark
             [$"{o}:MemoryMiB"] = "256",
             [$"{o}:MachineType"] = "microvm",
             [$"{o}:KernelParams"] = "quiet",
-            [$"{o}:Readiness"] = "console-marker",
+            [$"{o}:Readiness"] = readiness,
             [$"{o}:AgentChannel"] = "serial",
             [$"{o}:HotplugSlots"] = "2",
         };

@@ -53,6 +53,22 @@ internal sealed class SerialPortServer
             {
                 _logger.LogInformation("host connection on {Device} ended: {Error}", device, e.Message);
             }
+
+            // The agent's footprint, on the console once per host session (the VM benchmark reads it).
+            _logger.LogInformation("host session on {Device} over; ISOLA-AGENT-RSS-KB {Rss}", device, ResidentKilobytes());
+        }
+    }
+
+    private static string ResidentKilobytes()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] ?? "?";
+        }
+        catch (IOException)
+        {
+            return "?";
         }
     }
 
