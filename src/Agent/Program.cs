@@ -25,10 +25,11 @@ try
     {
         GuestSetup.Run(logger);
     }
-    else if (LibC.prctl(LibC.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+
+    if (Environment.ProcessId != 1 && LibC.prctl(LibC.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     {
-        // Without it, container processes are reparented to the host's init once `runc create` exits, and their exits
-        // never reach the agent.
+        // Without it, container processes are reparented to init once `runc create` exits (the host's, or the guest's
+        // /init when that runs the agent), and their exits never reach the agent.
         throw new InvalidOperationException($"prctl(PR_SET_CHILD_SUBREAPER): {LibC.LastError()}");
     }
 
