@@ -92,9 +92,17 @@ internal sealed partial class VmContainerBench : IBenchmark
         {
             foreach (var dir in new[] { root, plugins, work })
             {
-                if (Directory.Exists(dir))
+                try
                 {
-                    Directory.Delete(dir, true);
+                    if (Directory.Exists(dir))
+                    {
+                        Directory.Delete(dir, true);
+                    }
+                }
+                catch (IOException e)
+                {
+                    // Left for a look (a failed run's sandbox still mounted): say so rather than hide the failure.
+                    Console.Error.WriteLine($"vm-container: {dir} left behind: {e.Message}");
                 }
             }
         }

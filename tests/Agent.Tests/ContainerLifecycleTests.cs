@@ -92,6 +92,35 @@ public sealed class ContainerLifecycleTests : AgentTestBase
     }
 
     [Fact]
+    public async Task Start_goes_through_runcs_exec_fifo_and_runc_then_sees_the_container_running()
+    {
+        var (id, _, _, _) = await CreateAsync("fifo", "sleep", "600");
+        var fifo = Path.Combine(Agent.RuncRoot, id, "exec.fifo");
+        var before = File.Exists(fifo);
+
+        await StartAsync(id);
+        var state = await RuncStateAsync(id);
+        await KillAsync(id, 9);
+        var exit = await WaitAsync(id);
+
+        Assert.True(before, "runc create leaves the exec fifo the agent starts the container through");
+        Assert.False(File.Exists(fifo), "the fifo is removed once the container runs, as runc start does");
+        Assert.Contains("\"status\": \"running\"", state);
+        Assert.Equal(137u, exit.ExitStatus);
+    }
+
+    private async Task<string> RuncStateAsync(string id)
+    {
+        using var runc = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("runc", ["--root", Agent.RuncRoot, "state", id])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        var output = await runc.StandardOutput.ReadToEndAsync();
+        await runc.WaitForExitAsync();
+        return output;
+    }
+
+    [Fact]
     public async Task Deleting_a_created_container_that_never_started_cleans_up()
     {
         var (id, _, _, _) = await CreateAsync("never", "sleep", "1000");

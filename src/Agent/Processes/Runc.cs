@@ -50,9 +50,12 @@ internal sealed class Runc
         return RunAsync(args, logFile, stdio, cancellationToken);
     }
 
-    /// <summary>`runc start`: the init runs the user process.</summary>
-    public Task StartAsync(string id, string logFile, CancellationToken cancellationToken) =>
-        RunAsync(["start", id], logFile, null, cancellationToken);
+    /// <summary>`runc start`: the init (pid <paramref name="initPid"/>) runs the user process. Done through runc's exec
+    /// fifo when it is there (see <see cref="ExecFifo"/>), else by running `runc start`.</summary>
+    public Task StartAsync(string id, int initPid, string logFile, CancellationToken cancellationToken) =>
+        ExecFifo.Find(Root, id) is { } fifo
+            ? ExecFifo.StartAsync(fifo, initPid)
+            : RunAsync(["start", id], logFile, null, cancellationToken);
 
     /// <summary>`runc exec --detach`: starts <paramref name="processFile"/> (an OCI Process) in the container.</summary>
     public Task ExecAsync(string id, string processFile, string pidFile, string logFile, StdioHandles stdio, CancellationToken cancellationToken) =>

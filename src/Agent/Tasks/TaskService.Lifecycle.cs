@@ -27,7 +27,7 @@ internal sealed partial class TaskService
             {
                 try
                 {
-                    await _runc.StartAsync(container.Id, container.LogFile, CancellationToken.None).ConfigureAwait(false);
+                    await _runc.StartAsync(container.Id, process.Pid, container.LogFile, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (RuncException e)
                 {
