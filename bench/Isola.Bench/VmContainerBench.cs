@@ -117,11 +117,23 @@ internal sealed partial class VmContainerBench : IBenchmark
         var argv = (await File.ReadAllTextAsync($"/proc/{sandbox.Info.Pid}/cmdline", cancellationToken)).TrimEnd('\0').Split('\0');
 
         sw.Restart();
-        var c = await sandbox.Containers.CreateAsync(new ContainerSpec { Rootfs = rootfs, Args = ["true"] }, cancellationToken);
-        var config = captureConfig ? await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "shared", c.Id, "config.json"), cancellationToken) : null;
-        sw.Start();
-        await c.StartAsync(cancellationToken);
-        var exit = await c.WaitAsync(cancellationToken);
+        IContainer c;
+        ExitStatus exit;
+        string? config;
+        try
+        {
+            c = await sandbox.Containers.CreateAsync(new ContainerSpec { Rootfs = rootfs, Args = ["true"] }, cancellationToken);
+            config = captureConfig ? await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "shared", c.Id, "config.json"), cancellationToken) : null;
+            await c.StartAsync(cancellationToken);
+            exit = await c.WaitAsync(cancellationToken);
+        }
+        catch (IsolaException e)
+        {
+            var log = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "console.log"), cancellationToken);
+            await sandbox.RemoveAsync(CancellationToken.None);
+            throw new InvalidOperationException($"{e.Message}; guest console: {log[Math.Max(0, log.Length - 3000)..]}", e);
+        }
+
         var container = sw.Elapsed.TotalMilliseconds;
         if (exit.Code != 0)
         {

@@ -10,11 +10,15 @@ namespace Isola.Agent.Guest;
 /// </summary>
 internal sealed unsafe class FdStream : Stream
 {
+    private readonly bool _ownsFd;
     private int _fd;
 
-    public FdStream(int fd)
+    /// <param name="fd">The descriptor.</param>
+    /// <param name="ownsFd">Whether disposing closes it; otherwise disposing only stops this stream from using it.</param>
+    public FdStream(int fd, bool ownsFd = true)
     {
         _fd = fd;
+        _ownsFd = ownsFd;
     }
 
     public override bool CanRead => true;
@@ -101,7 +105,7 @@ internal sealed unsafe class FdStream : Stream
     protected override void Dispose(bool disposing)
     {
         var fd = Interlocked.Exchange(ref _fd, -1);
-        if (fd >= 0)
+        if (fd >= 0 && _ownsFd)
         {
             LibC.close(fd);
         }

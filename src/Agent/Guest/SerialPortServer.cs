@@ -7,7 +7,9 @@ namespace Isola.Agent.Guest;
 /// <summary>
 /// Serves ttrpc on the virtio-serial port agent.0, one host connection after another. QEMU's socket chardev serves one
 /// client at a time; when it disconnects the guest reads EOF and poll reports POLLHUP until the next client arrives.
-/// Each connection gets a fresh ttrpc framing state: the port is reopened and served again.
+/// Each connection gets a fresh ttrpc framing state (a new session over the same descriptor). The port stays open
+/// across sessions: closing it discards whatever the next host already sent (virtio_console drops unread data on
+/// release), and a host that connects right after the previous one left would wait forever for its first answer.
 /// </summary>
 internal sealed class SerialPortServer
 {
@@ -34,20 +36,21 @@ internal sealed class SerialPortServer
         var device = await FindPortAsync().ConfigureAwait(false);
         _logger.LogInformation("serving the Task API on virtio-serial port {Name} ({Device})", VirtioPorts.AgentPortName, device);
         _ready.TrySetResult();
+        int fd;
+        while ((fd = LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0)) < 0)
+        {
+            _logger.LogWarning("cannot open {Device}: {Error}", device, LibC.LastError());
+            await Task.Delay(s_retry).ConfigureAwait(false);
+        }
+
         while (true)
         {
-            var fd = LibC.open(device, LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOCTTY, 0);
-            if (fd < 0)
-            {
-                _logger.LogWarning("cannot open {Device}: {Error}", device, LibC.LastError());
-                await Task.Delay(s_retry).ConfigureAwait(false);
-                continue;
-            }
-
             await WaitForHostAsync(fd).ConfigureAwait(false);
             try
             {
-                await _server.ServeAsync(new FdStream(fd), device).ConfigureAwait(false);
+                // The session's stream does not own the descriptor: a late answer of the old session fails instead of
+                // reaching the next host.
+                await _server.ServeAsync(new FdStream(fd, ownsFd: false), device).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
