@@ -15,6 +15,10 @@ internal sealed class SerialPortServer
 {
     private static readonly TimeSpan s_retry = TimeSpan.FromMilliseconds(100);
 
+    // How often a port without a host is looked at again: short, because the next host (a new host process, or the
+    // executor right after the readiness check) waits for its first answer meanwhile.
+    private static readonly TimeSpan s_hostPoll = TimeSpan.FromMilliseconds(20);
+
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TtrpcServer _server;
     private readonly ILogger _logger;
@@ -110,7 +114,7 @@ internal sealed class SerialPortServer
 
             if (ready > 0)
             {
-                Thread.Sleep(s_retry); // POLLHUP returns at once while nobody is connected
+                Thread.Sleep(s_hostPoll); // POLLHUP returns at once while nobody is connected
             }
         }
     }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
