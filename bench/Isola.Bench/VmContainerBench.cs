@@ -80,7 +80,7 @@ internal sealed partial class VmContainerBench : IBenchmark
                 "bare boot: Isola's qemu-system-x86_64 command line (read from /proc/<pid>/cmdline), exec to isola-agent's ISOLA-AGENT-READY console line",
                 "isola ready: ISandboxes.RunAsync (Create + Start: virtiofsd, VMM, QMP, agent Check over virtio-serial)",
                 "runc in guest: `runc run` of the config.json Isola wrote for the same container, busybox rootfs in the initramfs, timed with /proc/uptime (10 ms) inside the guest before the agent starts",
-                "isola container: Containers.RunAsync + WaitAsync of `/bin/true`-like busybox `true` (Prepare: bundle, bind mount, output twins; Task Create = runc create, Start = runc start, Wait) from the host",
+                "isola container: Containers.CreateAsync + StartAsync + WaitAsync of busybox `true`, timed on the host (Prepare: bundle, bind mount, output twins, record writes; Task Create = runc create in the guest; Start = the agent opens runc's exec fifo; Wait)",
                 "samples bare boot ms: " + Join(bareBoot),
                 "samples isola ready ms: " + Join(ready),
                 "samples runc run in guest ms: " + Join(runcFloor),
