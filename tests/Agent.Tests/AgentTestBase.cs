@@ -69,6 +69,9 @@ public abstract class AgentTestBase : IAsyncLifetime
 
     protected void Forget(string id) => _created.Remove(id);
 
+    /// <summary>Has <see cref="DisposeAsync"/> kill and delete a container created some other way.</summary>
+    protected void Track(string id) => _created.Add(id);
+
     protected Task<StartResponse> StartAsync(string id, string execId = "") =>
         Agent.CallAsync("Start", new StartRequest { Id = id, ExecId = execId }, StartResponse.Parser);
 
