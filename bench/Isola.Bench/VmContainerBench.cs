@@ -127,9 +127,9 @@ internal sealed partial class VmContainerBench : IBenchmark
             await c.StartAsync(cancellationToken);
             exit = await c.WaitAsync(cancellationToken);
         }
-        catch (IsolaException e)
+        catch (Exception e)
         {
-            var log = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "console.log"), cancellationToken);
+            var log = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "console.log"), CancellationToken.None);
             await sandbox.RemoveAsync(CancellationToken.None);
             throw new InvalidOperationException($"{e.Message}; guest console: {log[Math.Max(0, log.Length - 3000)..]}", e);
         }
@@ -137,6 +137,7 @@ internal sealed partial class VmContainerBench : IBenchmark
         var container = sw.Elapsed.TotalMilliseconds;
         if (exit.Code != 0)
         {
+            await sandbox.RemoveAsync(CancellationToken.None);
             throw new InvalidOperationException($"the benchmark container exited {exit.Code}");
         }
 

@@ -29,7 +29,7 @@ internal sealed class StdioHandles : IDisposable
     /// <summary>Opens the three streams; <paramref name="owner"/> names the container or exec in errors.</summary>
     /// <param name="staged">The container's bundle. An engine outside the VM's host (a client of `isola serve`) names
     /// its own host files, which the guest cannot see; the sandbox's controller then staged a file of the same name in
-    /// the bundle, linked to the host's, and that one is used.</param>
+    /// the bundle, the same inode as the host's, and that one is used for a path outside the bundle.</param>
     /// <exception cref="IsolaException">A path is not absolute, uses an unsupported scheme, or cannot be opened.</exception>
     public static StdioHandles Open(string stdin, string stdout, string stderr, string owner, string? staged = null)
     {
@@ -76,9 +76,11 @@ internal sealed class StdioHandles : IDisposable
     private static int OpenOne(string value, int flags, string owner, string stream, string? staged)
     {
         var path = LocalPath(value, owner, stream) ?? "/dev/null";
-        if (staged is not null && !Directory.Exists(Path.GetDirectoryName(path)) && Path.Combine(staged, Path.GetFileName(path)) is var twin
-            && File.Exists(twin))
+        if (staged is not null && !path.StartsWith(staged.TrimEnd('/') + "/", StringComparison.Ordinal)
+            && Path.Combine(staged, Path.GetFileName(path)) is var twin && File.Exists(twin))
         {
+            // Whether or not the guest happens to have the engine's directory (/tmp, say): the staged file is the one
+            // the host reads.
             path = twin;
         }
 

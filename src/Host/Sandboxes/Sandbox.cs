@@ -179,6 +179,7 @@ internal sealed class Sandbox : ISandbox
 
         using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         RequireReady(scope.Record, $"prepare container '{request.ContainerId}' in");
+        RequireNotHostContainer(scope.Record, request.ContainerId);
         var result = await _manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
         _manager.Store.Save(scope.Record);
         return result;
@@ -188,15 +189,33 @@ internal sealed class Sandbox : ISandbox
     public async Task PurgeAsync(PurgeRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
-        if (scope.Record.State is SandboxState.Stopped or SandboxState.Removing)
+        IdValidator.Validate(request.ContainerId, "container");
+        if (request.ExecId is not null)
         {
-            // Stopping or removing the sandbox released what was staged.
+            IdValidator.Validate(request.ExecId, "exec");
+        }
+
+        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        if (scope.Record.State is SandboxState.Creating or SandboxState.Removing)
+        {
+            // Nothing was staged yet, or removing the sandbox releases it.
             return;
         }
 
+        RequireNotHostContainer(scope.Record, request.ContainerId);
+
         await _manager.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
         _manager.Store.Save(scope.Record);
+    }
+
+    /// <summary>Staging is for task clients outside the host; a container the host runs is purged by deleting it.</summary>
+    private void RequireNotHostContainer(State.SandboxRecord record, string containerId)
+    {
+        if (record.Containers.Any(c => c.Id == containerId))
+        {
+            throw IsolaException.FailedPrecondition(
+                $"sandbox '{Id}': container '{containerId}' is run by this host; delete it instead of staging or purging it");
+        }
     }
 
     /// <summary>The exit code reported when a sandbox ended and its controller could not say how (as a shell reports

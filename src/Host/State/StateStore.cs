@@ -207,6 +207,12 @@ internal sealed class StateStore
         // up by Recover() instead of resurrecting a removed sandbox.
         TryDelete(Path.Combine(dir, RecordFileName));
         TryDelete(Path.Combine(dir, PreviousRecordFileName));
+        if (Directory.Exists(dir))
+        {
+            // Never recurse through a mount a controller failed to release (a rootfs bound into the directory).
+            MountDetacher.DetachUnder(dir);
+        }
+
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -258,6 +264,8 @@ internal sealed class StateStore
     {
         UnixDirectories.CreateOwnerOnly(QuarantineDirectory);
         var target = Path.Combine(QuarantineDirectory, $"{id}-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssfffZ}");
+        // A mount point cannot be renamed; what is mounted there belongs to a sandbox being given up anyway.
+        MountDetacher.DetachUnder(SandboxDirectory(id));
         Directory.Move(SandboxDirectory(id), target);
         outcome = outcome.Length > 0 ? outcome : "not shut down";
         try

@@ -93,6 +93,13 @@ internal static class ContainerRootfs
     /// recursing into a mounted directory (that would delete the user's rootfs through the bind mount).</summary>
     public static void RemoveBundle(string sandboxId, string bundle)
     {
+        if (IsSymbolicLink(bundle))
+        {
+            // The guest can write the share: a bundle it replaced by a link must not steer deletions on the host.
+            File.Delete(bundle);
+            return;
+        }
+
         var rootfs = Path.Combine(bundle, "rootfs");
         if (IsMountPoint(rootfs) && LibC.Umount2(rootfs, LibC.MNT_DETACH) != 0)
         {
@@ -106,9 +113,11 @@ internal static class ContainerRootfs
 
         if (Directory.Exists(bundle))
         {
-            // config.json and the output files' twins (the host keeps its own links to those).
+            // config.json and the output files' twins (the host keeps its own links to those). Entries are unlinked,
+            // never followed; a twin bind-mounted over a host file is unmounted first.
             foreach (var file in Directory.GetFiles(bundle))
             {
+                DetachFileMount(sandboxId, file);
                 File.Delete(file);
             }
         }
@@ -121,6 +130,19 @@ internal static class ContainerRootfs
         if (Directory.Exists(bundle))
         {
             Directory.Delete(bundle, recursive: false);
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> itself (not what it points to) is a symbolic link.</summary>
+    public static bool IsSymbolicLink(string path) =>
+        (File.Exists(path) || Directory.Exists(path)) && File.GetAttributes(path).HasFlag(FileAttributes.ReparsePoint);
+
+    /// <summary>Unmounts a file bind mount at <paramref name="path"/>, if there is one.</summary>
+    public static void DetachFileMount(string sandboxId, string path)
+    {
+        if (IsMountPoint(path) && LibC.Umount2(path, LibC.MNT_DETACH) != 0)
+        {
+            throw IsolaException.Internal($"sandbox {sandboxId}: cannot unmount {path}: {LibC.LastError()}");
         }
     }
 

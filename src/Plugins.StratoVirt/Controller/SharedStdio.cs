@@ -5,9 +5,11 @@ namespace Isola.Plugins.StratoVirt.Controller;
 
 /// <summary>
 /// A process's stdout and stderr files in a VM sandbox. The guest cannot write to host paths, so each file the host
-/// asked for gets a twin in the container's bundle on the virtiofs share, hard-linked to it: the agent appends to the
-/// guest path, and the host reads the same inode at the path it chose. The output is therefore complete on the host as
-/// soon as the process exits (virtiofs writes go through to the host file), and it outlives the bundle.
+/// asked for gets a twin in the container's bundle on the virtiofs share that is the same inode: a hard link when the
+/// file is on the state directory's mount, else a bind mount of the file onto the twin (link(2) cannot cross mounts;
+/// the caller's file is never replaced). The agent appends to the guest path and the host reads the path it chose, so
+/// the output is complete on the host as soon as the process exits, and it outlives the bundle. The share is writable
+/// by the guest: twins are created exclusively and only ever unlinked, never followed.
 /// </summary>
 internal static class SharedStdio
 {
@@ -32,18 +34,22 @@ internal static class SharedStdio
     }
 
     /// <summary>Deletes the share twins of an exec's files (the host's copies stay).</summary>
-    public static void RemoveExecFiles(string hostBundle, string execId)
+    public static void RemoveExecFiles(string sandboxId, string hostBundle, string execId)
     {
-        if (!Directory.Exists(hostBundle))
+        IdValidator.Validate(execId, "exec");
+        if (!Directory.Exists(hostBundle) || ContainerRootfs.IsSymbolicLink(hostBundle))
         {
             return;
         }
 
         foreach (var file in Directory.GetFiles(hostBundle, $"exec-{execId}.*"))
         {
+            ContainerRootfs.DetachFileMount(sandboxId, file);
             File.Delete(file);
         }
     }
+
+    private static bool IsRegularFile(string path) => LibC.IsRegularFile(path);
 
     private static string Output(string sandboxId, string containerId, string url, string hostBundle, string guestBundle)
     {
@@ -60,17 +66,34 @@ internal static class SharedStdio
         }
 
         var name = Path.GetFileName(hostPath);
-        var twin = Path.Combine(hostBundle, name);
+        if (name is "" or "config.json" or "rootfs")
+        {
+            throw IsolaException.InvalidArgument(
+                $"sandbox {sandboxId}: container {containerId}: output '{url}' cannot reach a VM guest: its file name is taken by the bundle");
+        }
+
+        if (ContainerRootfs.IsSymbolicLink(hostBundle))
+        {
+            throw IsolaException.FailedPrecondition($"sandbox {sandboxId}: container {containerId}: its bundle {hostBundle} was replaced by a link");
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(hostPath)!);
         if (!File.Exists(hostPath))
         {
-            using (File.Create(hostPath))
+            using (new FileStream(hostPath, FileMode.CreateNew, FileAccess.Write))
             {
             }
 
             File.SetUnixFileMode(hostPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
         }
+        else if (File.GetAttributes(hostPath).HasFlag(FileAttributes.ReparsePoint) || !IsRegularFile(hostPath))
+        {
+            throw IsolaException.InvalidArgument(
+                $"sandbox {sandboxId}: container {containerId}: output {hostPath} is not a regular file; a VM guest can only write files");
+        }
 
+        var twin = Path.Combine(hostBundle, name);
+        ContainerRootfs.DetachFileMount(sandboxId, twin);
         File.Delete(twin);
         if (LibC.Link(hostPath, twin) != 0)
         {
@@ -80,13 +103,18 @@ internal static class SharedStdio
                 throw IsolaException.Internal($"sandbox {sandboxId}: container {containerId}: cannot link {hostPath} into the shared directory: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
 
-            // Another filesystem: the share holds the file and the host's path points at it (gone with the bundle).
-            using (File.Create(twin))
+            // Another mount: an empty twin, created exclusively (a link the guest planted there is refused), with the
+            // host's file bind-mounted onto it. It propagates into the virtiofs daemon as the rootfs mounts do.
+            using (new FileStream(twin, FileMode.CreateNew, FileAccess.Write))
             {
             }
 
-            File.Delete(hostPath);
-            File.CreateSymbolicLink(hostPath, twin);
+            if (LibC.Mount(hostPath, twin, null, LibC.MS_BIND, 0) != 0)
+            {
+                var error = LibC.LastError();
+                File.Delete(twin);
+                throw IsolaException.Internal($"sandbox {sandboxId}: container {containerId}: cannot bind {hostPath} into the shared directory: {error}");
+            }
         }
 
         return "file://" + guestBundle + "/" + name;

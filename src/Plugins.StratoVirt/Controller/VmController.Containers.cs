@@ -91,7 +91,7 @@ internal sealed partial class VmController
         var containers = Containers(sandbox);
         if (request.ExecId is not null)
         {
-            SharedStdio.RemoveExecFiles(Path.Combine(SharedDirectory(sandbox), request.ContainerId), request.ExecId);
+            SharedStdio.RemoveExecFiles(sandbox.Id, Path.Combine(SharedDirectory(sandbox), IdValidator.Validate(request.ContainerId, "container")), request.ExecId);
             return;
         }
 

@@ -75,19 +75,23 @@ internal static partial class LibC
     [LibraryImport("libc", EntryPoint = "stat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int Stat(string path, byte* buf);
 
+    /// <summary>True when <paramref name="path"/> is a regular file (S_IFREG), following symlinks.</summary>
+    public static unsafe bool IsRegularFile(string path) => FileType(path) == 0x8000;
+
     /// <summary>True when <paramref name="path"/> is a block device (S_IFBLK), following symlinks.</summary>
-    public static unsafe bool IsBlockDevice(string path)
+    public static bool IsBlockDevice(string path) => FileType(path) == 0x6000;
+
+    private static unsafe uint FileType(string path)
     {
         // struct stat: st_mode sits at offset 24 on x86_64 and 16 on arm64; the struct is 144 (x64) or 128 bytes.
         var modeOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 24 : 16;
         var buf = stackalloc byte[256];
         if (Stat(path, buf) != 0)
         {
-            return false;
+            return 0;
         }
 
-        var mode = *(uint*)(buf + modeOffset);
-        return (mode & 0xF000) == 0x6000;
+        return *(uint*)(buf + modeOffset) & 0xF000;
     }
 
     /// <summary>The errno of the last failed call, as text for error messages.</summary>
