@@ -19,7 +19,10 @@ public sealed class TtrpcClient : IAsyncDisposable
     private readonly ConcurrentDictionary<uint, PendingCall> _pending = new();
     private readonly CancellationTokenSource _disposing = new();
     private readonly Task _readLoop;
-    private long _lastStreamId = -1;
+    // Stream ids are odd and increasing; each connection starts at a random one. Over a link that cannot tell one
+    // connection from the next (a virtio-serial port behind QEMU's socket chardev), a late answer meant for the
+    // previous host process then cannot pass for one of this connection's calls.
+    private long _lastStreamId = -1 + (2L * Random.Shared.Next(0, 1 << 20));
     private volatile IsolaException? _closed;
 
     /// <summary>Starts a client on an already connected stream (for example a socket from <see cref="TtrpcTransport"/>).</summary>
