@@ -82,7 +82,10 @@ internal static class VsockConnect
             var registration = cancellationToken.Register(static state => Signal((int)state!), wake);
             try
             {
-                connected = await Task.Run(() => PollConnected(fd, wake), CancellationToken.None).ConfigureAwait(false);
+                // A thread of its own: the poll blocks for up to the kernel's connect timeout, and a busy thread pool
+                // must not delay it (or the cancellation it waits for).
+                connected = await Task.Factory.StartNew(() => PollConnected(fd, wake), CancellationToken.None,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             }
             finally
             {
