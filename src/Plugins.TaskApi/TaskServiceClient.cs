@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -20,8 +21,13 @@ internal sealed class TaskServiceClient : ITaskClient
     /// <summary>Type url containerd uses for OCI LinuxResources carried as JSON in UpdateTaskRequest.resources.</summary>
     public const string ResourcesTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 
+    /// <summary>How long Wait waits, once the process has exited, for its streamed output to arrive (a daemon the
+    /// process left behind may hold the pipe open for ever).</summary>
+    internal static readonly TimeSpan OutputGrace = TimeSpan.FromSeconds(10);
+
     private readonly TtrpcClient _client;
     private readonly string _service;
+    private readonly ConcurrentDictionary<string, StreamedStdio> _streamed = new(StringComparer.Ordinal);
 
     public TaskServiceClient(TtrpcClient client, TaskEndpoint endpoint)
     {
@@ -63,7 +69,16 @@ internal sealed class TaskServiceClient : ITaskClient
             message.Options = new Any { TypeUrl = options.TypeUrl, Value = ByteString.CopyFrom(options.Value) };
         }
 
-        return (await CallAsync("Create", message, CreateTaskResponse.Parser, request.Id, cancellationToken).ConfigureAwait(false)).Pid;
+        await OpenStreamsAsync(request.Id, null, request.Stdio, request.HostStdio, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return (await CallAsync("Create", message, CreateTaskResponse.Parser, request.Id, cancellationToken).ConfigureAwait(false)).Pid;
+        }
+        catch
+        {
+            await CloseStreamsAsync(request.Id, null).ConfigureAwait(false);
+            throw;
+        }
     }
 
     public async Task<uint> StartAsync(string id, string? execId, CancellationToken cancellationToken) =>
@@ -89,6 +104,12 @@ internal sealed class TaskServiceClient : ITaskClient
     public async Task<ExitStatus> WaitAsync(string id, string? execId, CancellationToken cancellationToken)
     {
         var r = await CallAsync("Wait", new WaitRequest { Id = id, ExecId = execId ?? "" }, WaitResponse.Parser, id, cancellationToken, noDeadline: true).ConfigureAwait(false);
+        if (_streamed.TryGetValue(Key(id, execId), out var streamed))
+        {
+            // Output reaches the host files through this process: complete, as with files the guest writes, when Wait returns.
+            await Task.WhenAny(streamed.Outputs, Task.Delay(OutputGrace, cancellationToken)).ConfigureAwait(false);
+        }
+
         return new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt));
     }
 
@@ -98,10 +119,33 @@ internal sealed class TaskServiceClient : ITaskClient
     public async Task<TaskDeleteResult> DeleteAsync(string id, string? execId, CancellationToken cancellationToken)
     {
         var r = await CallAsync("Delete", new DeleteRequest { Id = id, ExecId = execId ?? "" }, DeleteResponse.Parser, id, cancellationToken).ConfigureAwait(false);
+        await CloseStreamsAsync(id, execId).ConfigureAwait(false);
+        if (execId is null)
+        {
+            foreach (var key in _streamed.Keys.Where(k => k.StartsWith(id + "/", StringComparison.Ordinal)))
+            {
+                await CloseStreamsAsync(key, null, keyed: true).ConfigureAwait(false);
+            }
+        }
+
         return new TaskDeleteResult(r.Pid, new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt)));
     }
 
-    public Task ExecAsync(TaskExecRequest request, CancellationToken cancellationToken) =>
+    public async Task ExecAsync(TaskExecRequest request, CancellationToken cancellationToken)
+    {
+        await OpenStreamsAsync(request.Id, request.ExecId, request.Stdio, request.HostStdio, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ExecCallAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await CloseStreamsAsync(request.Id, request.ExecId).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private Task ExecCallAsync(TaskExecRequest request, CancellationToken cancellationToken) =>
         CallAsync("Exec", new ExecProcessRequest
         {
             Id = request.Id,
@@ -162,7 +206,40 @@ internal sealed class TaskServiceClient : ITaskClient
     public Task ShutdownAsync(string id, bool now, CancellationToken cancellationToken) =>
         CallAsync("Shutdown", new ShutdownRequest { Id = id, Now = now }, Empty.Parser, id, cancellationToken);
 
-    public ValueTask DisposeAsync() => _client.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var key in _streamed.Keys)
+        {
+            await CloseStreamsAsync(key, null, keyed: true).ConfigureAwait(false);
+        }
+
+        await _client.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static string Key(string id, string? execId) => id + "/" + execId;
+
+    private async Task OpenStreamsAsync(string id, string? execId, StdioSpec stdio, StdioSpec? host, CancellationToken cancellationToken)
+    {
+        var owner = execId is null ? $"task '{id}'" : $"exec '{execId}' of task '{id}'";
+        if (await StreamedStdio.OpenAsync(_client, stdio, host, owner, cancellationToken).ConfigureAwait(false) is not { } streamed)
+        {
+            return;
+        }
+
+        if (!_streamed.TryAdd(Key(id, execId), streamed))
+        {
+            await streamed.DisposeAsync().ConfigureAwait(false);
+            throw IsolaException.AlreadyExists($"{owner}: its stdio is already being streamed");
+        }
+    }
+
+    private async Task CloseStreamsAsync(string id, string? execId, bool keyed = false)
+    {
+        if (_streamed.TryRemove(keyed ? id : Key(id, execId), out var streamed))
+        {
+            await streamed.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     private async Task<T> CallAsync<T>(string method, IMessage request, MessageParser<T> parser, string id,
         CancellationToken cancellationToken, bool noDeadline = false)

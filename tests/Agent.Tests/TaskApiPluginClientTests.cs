@@ -67,23 +67,5 @@ public sealed class TaskApiPluginClientTests : AgentTestBase
         Assert.Contains(id, unknown.Message, StringComparison.Ordinal);
     }
 
-    private Task<ITaskClient> ConnectAsync()
-    {
-        var registry = new Registry();
-        new TaskApiPlugin().Register(registry);
-        var executor = Assert.Single(registry.Executors);
-        return executor.ConnectAsync(TaskEndpoint.Parse("ttrpc+unix://" + Path.Combine(Agent.Dir, "agent.sock"), 2), default);
-    }
-
-    /// <summary>What the host's plugin loader hands a plugin, keeping only executors.</summary>
-    private sealed class Registry : IPluginRegistry
-    {
-        public List<ITaskExecutor> Executors { get; } = [];
-
-        public void AddController(ISandboxControllerFactory factory) => throw new NotSupportedException("the task-api plugin registers no controller");
-
-        public void AddVmm(IVmm vmm) => throw new NotSupportedException("the task-api plugin registers no VMM");
-
-        public void AddExecutor(ITaskExecutor executor) => Executors.Add(executor);
-    }
+    private Task<ITaskClient> ConnectAsync() => PluginClient.ConnectAsync(Agent);
 }

@@ -50,6 +50,9 @@ public static class TestBundle
         return bundle;
     }
 
+    /// <summary>The config.json of <see cref="Create"/>, as text, for a test that carries it another way.</summary>
+    public static string ConfigJson(string id, string root, string[] args) => Config(id, root, args, pidNamespace: true).ToJsonString();
+
     private static JsonObject Config(string id, string root, string[] args, bool pidNamespace) => new()
     {
         ["ociVersion"] = "1.0.2",

@@ -32,8 +32,13 @@ public sealed record TaskCreateRequest
     /// <summary>Allocate a terminal.</summary>
     public bool Terminal { get; init; }
 
-    /// <summary>Where stdio goes.</summary>
+    /// <summary>Where stdio goes, as the task service sees it (the controller's Prepare may have translated it).</summary>
     public required StdioSpec Stdio { get; init; }
+
+    /// <summary>The caller's own stdio on the host, when the controller translated it into <see cref="Stdio"/>; null
+    /// when the two are the same. An executor relays a stream <see cref="Stdio"/> names (a `streaming_id=` URL, for a
+    /// guest that shares no filesystem) to and from these files (contract 1.2).</summary>
+    public StdioSpec? HostStdio { get; init; }
 
     /// <summary>Runtime-specific options, a protobuf Any (type url, bytes); null for none.</summary>
     public (string TypeUrl, byte[] Value)? Options { get; init; }
@@ -51,8 +56,13 @@ public sealed record TaskExecRequest
     /// <summary>Allocate a terminal.</summary>
     public bool Terminal { get; init; }
 
-    /// <summary>Where stdio goes.</summary>
+    /// <summary>Where stdio goes, as the task service sees it (the controller's Prepare may have translated it).</summary>
     public required StdioSpec Stdio { get; init; }
+
+    /// <summary>The caller's own stdio on the host, when the controller translated it into <see cref="Stdio"/>; null
+    /// when the two are the same. An executor relays a stream <see cref="Stdio"/> names (a `streaming_id=` URL, for a
+    /// guest that shares no filesystem) to and from these files (contract 1.2).</summary>
+    public StdioSpec? HostStdio { get; init; }
 
     /// <summary>The OCI Process to run, as JSON.</summary>
     public required string ProcessSpecJson { get; init; }

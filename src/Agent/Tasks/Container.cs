@@ -26,6 +26,12 @@ internal sealed class Container
 
     public ConcurrentDictionary<string, TaskProcess> Execs { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The config.json the host carried in Create's options (no shared filesystem), or null.</summary>
+    public byte[]? CarriedConfig { get; init; }
+
+    /// <summary>True once the agent wrote the bundle itself: Delete removes it.</summary>
+    public bool OwnsBundle { get; set; }
+
     /// <summary>Mount points to unmount on Delete (the rootfs mounts of Create).</summary>
     public IReadOnlyList<string> Mounts { get; set; } = [];
 

@@ -44,6 +44,20 @@ internal sealed class TaskProcess
 
     public Status Status => HasExited ? Status.Stopped : Started ? Status.Running : Status.Created;
 
+    /// <summary>The relays of the process's streamed stdio, if any; closed when the process is deleted.</summary>
+    public IReadOnlyList<IDisposable> Relays { get; set; } = [];
+
+    /// <summary>Closes the relays of streamed stdio.</summary>
+    public void CloseRelays()
+    {
+        foreach (var relay in Relays)
+        {
+            relay.Dispose();
+        }
+
+        Relays = [];
+    }
+
     /// <summary>Records the pid and follows <paramref name="exit"/>.</summary>
     public void Attach(int pid, Task<ProcessExit> exit)
     {

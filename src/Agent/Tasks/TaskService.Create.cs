@@ -17,19 +17,20 @@ internal sealed partial class TaskService
             throw Unimplemented($"{name}: terminal (TTY) containers are not supported yet; run without a terminal");
         }
 
-        if (!request.Bundle.StartsWith('/') || !Directory.Exists(request.Bundle))
+        var carried = GuestBundle.Carried(request, name);
+        if (!request.Bundle.StartsWith('/') || (carried is null && !Directory.Exists(request.Bundle)))
         {
             throw IsolaException.NotFound($"{name}: bundle '{request.Bundle}' does not exist (an absolute directory path is required)");
         }
 
         var config = Path.Combine(request.Bundle, "config.json");
-        if (!File.Exists(config))
+        if (carried is null && !File.Exists(config))
         {
             throw IsolaException.NotFound($"{name}: bundle {request.Bundle} has no config.json");
         }
 
         var init = new TaskProcess(id, "", request.Stdin, request.Stdout, request.Stderr);
-        var container = new Container(id, request.Bundle, Path.Combine(_stateRoot, id), init);
+        var container = new Container(id, request.Bundle, Path.Combine(_stateRoot, id), init) { CarriedConfig = carried };
         if (_runc.HasState(id) || !_containers.TryAdd(id, container))
         {
             throw IsolaException.AlreadyExists($"{name} already exists");
@@ -68,6 +69,12 @@ internal sealed partial class TaskService
         var pidFile = Path.Combine(container.StateDir, "init.pid");
         try
         {
+            if (container.CarriedConfig is { } carried)
+            {
+                GuestBundle.Write(container.Bundle, carried, name);
+                container.OwnsBundle = true;
+            }
+
             var rootfs = RootfsPath(container.Bundle, config, name);
             if (request.Rootfs.Count > 0 && !RootfsMounter.StagedByHost(request.Rootfs, rootfs))
             {
@@ -79,7 +86,7 @@ internal sealed partial class TaskService
                 throw IsolaException.NotFound($"{name}: rootfs {rootfs} does not exist and the request has no rootfs mounts");
             }
 
-            using var stdio = StdioHandles.Open(request.Stdin, request.Stdout, request.Stderr, name, container.Bundle);
+            using var stdio = StdioHandles.Open(request.Stdin, request.Stdout, request.Stderr, name, container.Bundle, _streams, _logger);
             var mark = _reaper.Mark;
             try
             {
@@ -91,6 +98,7 @@ internal sealed partial class TaskService
             }
 
             var pid = ReadPidFile(pidFile, name);
+            container.Init.Relays = stdio.TakeRelays();
             container.Init.Attach(pid, _reaper.Claim(pid, mark));
         }
         catch
@@ -117,7 +125,18 @@ internal sealed partial class TaskService
 
         RootfsMounter.Unmount(container.Mounts);
         container.Mounts = [];
+        RemoveOwnedBundle(container);
         RemoveStateDir(container);
+    }
+
+    /// <summary>Removes a bundle the agent wrote itself (a carried config.json), never recursively: a rootfs that
+    /// failed to unmount keeps its directory rather than losing its files.</summary>
+    private void RemoveOwnedBundle(Container container)
+    {
+        if (container.OwnsBundle && !GuestBundle.Remove(container.Bundle, out var error))
+        {
+            _logger.LogWarning("{Name}: cannot remove its bundle {Bundle}: {Error}", container.Init.Name, container.Bundle, error);
+        }
     }
 
     private void RemoveStateDir(Container container)

@@ -59,7 +59,7 @@ internal sealed partial class TaskService
 
         var pidFile = Path.Combine(container.StateDir, $"exec-{exec.ExecId}.pid");
         var processFile = ExecSpecFile(container, exec.ExecId);
-        using var stdio = StdioHandles.Open(exec.Stdin, exec.Stdout, exec.Stderr, exec.Name, container.Bundle);
+        using var stdio = StdioHandles.Open(exec.Stdin, exec.Stdout, exec.Stderr, exec.Name, container.Bundle, _streams, _logger);
         var mark = _reaper.Mark;
         try
         {
@@ -72,6 +72,7 @@ internal sealed partial class TaskService
         }
 
         var pid = ReadPidFile(pidFile, exec.Name);
+        exec.Relays = stdio.TakeRelays();
         exec.Attach(pid, _reaper.Claim(pid, mark));
         exec.Started = true;
     }
@@ -160,6 +161,7 @@ internal sealed partial class TaskService
         }
 
         container.Execs.TryRemove(exec.ExecId, out _);
+        exec.CloseRelays();
         File.Delete(ExecSpecFile(container, exec.ExecId));
         File.Delete(Path.Combine(container.StateDir, $"exec-{exec.ExecId}.pid"));
         var deleted = Deleted(exec);
@@ -192,8 +194,15 @@ internal sealed partial class TaskService
             init.NeverRan(128 + 9);
         }
 
+        init.CloseRelays();
+        foreach (var exec in container.Execs.Values)
+        {
+            exec.CloseRelays();
+        }
+
         RootfsMounter.Unmount(container.Mounts);
         container.Mounts = [];
+        RemoveOwnedBundle(container);
         RemoveStateDir(container);
         _containers.TryRemove(container.Id, out _);
         _logger.LogInformation("{Name}: deleted", init.Name);

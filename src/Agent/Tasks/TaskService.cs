@@ -3,6 +3,7 @@ using System.Reflection;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Isola.Agent.Processes;
+using Isola.Agent.Streaming;
 using Isola.TaskApi.Protos.Sandbox;
 using Isola.TaskApi.Protos.Task;
 using Isola.Ttrpc.Server;
@@ -11,7 +12,7 @@ using Microsoft.Extensions.Logging;
 namespace Isola.Agent.Tasks;
 
 /// <summary>
-/// containerd.task.v2.Task and grpc.SandboxService/Check, served over ttrpc: containers created and run by runc,
+/// containerd.task.v2.Task, grpc.SandboxService/Check and (for streamed stdio) containerd.services.streaming.v1, served over ttrpc: containers created and run by runc,
 /// processes reaped by the agent. Errors name the container or exec id; a failed Create leaves nothing behind.
 /// </summary>
 internal sealed partial class TaskService
@@ -28,6 +29,7 @@ internal sealed partial class TaskService
     private readonly CgroupStats _stats;
     private readonly string _stateRoot;
     private readonly ILogger _logger;
+    private readonly StdioStreams _streams;
 
     public TaskService(Runc runc, ChildReaper reaper, RootfsMounter mounter, CgroupStats stats, string stateRoot, ILogger logger)
     {
@@ -37,6 +39,7 @@ internal sealed partial class TaskService
         _stats = stats;
         _stateRoot = stateRoot;
         _logger = logger;
+        _streams = new StdioStreams(logger);
     }
 
     /// <summary>Completes when a client asked for Shutdown (after the answer was produced).</summary>
@@ -71,6 +74,7 @@ internal sealed partial class TaskService
             AddUnimplemented(server, service, "Checkpoint", CheckpointTaskRequest.Parser, r => r.Id);
         }
 
+        _streams.Register(server);
         server.AddUnary(SandboxServiceName, "Check", CheckRequest.Parser, (_, _) => Task.FromResult(new CheckResponse()));
     }
 

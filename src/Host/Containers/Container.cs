@@ -140,7 +140,15 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         try
         {
             client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
-            var request = new TaskExecRequest { Id = Id, ExecId = execId, Terminal = spec.Terminal, Stdio = taskStdio, ProcessSpecJson = process };
+            var request = new TaskExecRequest
+            {
+                Id = Id,
+                ExecId = execId,
+                Terminal = spec.Terminal,
+                Stdio = taskStdio,
+                HostStdio = ReferenceEquals(taskStdio, stdio) ? null : stdio,
+                ProcessSpecJson = process,
+            };
             await manager.TaskClients.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
             created = true;
             await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);

@@ -110,6 +110,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
                 Rootfs = result.Rootfs,
                 Terminal = spec.Terminal,
                 Stdio = result.Stdio ?? stdio,
+                HostStdio = result.Stdio is null ? null : stdio,
                 Options = result.Options,
             };
             var pid = await manager.TaskClients.CallAsync(record.Id, id, "Create", ct => client.CreateAsync(request, ct), cancellationToken)

@@ -28,11 +28,17 @@ internal static class ContainerRootfs
     /// <summary>Writes config.json with root.path "rootfs" (relative to the bundle, where the guest finds it).</summary>
     public static void WriteConfig(string bundle, string ociSpecJson, bool readOnlyRootfs)
     {
+        var path = Path.Combine(bundle, "config.json");
+        File.WriteAllText(path, GuestConfig(ociSpecJson, readOnlyRootfs));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    /// <summary>The config.json the guest runs: the host's spec with its root at the bundle's rootfs.</summary>
+    public static string GuestConfig(string ociSpecJson, bool readOnlyRootfs)
+    {
         var spec = JsonNode.Parse(ociSpecJson) as JsonObject ?? throw IsolaException.InvalidArgument("the OCI spec is not a JSON object");
         spec["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = readOnlyRootfs };
-        var path = Path.Combine(bundle, "config.json");
-        File.WriteAllText(path, spec.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return spec.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
     /// <summary>Bind-mounts <paramref name="source"/> at <paramref name="target"/>, read-only when asked.</summary>

@@ -22,7 +22,9 @@ internal sealed partial class VmController
             return containers.ContainsKey(cid)
                 ? new PrepareResult(ContainerRootfs.GuestBundle(cid), [])
                 {
-                    Stdio = SharedStdio.Translate(sandbox.Id, cid, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid)),
+                    Stdio = _options.SharedFs
+                        ? SharedStdio.Translate(sandbox.Id, cid, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid))
+                        : StreamedStdio.Translate(sandbox.TaskAddress, cid, request.ExecId, request.Stdio),
                 }
                 : throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} is not prepared");
         }
@@ -32,15 +34,15 @@ internal sealed partial class VmController
             throw IsolaException.AlreadyExists($"sandbox {sandbox.Id}: container {cid} is already prepared");
         }
 
-        if (!_options.SharedFs)
-        {
-            throw IsolaException.FailedPrecondition($"sandbox {sandbox.Id}: {_options.ConfigPath}:SharedFs is false, so there is no way to hand container {cid}'s bundle to the guest");
-        }
-
         var rootfs = request.Container.Rootfs;
         if (!Path.IsPathFullyQualified(rootfs))
         {
             throw IsolaException.InvalidArgument($"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' must be an absolute path");
+        }
+
+        if (!_options.SharedFs)
+        {
+            return await PrepareUnsharedAsync(sandbox, containers, cid, request, cancellationToken).ConfigureAwait(false);
         }
 
         var bundle = Path.Combine(SharedDirectory(sandbox), cid);
@@ -86,6 +88,44 @@ internal sealed partial class VmController
         }
     }
 
+    /// <summary>
+    /// A container in a VM that shares no filesystem with the host: its rootfs must be a block device or image file
+    /// (hot-plugged), its config.json travels in Create's options for the agent to write the bundle in the guest, and
+    /// its stdio is streamed over the agent channel.
+    /// </summary>
+    private async Task<PrepareResult> PrepareUnsharedAsync(SandboxContext sandbox, Dictionary<string, PreparedContainer> containers,
+        string cid, PrepareRequest request, CancellationToken cancellationToken)
+    {
+        var rootfs = request.Container.Rootfs;
+        if (Directory.Exists(rootfs))
+        {
+            throw IsolaException.FailedPrecondition(
+                $"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' is a directory, which only a shared filesystem can carry ({_options.ConfigPath}:SharedFs is false): use an image file or block device");
+        }
+
+        if (!ContainerRootfs.IsBlock(rootfs))
+        {
+            throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' does not exist");
+        }
+
+        var config = ContainerRootfs.GuestConfig(request.OciSpecJson, request.Container.ReadOnlyRootfs);
+        var stdio = StreamedStdio.Translate(sandbox.TaskAddress, cid, null, request.Stdio);
+        await using var lease = await _vms.AcquireAsync(sandbox, cancellationToken).ConfigureAwait(false);
+        var deviceId = NextDeviceId(sandbox);
+        var plugged = await lease.Vm.HotplugBlockAsync(new BlockDeviceSpec(deviceId, rootfs, request.Container.ReadOnlyRootfs), cancellationToken)
+            .ConfigureAwait(false);
+        SaveRecovery(sandbox, lease.Vm);
+        containers[cid] = new PreparedContainer("block", deviceId);
+        SaveContainers(sandbox, containers);
+        _logger.LogInformation("sandbox {Id}: container {Cid} prepared (block rootfs {Rootfs}, no shared filesystem)", sandbox.Id, cid, rootfs);
+        return new PrepareResult(ContainerRootfs.GuestBundle(cid),
+            [new Mount(ContainerRootfs.ProbeFsType(rootfs), GuestDeviceSource(plugged), "", [request.Container.ReadOnlyRootfs ? "ro" : "rw"])])
+        {
+            Stdio = stdio,
+            Options = (BundleConfigTypeUrl, BundleConfig(config)),
+        };
+    }
+
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
         var containers = Containers(sandbox);
@@ -115,6 +155,14 @@ internal sealed partial class VmController
         SaveContainers(sandbox, containers);
         _logger.LogInformation("sandbox {Id}: container {Cid} purged", sandbox.Id, request.ContainerId);
     }
+
+    private const string BundleConfigTypeUrl = "isola.agent.v1.BundleConfig";
+
+    private static byte[] BundleConfig(string configJson) =>
+        Google.Protobuf.MessageExtensions.ToByteArray(new Isola.TaskApi.Protos.Agent.BundleConfig
+        {
+            ConfigJson = Google.Protobuf.ByteString.CopyFromUtf8(configJson),
+        });
 
     private static string GuestDeviceSource(PluggedDevice plugged) => plugged.GuestAddress ?? plugged.Slot;
 
