@@ -131,6 +131,14 @@ internal sealed class TaskServiceClient : ITaskClient
         return new TaskDeleteResult(r.Pid, new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt)));
     }
 
+    public async Task AttachStdioAsync(string id, StdioSpec taskStdio, StdioSpec hostStdio, CancellationToken cancellationToken)
+    {
+        if (!_streamed.ContainsKey(Key(id, null)))
+        {
+            await OpenStreamsAsync(id, null, taskStdio, hostStdio, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     public async Task ExecAsync(TaskExecRequest request, CancellationToken cancellationToken)
     {
         await OpenStreamsAsync(request.Id, request.ExecId, request.Stdio, request.HostStdio, cancellationToken).ConfigureAwait(false);

@@ -31,6 +31,11 @@ public interface ITaskClient : IAsyncDisposable
     /// <summary>Deletes an exited task or exec process and reports its exit.</summary>
     Task<TaskDeleteResult> DeleteAsync(string id, string? execId, CancellationToken cancellationToken);
 
+    /// <summary>Relays a task's streamed stdio again, in a host process other than the one that created it (or after
+    /// a reconnect): <paramref name="taskStdio"/> is what Create was given, <paramref name="hostStdio"/> the host's files.
+    /// Output the task service held meanwhile arrives first. A no-op for stdio the task service writes itself (contract 1.2).</summary>
+    Task AttachStdioAsync(string id, StdioSpec taskStdio, StdioSpec hostStdio, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Adds an exec process to a running task (start it with <see cref="StartAsync"/>).</summary>
     Task ExecAsync(TaskExecRequest request, CancellationToken cancellationToken);
 

@@ -39,6 +39,10 @@ public sealed record ContainerInfo
     /// <summary>Where stdio goes.</summary>
     public required StdioSpec Stdio { get; init; }
 
+    /// <summary>Stdio as the task service sees it, when the sandbox's controller translated <see cref="Stdio"/> (a VM
+    /// guest's paths, or streams over its agent channel); null when the two are the same (contract 1.2).</summary>
+    public StdioSpec? TaskStdio { get; init; }
+
     /// <summary>When it was created.</summary>
     public DateTimeOffset CreatedAt { get; init; }
 

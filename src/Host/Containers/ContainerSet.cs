@@ -97,7 +97,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             var result = await manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
                 .ConfigureAwait(false);
             prepared = true;
-            info = info with { Bundle = result.Bundle };
+            info = info with { Bundle = result.Bundle, TaskStdio = result.Stdio };
             Replace(record, info);
             manager.Store.Save(record);
             Faults.CrashPoints.Reach("container:prepared");

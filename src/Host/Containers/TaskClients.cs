@@ -2,6 +2,7 @@ using Isola.Executors;
 using Isola.Hosting.Plugins;
 using Isola.Hosting.Sandboxes;
 using Isola.Hosting.State;
+using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Containers;
 
@@ -10,7 +11,7 @@ namespace Isola.Hosting.Containers;
 /// the connection is lost or the sandbox reports a new address. Every call but Wait runs under Timeouts:Task.
 /// Connecting is serialised per sandbox only, so a slow task service stalls nobody else's containers.
 /// </summary>
-internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) : IAsyncDisposable
+internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout, ILogger logger) : IAsyncDisposable
 {
     private readonly Dictionary<string, ITaskClient> _clients = new(StringComparer.Ordinal);
     private readonly KeyedGates _gates = new();
@@ -62,7 +63,32 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout) :
             throw new ObjectDisposedException(nameof(TaskClients));
         }
 
+        await AttachStdioAsync(record, client, cancellationToken).ConfigureAwait(false);
         return client;
+    }
+
+    /// <summary>A new connection relays the streamed stdio of the sandbox's live containers again: their output, held
+    /// by the task service while no host was connected, reaches the host's files from here on. A container whose
+    /// stream cannot be opened still works; only its output waits for the next connection.</summary>
+    private async Task AttachStdioAsync(SandboxRecord record, ITaskClient client, CancellationToken cancellationToken)
+    {
+        foreach (var container in record.Containers)
+        {
+            if (container is not { TaskStdio: { } taskStdio, State: ContainerState.Created or ContainerState.Running })
+            {
+                continue;
+            }
+
+            try
+            {
+                await Deadline.RunAsync($"container '{container.Id}' in sandbox '{record.Id}': attaching its stdio", taskTimeout,
+                    ct => client.AttachStdioAsync(container.Id, taskStdio, container.Stdio, ct), cancellationToken).ConfigureAwait(false);
+            }
+            catch (IsolaException e)
+            {
+                logger.LogWarning("{Error}", e.Message);
+            }
+        }
     }
 
     /// <summary>Runs a Task API call under the task deadline; errors name the container and sandbox.</summary>

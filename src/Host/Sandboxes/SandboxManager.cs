@@ -28,7 +28,7 @@ internal sealed partial class SandboxManager : ISandboxes, IAsyncDisposable
         Store = new StateStore(settings.Root, _logger);
         Locks = new SandboxLocks(Store);
         Names = new NameIndex(Store);
-        TaskClients = new TaskClients(plugins, settings.TaskTimeout);
+        TaskClients = new TaskClients(plugins, settings.TaskTimeout, Logger);
     }
 
     internal StateStore Store { get; }

@@ -16,10 +16,13 @@ public sealed class VmCollection
 /// readiness through the agent, plus a busybox rootfs for its containers.</summary>
 internal sealed class VmHost : IAsyncDisposable
 {
-    private VmHost(string work, IsolaHost host)
+    private readonly bool _sharedFs;
+
+    private VmHost(string work, IsolaHost host, bool sharedFs)
     {
         Work = work;
         Host = host;
+        _sharedFs = sharedFs;
     }
 
     public string Work { get; }
@@ -30,30 +33,40 @@ internal sealed class VmHost : IAsyncDisposable
 
     public IsolaHost Host { get; private set; }
 
-    public static async Task<VmHost> StartAsync()
+    /// <param name="sharedFs">False for a VM without virtiofs: bundles travel in Create's options, stdio is streamed
+    /// over the agent channel.</param>
+    public static async Task<VmHost> StartAsync(bool sharedFs = true)
     {
         Peers.Require(("busybox", "busybox-static"));
         var work = Path.Combine(Path.GetTempPath(), "isola-itvmc-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(work);
         TestRootfs.Make(Path.Combine(work, "rootfs"));
-        return new VmHost(work, await BuildAsync(work));
+        return new VmHost(work, await BuildAsync(work, sharedFs), sharedFs);
     }
 
     /// <summary>Replaces the host with a new one on the same root, as a new host process would find it.</summary>
-    public async Task RestartAsync()
+    /// <param name="whileStopped">Runs after the old host is gone and before the new one starts.</param>
+    public async Task RestartAsync(Func<Task>? whileStopped = null)
     {
         await Host.DisposeAsync();
-        Host = await BuildAsync(Work);
+        if (whileStopped is not null)
+        {
+            await whileStopped();
+        }
+
+        Host = await BuildAsync(Work, _sharedFs);
     }
 
     /// <summary>The host-side file a container's stdout or stderr went to.</summary>
     public string Log(string sandboxId, string containerId, string file = "stdout.log") =>
         Path.Combine(Root, sandboxId, "containers", containerId, file);
 
-    private static async Task<IsolaHost> BuildAsync(string work)
+    private static async Task<IsolaHost> BuildAsync(string work, bool sharedFs)
     {
         var builder = IsolaHost.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(VmGuest.HostConfiguration(Path.Combine(work, "root"), readiness: "agent"));
+        var configuration = VmGuest.HostConfiguration(Path.Combine(work, "root"), readiness: "agent");
+        configuration[$"Isola:Runtimes:{VmGuest.Runtime}:Options:SharedFs"] = sharedFs ? "true" : "false";
+        builder.Configuration.AddInMemoryCollection(configuration);
         return await builder.StartAsync();
     }
 
