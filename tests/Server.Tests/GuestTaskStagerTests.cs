@@ -53,6 +53,21 @@ public sealed class GuestTaskStagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_task_whose_bundle_must_travel_in_Create_options_is_refused_naming_it_and_purged()
+    {
+        var sandbox = new StagingSandbox { CarriesOptions = true };
+        var stager = new GuestTaskStager(_root, NullLogger.Instance);
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => stager.ApplyAsync(sandbox, List(("c1", [])), CancellationToken.None));
+        await stager.ApplyAsync(sandbox, new TaskResources(), CancellationToken.None);
+
+        Assert.Equal(IsolaErrorCode.FailedPrecondition, e.Code);
+        Assert.Contains("c1", e.Message);
+        Assert.Contains("SharedFs", e.Message);
+        Assert.Equal(["prepare c1", "purge c1"], sandbox.Calls); // purged at once, and not recorded as staged
+    }
+
+    [Fact]
     public void A_task_without_an_absolute_rootfs_source_is_refused_naming_it()
     {
         var task = new TaskResource { TaskId = "norootfs", Spec = new JsonObject() };
@@ -84,6 +99,9 @@ public sealed class GuestTaskStagerTests : IDisposable
 
         public string? FailOn { get; set; }
 
+        /// <summary>Answers as a vm runtime without a shared filesystem does: config.json in Create's options.</summary>
+        public bool CarriesOptions { get; set; }
+
         public string Id => "sb1";
 
         public string Name => "sb1";
@@ -104,7 +122,10 @@ public sealed class GuestTaskStagerTests : IDisposable
             {
                 Prepared[request.ContainerId] = request;
             }
-            return Task.FromResult(new PrepareResult("/run/kuasar/state/" + request.ContainerId, []));
+            return Task.FromResult(new PrepareResult("/run/kuasar/state/" + request.ContainerId, [])
+            {
+                Options = CarriesOptions ? ("isola.agent.v1.BundleConfig", [1, 2, 3]) : null,
+            });
         }
 
         public Task PurgeAsync(PurgeRequest request, CancellationToken cancellationToken = default)

@@ -88,7 +88,16 @@ internal sealed class GuestTaskStager(string root, ILogger logger)
             var done = applied.Find(task.TaskId);
             if (done is null)
             {
-                await sandbox.PrepareAsync(TaskRequests.ForTask(task, container), cancellationToken).ConfigureAwait(false);
+                var staged = await sandbox.PrepareAsync(TaskRequests.ForTask(task, container), cancellationToken).ConfigureAwait(false);
+                if (staged.Options is { TypeUrl: var carried })
+                {
+                    // The engine writes Create itself and cannot carry what the controller put in its options (a VM
+                    // without a shared filesystem needs its config.json there): refuse now rather than fail in the guest.
+                    await sandbox.PurgeAsync(new PurgeRequest(task.TaskId), CancellationToken.None).ConfigureAwait(false);
+                    throw IsolaException.FailedPrecondition(
+                        $"sandbox {sandbox.Id}: task {task.TaskId}: its runtime hands the bundle over in Create's options ({carried}), which an engine's own Create does not carry; use a runtime with a shared filesystem (SharedFs: true)");
+                }
+
                 done = new TaskResource { TaskId = task.TaskId, Spec = task.Spec, Rootfs = task.Rootfs, Stdin = task.Stdin, Stdout = task.Stdout, Stderr = task.Stderr };
                 applied.Tasks.Add(done);
                 logger.LogInformation("sandbox {Sandbox}: task {Task} staged in the guest", sandbox.Id, task.TaskId);
