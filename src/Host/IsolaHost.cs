@@ -1,4 +1,5 @@
 using Isola.Hosting.Configuration;
+using Isola.Hosting.Containers;
 using Isola.Hosting.Plugins;
 using Isola.Hosting.Sandboxes;
 using Microsoft.Extensions.Configuration;
@@ -56,7 +57,22 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     /// <summary>The logger factory the host and its plugins use.</summary>
     public ILoggerFactory LoggerFactory { get; }
 
-    /// <summary>The engine, for the command line and tests.</summary>
+    /// <summary>Where the output of an exec in <paramref name="container"/> goes when its <see cref="ExecSpec.Stdio"/> is
+    /// null: <c>file://</c> URLs of <c>exec-EXECID.stdout.log</c> and <c>exec-EXECID.stderr.log</c> in the container's
+    /// directory of the state root, next to its own logs. A caller that chooses <see cref="ExecSpec.ExecId"/> can follow
+    /// these files while the exec runs, as <c>isola container exec</c> does. Nothing is created.</summary>
+    /// <param name="container">A container of this host.</param>
+    /// <param name="execId">The exec id the caller will put in <see cref="ExecSpec.ExecId"/>.</param>
+    /// <exception cref="IsolaException">InvalidArgument when an id is not valid (<see cref="IdValidator"/>).</exception>
+    public StdioSpec DefaultExecStdio(IContainer container, string execId)
+    {
+        ArgumentNullException.ThrowIfNull(container);
+        // The ids become path segments: validated here as ExecAsync validates them, so no path leaves the state root.
+        return ContainerSet.DefaultExecStdio(_manager, container.SandboxId, IdValidator.Validate(container.Id, "container"),
+            IdValidator.Validate(execId, "exec"));
+    }
+
+    /// <summary>The engine, for tests.</summary>
     internal SandboxManager Manager => _manager;
 
     /// <summary>Stops background Waits and closes Task API connections. Sandboxes are not stopped.</summary>

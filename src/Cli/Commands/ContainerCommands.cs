@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Isola.Cli.Output;
-using Isola.Hosting.Containers;
 
 namespace Isola.Cli.Commands;
 
@@ -187,8 +186,8 @@ internal static class ContainerCommands
         {
             var container = await GetAsync(host, parse, sandboxArg, containerArg, ct).ConfigureAwait(false);
             var execId = Guid.NewGuid().ToString("N")[..12];
-            var directory = ContainerSet.ContainerDirectory(host.Manager, container.SandboxId, container.Id);
-            var stdio = ContainerSet.DefaultStdio(directory, $"exec-{execId}.");
+            // The host's own default, asked for up front so its files can be followed while the exec runs.
+            var stdio = host.DefaultExecStdio(container, execId);
             var spec = new ExecSpec { ExecId = execId, Args = parse.GetValue(commandArg)!, Env = OptionParsing.Env(parse.GetValue(env)), Cwd = parse.GetValue(cwd), Stdio = stdio };
             var exit = await FollowUntilExitAsync(context, stdio, token => container.ExecAsync(spec, token), ct).ConfigureAwait(false);
             return ExitCode(exit);

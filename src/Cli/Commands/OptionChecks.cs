@@ -73,7 +73,7 @@ internal static class OptionChecks
     {
         foreach (var value in values ?? [])
         {
-            if (!Hosting.Sandboxes.SpecChecks.IsNameserver(value))
+            if (!Hosting.SandboxSpecRules.IsNameserver(value))
             {
                 throw CliContext.Usage($"--dns '{value}': not an IPv4 or IPv6 address");
             }

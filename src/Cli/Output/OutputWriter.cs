@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using Isola.Hosting.State;
+using Isola.Hosting;
 
 namespace Isola.Cli.Output;
 
@@ -18,7 +18,7 @@ public sealed class OutputWriter
     // The records' conventions, minus the default encoder's HTML-safe escaping: output goes to terminals and scripts,
     // never into a web page, and "a+b" printed as "a\u002Bb" (or "é" as "\u00E9") is wrong for both. JSON's own
     // escapes (quotes, backslashes, control characters) stay.
-    private static readonly JsonSerializerOptions CliJson = new(StateJson.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions CliJson = new(IsolaJson.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Writes <paramref name="value"/> as indented JSON.</summary>
     public Task JsonAsync<T>(T value) => _context.Stdout.WriteLineAsync(JsonSerializer.Serialize(value, CliJson));

@@ -111,8 +111,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
     {
         ArgumentNullException.ThrowIfNull(spec);
         var execId = IdValidator.Validate(spec.ExecId ?? Guid.NewGuid().ToString("N")[..16], "exec");
-        var directory = ContainerSet.ContainerDirectory(manager, SandboxId, Id);
-        var stdio = spec.Stdio ?? ContainerSet.DefaultStdio(directory, $"exec-{execId}.");
+        var stdio = spec.Stdio ?? ContainerSet.DefaultExecStdio(manager, SandboxId, Id, execId);
         SandboxRecord record;
         StdioSpec taskStdio;
         string process;

@@ -192,6 +192,10 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
     internal static StdioSpec DefaultStdio(string directory, string prefix) =>
         new("", $"file://{Path.Combine(directory, prefix + "stdout.log")}", $"file://{Path.Combine(directory, prefix + "stderr.log")}");
 
+    /// <summary>An exec's stdio when its spec names none: its own pair of files next to the container's logs.</summary>
+    internal static StdioSpec DefaultExecStdio(SandboxManager manager, string sandboxId, string containerId, string execId) =>
+        DefaultStdio(ContainerDirectory(manager, sandboxId, containerId), $"exec-{execId}.");
+
     internal static void Replace(SandboxRecord record, ContainerInfo info)
     {
         var index = record.Containers.FindIndex(c => c.Id == info.Id);

@@ -19,7 +19,7 @@ internal sealed partial class SandboxManager
                 $"invalid sandbox name '{name}': use 1-{IdValidator.MaxLength} letters, digits, '.', '_' or '-', not starting with '.' or '-'");
         }
 
-        SpecChecks.DnsServers(id, spec.DnsServers);
+        SandboxSpecRules.DnsServers(id, spec.DnsServers);
         var runtime = spec.Runtime ?? _settings.DefaultRuntime;
         if (!_runtimes.TryResolve(runtime, out var handler))
         {

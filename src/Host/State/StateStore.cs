@@ -98,7 +98,7 @@ internal sealed class StateStore
 
         try
         {
-            var record = JsonSerializer.Deserialize<SandboxRecord>(bytes, StateJson.Options)
+            var record = JsonSerializer.Deserialize<SandboxRecord>(bytes, IsolaJson.Options)
                 ?? throw new JsonException("the record is 'null'");
             if (record.Id != id)
             {
@@ -150,7 +150,7 @@ internal sealed class StateStore
             };
             using (var stream = new FileStream(temp, options))
             {
-                JsonSerializer.Serialize(stream, record, StateJson.Options);
+                JsonSerializer.Serialize(stream, record, IsolaJson.Options);
                 stream.Flush(flushToDisk: true);
             }
 
@@ -172,7 +172,7 @@ internal sealed class StateStore
         try
         {
             var record = JsonSerializer.Deserialize<SandboxRecord>(File.ReadAllBytes(Path.Combine(SandboxDirectory(id), PreviousRecordFileName)),
-                StateJson.Options);
+                IsolaJson.Options);
             return record?.Id == id ? record : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NotSupportedException or ArgumentException)

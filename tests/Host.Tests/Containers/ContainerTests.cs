@@ -141,10 +141,27 @@ public sealed class ContainerTests : IDisposable
         Assert.Contains("A=2", process["env"]!.AsArray().Select(n => (string?)n));
         Assert.DoesNotContain("A=1", process["env"]!.AsArray().Select(n => (string?)n));
         Assert.Equal("e1", _t.Controller.Prepared.Values.Single(p => p.ExecId is not null).ExecId);
+        // An exec without stdio gets the files the host names up front (what isola container exec follows).
+        var logs = Path.Combine(_t.Root, "sb1", "containers", "c1");
+        Assert.Equal(new StdioSpec("", $"file://{logs}/exec-e1.stdout.log", $"file://{logs}/exec-e1.stderr.log"), _t.Tasks.Processes["c1/e1"].Stdio);
+        Assert.Equal(host.DefaultExecStdio(container, "e1"), _t.Tasks.Processes["c1/e1"].Stdio);
         _t.Tasks.ExitProcess("c1", "e1", 0);
         Assert.Equal(0u, (await run).Code);
         Assert.Contains("Delete c1/e1", _t.Tasks.Log);
         Assert.Single(_t.Controller.Prepared); // only the container's own preparation remains
+    }
+
+    [Theory]
+    [InlineData("../x")]
+    [InlineData("a/b")]
+    [InlineData("")]
+    public async Task DefaultExecStdio_refuses_an_exec_id_that_would_leave_the_container_directory(string execId)
+    {
+        var (host, sandbox) = await ReadyAsync();
+        await using var _ = host;
+        var container = await sandbox.Containers.RunAsync(Spec());
+        var e = Assert.Throws<IsolaException>(() => host.DefaultExecStdio(container, execId));
+        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
     }
 
     [Fact]

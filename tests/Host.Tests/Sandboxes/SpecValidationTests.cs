@@ -42,6 +42,17 @@ public sealed class SpecValidationTests : IDisposable
         await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb2", DnsServers = ["1.1.1.1", "fd00::53"] });
     }
 
+    [Theory]
+    [InlineData("1.1.1.1", true)]
+    [InlineData("fd00::53", true)]
+    [InlineData("::1", true)]
+    [InlineData("10", false)]
+    [InlineData("10.1", false)]
+    [InlineData("dns.example", false)]
+    [InlineData("", false)]
+    public void The_public_nameserver_rule_is_the_one_sandbox_creation_applies(string value, bool valid) =>
+        Assert.Equal(valid, Hosting.SandboxSpecRules.IsNameserver(value));
+
     [Fact]
     public async Task Too_long_ids_are_refused()
     {

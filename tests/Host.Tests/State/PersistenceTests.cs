@@ -37,6 +37,25 @@ public sealed class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public async Task Records_are_written_with_the_public_IsolaJson_conventions()
+    {
+        SandboxInfo info;
+        await using (var host = await _t.StartAsync())
+        {
+            info = (await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" })).Info;
+        }
+
+        Assert.True(Hosting.IsolaJson.Options.IsReadOnly);
+        var record = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_t.Root, "sb1", "sandbox.json")))!;
+        var json = JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(info, Hosting.IsolaJson.Options))!;
+        foreach (var node in new[] { record, json })
+        {
+            Assert.Equal("Ready", (string?)node["state"]); // camelCase names, enums by name
+            Assert.Equal("sb1", (string?)node["id"]);
+        }
+    }
+
+    [Fact]
     public async Task A_sandbox_that_died_while_no_host_ran_is_Stopped_after_recovery()
     {
         await using (var host = await _t.StartAsync())
