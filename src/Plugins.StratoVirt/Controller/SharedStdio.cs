@@ -15,21 +15,20 @@ internal static class SharedStdio
 {
     private const int EXDEV = 18;
 
-    /// <summary>The stdio the guest agent must use, with the links made; throws when a stream cannot be carried.</summary>
+    /// <summary>The stdio the guest agent must use, with the links made; throws when a stream cannot be carried.
+    /// Stdin, which a file in the share cannot carry (the guest would read the file as it was, not a pipe's data),
+    /// is streamed over the agent channel instead (<see cref="StreamedStdio"/>).</summary>
     /// <param name="sandboxId">For error messages.</param>
+    /// <param name="taskAddress">The agent channel, for a streamed stdin.</param>
     /// <param name="containerId">The container whose bundle holds the files.</param>
+    /// <param name="execId">The exec, or null for the container's init.</param>
     /// <param name="stdio">What the host asked for: file:// URLs or absolute paths, or empty for none.</param>
     /// <param name="hostBundle">The bundle directory on the host side of the share.</param>
-    public static StdioSpec Translate(string sandboxId, string containerId, StdioSpec stdio, string hostBundle)
+    public static StdioSpec Translate(string sandboxId, string taskAddress, string containerId, string? execId, StdioSpec stdio, string hostBundle)
     {
-        if (stdio.Stdin.Length > 0)
-        {
-            throw IsolaException.InvalidArgument(
-                $"sandbox {sandboxId}: container {containerId}: stdin '{stdio.Stdin}' cannot reach a VM guest yet (only stdout and stderr files are carried, over the shared directory)");
-        }
-
         var guestBundle = ContainerRootfs.GuestBundle(containerId);
-        return new StdioSpec("", Output(sandboxId, containerId, stdio.Stdout, hostBundle, guestBundle),
+        var stdin = StreamedStdio.Translate(taskAddress, containerId, execId, new StdioSpec(stdio.Stdin, "", "")).Stdin;
+        return new StdioSpec(stdin, Output(sandboxId, containerId, stdio.Stdout, hostBundle, guestBundle),
             Output(sandboxId, containerId, stdio.Stderr, hostBundle, guestBundle));
     }
 

@@ -23,7 +23,7 @@ internal sealed partial class VmController
                 ? new PrepareResult(ContainerRootfs.GuestBundle(cid), [])
                 {
                     Stdio = _options.SharedFs
-                        ? SharedStdio.Translate(sandbox.Id, cid, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid))
+                        ? SharedStdio.Translate(sandbox.Id, sandbox.TaskAddress, cid, request.ExecId, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid))
                         : StreamedStdio.Translate(sandbox.TaskAddress, cid, request.ExecId, request.Stdio),
                 }
                 : throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} is not prepared");
@@ -50,7 +50,7 @@ internal sealed partial class VmController
         try
         {
             ContainerRootfs.WriteConfig(bundle, request.OciSpecJson, request.Container.ReadOnlyRootfs);
-            var stdio = SharedStdio.Translate(sandbox.Id, cid, request.Stdio, bundle);
+            var stdio = SharedStdio.Translate(sandbox.Id, sandbox.TaskAddress, cid, null, request.Stdio, bundle);
             PreparedContainer prepared;
             IReadOnlyList<Mount> mounts = [];
             if (Directory.Exists(rootfs))

@@ -55,6 +55,23 @@ public sealed class VmContainerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stdin_from_a_host_file_reaches_a_container_in_a_vm_whose_output_goes_through_the_share()
+    {
+        var sandbox = await _vm.Host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
+        var io = new StdioSpec(Path.Combine(_vm.Work, "in.txt"), Path.Combine(_vm.Work, "cat.out"), "");
+        await File.WriteAllTextAsync(io.Stdin, "line-1\nline-2\n");
+
+        var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _vm.Rootfs, Args = ["sh", "-c", "cat; echo eof"], Stdio = io });
+        var exit = await c.WaitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(0u, exit.Code);
+        Assert.Equal("line-1\nline-2\neof\n", await File.ReadAllTextAsync(io.Stdout));
+        var id = sandbox.Id;
+        await sandbox.RemoveAsync();
+        Assert.Empty(VmLeftovers.Of(_vm.Root, id));
+    }
+
+    [Fact]
     public async Task A_container_on_a_hot_plugged_ext4_image_runs_and_its_device_is_unplugged_when_it_is_removed()
     {
         var image = Path.Combine(_vm.Work, "rootfs.ext4");

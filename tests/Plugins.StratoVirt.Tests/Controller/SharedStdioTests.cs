@@ -31,13 +31,26 @@ public sealed class SharedStdioTests : IDisposable
     }
 
     [Fact]
+    public void Stdin_is_streamed_over_the_agent_channel_while_outputs_stay_files_in_the_share()
+    {
+        var bundle = Directory.CreateDirectory(Path.Combine(_work, "shared", "c3")).FullName;
+        var stdin = Path.Combine(_work, "in.txt");
+
+        var guest = SharedStdio.Translate("sb", "ttrpc+unix:///s/agent.sock", "c3", "e1", new StdioSpec(stdin, Path.Combine(_work, "c3.out"), ""), bundle);
+
+        Assert.Equal("ttrpc+unix:///s/agent.sock?streaming_id=c3+e1-stdin", guest.Stdin);
+        Assert.Equal("file:///run/kuasar/state/c3/c3.out", guest.Stdout);
+        Assert.Equal("", guest.Stderr);
+    }
+
+    [Fact]
     public void An_output_on_another_mount_is_bound_onto_its_twin_and_the_callers_file_outlives_the_bundle()
     {
         var bundle = Directory.CreateDirectory(Path.Combine(_work, "shared", "c1")).FullName;
         var hostOut = Path.Combine(_elsewhere, "engine.out");
         File.WriteAllText(hostOut, "before\n");
 
-        var guest = SharedStdio.Translate("sb", "c1", new StdioSpec("", "file://" + hostOut, ""), bundle);
+        var guest = SharedStdio.Translate("sb", "ttrpc+unix:///agent.sock", "c1", null, new StdioSpec("", "file://" + hostOut, ""), bundle);
         File.AppendAllText(Path.Combine(bundle, "engine.out"), "from the guest\n");
         ContainerRootfs.RemoveBundle("sb", bundle);
 
@@ -57,7 +70,7 @@ public sealed class SharedStdioTests : IDisposable
 
         ContainerRootfs.RemoveBundle("sb", Path.Combine(shared, "c1"));
         var refused = Assert.Throws<IsolaException>(() =>
-            SharedStdio.Translate("sb", "c2", new StdioSpec("", "file://" + Path.Combine(_work, "out", "config.json"), ""), Path.Combine(shared, "c2")));
+            SharedStdio.Translate("sb", "ttrpc+unix:///agent.sock", "c2", null, new StdioSpec("", "file://" + Path.Combine(_work, "out", "config.json"), ""), Path.Combine(shared, "c2")));
 
         Assert.Equal("precious", File.ReadAllText(Path.Combine(victim, "config.json")));
         Assert.False(Path.Exists(Path.Combine(shared, "c1")));
