@@ -4,6 +4,7 @@ using Isola.Agent.Guest;
 using Isola.Agent.Native;
 using Isola.Agent.Processes;
 using Isola.Agent.Tasks;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Server;
 using Microsoft.Extensions.Logging;
 
@@ -38,7 +39,7 @@ try
     var reaper = new ChildReaper(logger);
     var runc = new Runc(options.ResolveRunc(), options.Root, options.NoPivot, reaper);
     var tasks = new TaskService(runc, reaper, new RootfsMounter(new BlockDeviceResolver()), new CgroupStats(), options.State, logger);
-    await using var server = new TtrpcServer(logger);
+    await using var server = new TtrpcServer(logger) { ErrorStatus = TtrpcErrors.StatusOf };
     tasks.Register(server);
 
     if (options.Guest)
@@ -65,7 +66,7 @@ try
     await Task.Delay(100).ConfigureAwait(false);
     return 0;
 }
-catch (Exception e) when (options.Guest || e is IsolaException or InvalidOperationException or ArgumentException or IOException)
+catch (Exception e) when (options.Guest || e is IsolaException or TtrpcException or InvalidOperationException or ArgumentException or IOException)
 {
     logger.LogCritical("{Error}", e.Message);
     if (options.Guest)

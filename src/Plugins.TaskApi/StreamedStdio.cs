@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Isola.TaskApi.Protos.Streaming;
 using Isola.TaskApi.Protos.Transfer;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Client;
 
 namespace Isola.Plugins.TaskApi;
@@ -84,9 +85,14 @@ internal sealed class StreamedStdio : IAsyncDisposable
 
             return relay;
         }
-        catch
+        catch (Exception e)
         {
             await relay.DisposeAsync().ConfigureAwait(false);
+            if (e is TtrpcException t)
+            {
+                throw t.ToIsola();
+            }
+
             throw;
         }
     }
@@ -134,7 +140,7 @@ internal sealed class StreamedStdio : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is IsolaException or InvalidProtocolBufferException or ObjectDisposedException)
+        catch (Exception e) when (e is TtrpcException or InvalidProtocolBufferException or ObjectDisposedException)
         {
             // The connection was lost or the stream dropped: the agent holds what was not sent for the next host.
         }
@@ -176,7 +182,7 @@ internal sealed class StreamedStdio : IAsyncDisposable
                 window -= n;
             }
         }
-        catch (Exception e) when (e is IsolaException or IOException or OperationCanceledException or InvalidProtocolBufferException or UnauthorizedAccessException)
+        catch (Exception e) when (e is TtrpcException or IOException or OperationCanceledException or InvalidProtocolBufferException or UnauthorizedAccessException)
         {
             // Stdin stops with the connection, the relay, or an unreadable file; the process sees no more input.
         }

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Isola.Executors;
 using Isola.TaskApi.Protos.Task;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Client;
 using ProtoStatus = Isola.TaskApi.Protos.Types.Status;
 
@@ -259,9 +260,10 @@ internal sealed class TaskServiceClient : ITaskClient
             var options = noDeadline ? new TtrpcCallOptions { Timeout = Timeout.InfiniteTimeSpan } : null;
             return await _client.CallAsync(_service, method, request, parser, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (IsolaException e) when (!e.Message.Contains($"'{id}'", StringComparison.Ordinal))
+        catch (TtrpcException t)
         {
-            throw new IsolaException(e.Code, $"task '{id}' {method}: {e.Message}", e);
+            var e = t.ToIsola();
+            throw e.Message.Contains($"'{id}'", StringComparison.Ordinal) ? e : new IsolaException(e.Code, $"task '{id}' {method}: {e.Message}", e);
         }
     }
 

@@ -1,4 +1,5 @@
 using Isola.Executors;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Client;
 
 namespace Isola.Plugins.TaskApi;
@@ -38,7 +39,14 @@ internal sealed class TtrpcTaskExecutor : ITaskExecutor
         var address = endpoint.Scheme == "unix" && !endpoint.Address.Contains("://", StringComparison.Ordinal)
             ? "unix://" + endpoint.Target
             : endpoint.Address;
-        var client = await TtrpcClient.ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);
-        return new TaskServiceClient(client, endpoint);
+        try
+        {
+            var client = await TtrpcClient.ConnectAsync(address, options, cancellationToken).ConfigureAwait(false);
+            return new TaskServiceClient(client, endpoint);
+        }
+        catch (TtrpcException e)
+        {
+            throw e.ToIsola();
+        }
     }
 }

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Isola.TaskApi.Protos.Task;
+using Isola.Ttrpc;
 
 namespace Isola.Agent.Tests;
 
@@ -28,7 +29,7 @@ public abstract class AgentTestBase : IAsyncLifetime
             {
                 await Agent.CallAsync("Kill", new KillRequest { Id = id, Signal = 9, All = true }, Empty.Parser);
             }
-            catch (IsolaException)
+            catch (TtrpcException)
             {
             }
 
@@ -37,7 +38,7 @@ public abstract class AgentTestBase : IAsyncLifetime
                 await WaitAsync(id);
                 await Agent.CallAsync("Delete", new DeleteRequest { Id = id }, DeleteResponse.Parser);
             }
-            catch (IsolaException)
+            catch (TtrpcException)
             {
             }
         }

@@ -1,4 +1,5 @@
 using Isola.TaskApi.Protos.Task;
+using Isola.Ttrpc;
 
 namespace Isola.Agent.Tests;
 
@@ -9,9 +10,9 @@ public sealed class BadInputTests : AgentTestBase
     public async Task A_missing_bundle_is_NotFound_naming_the_id()
     {
         var id = TestBundle.NewId("nobundle");
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = Path.Combine(WorkDir, "no-such-bundle") }, CreateTaskResponse.Parser));
-        AssertOneLine(e, IsolaErrorCode.NotFound, id);
+        AssertOneLine(e, TtrpcStatusCode.NotFound, id);
         Assert.Contains("no-such-bundle", e.Message, StringComparison.Ordinal);
         AssertNothingLeft(id);
     }
@@ -21,9 +22,9 @@ public sealed class BadInputTests : AgentTestBase
     {
         var id = TestBundle.NewId("norootfs");
         var bundle = TestBundle.Create(WorkDir, id, ["true"], ownRootfs: true); // BUNDLE/rootfs does not exist
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle }, CreateTaskResponse.Parser));
-        AssertOneLine(e, IsolaErrorCode.NotFound, id);
+        AssertOneLine(e, TtrpcStatusCode.NotFound, id);
         Assert.Contains("rootfs", e.Message, StringComparison.Ordinal);
         AssertNothingLeft(id);
     }
@@ -33,15 +34,15 @@ public sealed class BadInputTests : AgentTestBase
     {
         var id = TestBundle.NewId("nope");
         var bundle = TestBundle.Create(WorkDir, id, ["/nope"]);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle }, CreateTaskResponse.Parser));
-        AssertOneLine(e, IsolaErrorCode.FailedPrecondition, id);
+        AssertOneLine(e, TtrpcStatusCode.FailedPrecondition, id);
         Assert.Contains("/nope", e.Message, StringComparison.Ordinal);
         AssertNothingLeft(id);
         Assert.Empty(Agent.ZombieChildren());
         // The id is free again.
-        var again = await Assert.ThrowsAsync<IsolaException>(() => StateAsync(id));
-        Assert.Equal(IsolaErrorCode.NotFound, again.Code);
+        var again = await Assert.ThrowsAsync<TtrpcException>(() => StateAsync(id));
+        Assert.Equal(TtrpcStatusCode.NotFound, again.Code);
     }
 
     [Fact]
@@ -59,7 +60,7 @@ public sealed class BadInputTests : AgentTestBase
             () => Agent.CallAsync("Stats", new StatsRequest { Id = id }, StatsResponse.Parser),
         })
         {
-            AssertOneLine(await Assert.ThrowsAsync<IsolaException>(call), IsolaErrorCode.NotFound, id);
+            AssertOneLine(await Assert.ThrowsAsync<TtrpcException>(call), TtrpcStatusCode.NotFound, id);
         }
     }
 
@@ -68,9 +69,9 @@ public sealed class BadInputTests : AgentTestBase
     {
         foreach (var id in new[] { "../x", "a/b", "" })
         {
-            var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+            var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
                 new CreateTaskRequest { Id = id, Bundle = WorkDir }, CreateTaskResponse.Parser));
-            AssertOneLine(e, IsolaErrorCode.InvalidArgument, $"'{id}'");
+            AssertOneLine(e, TtrpcStatusCode.InvalidArgument, $"'{id}'");
         }
 
         Assert.Empty(Directory.EnumerateFileSystemEntries(Agent.RuncRoot));
@@ -81,9 +82,9 @@ public sealed class BadInputTests : AgentTestBase
     {
         var (id, _, _, _) = await CreateAsync("dup", "sleep", "1000");
         var bundle = TestBundle.Create(WorkDir, id + "-2", ["true"]);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle }, CreateTaskResponse.Parser));
-        AssertOneLine(e, IsolaErrorCode.AlreadyExists, id);
+        AssertOneLine(e, TtrpcStatusCode.AlreadyExists, id);
         Assert.Equal(Isola.TaskApi.Protos.Types.Status.Created, (await StateAsync(id)).Status);
     }
 
@@ -92,9 +93,9 @@ public sealed class BadInputTests : AgentTestBase
     {
         var id = TestBundle.NewId("tty");
         var bundle = TestBundle.Create(WorkDir, id, ["true"]);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle, Terminal = true }, CreateTaskResponse.Parser));
-        AssertOneLine(e, IsolaErrorCode.Unimplemented, id);
+        AssertOneLine(e, TtrpcStatusCode.Unimplemented, id);
         AssertNothingLeft(id);
     }
 
@@ -103,13 +104,13 @@ public sealed class BadInputTests : AgentTestBase
     {
         var id = TestBundle.NewId("stdio");
         var bundle = TestBundle.Create(WorkDir, id, ["true"]);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle, Stdout = "binary:///bin/logger" }, CreateTaskResponse.Parser));
-        AssertOneLine(e, IsolaErrorCode.InvalidArgument, id);
+        AssertOneLine(e, TtrpcStatusCode.InvalidArgument, id);
         AssertNothingLeft(id);
     }
 
-    private static void AssertOneLine(IsolaException e, IsolaErrorCode code, string mustContain)
+    private static void AssertOneLine(TtrpcException e, TtrpcStatusCode code, string mustContain)
     {
         Assert.Equal(code, e.Code);
         Assert.Contains(mustContain, e.Message, StringComparison.Ordinal);

@@ -1,5 +1,6 @@
 using Isola.TaskApi.Protos.Task;
 using Isola.TaskApi.Protos.Types;
+using Isola.Ttrpc;
 
 namespace Isola.Agent.Tests;
 
@@ -126,7 +127,7 @@ public sealed class ContainerLifecycleTests : AgentTestBase
         var (id, _, _, _) = await CreateAsync("never", "sleep", "1000");
         await DeleteAsync(id);
         AssertNothingLeft(id);
-        await Assert.ThrowsAsync<IsolaException>(() => StateAsync(id));
+        await Assert.ThrowsAsync<TtrpcException>(() => StateAsync(id));
     }
 
     [Fact]
@@ -134,8 +135,8 @@ public sealed class ContainerLifecycleTests : AgentTestBase
     {
         var (id, _, _, _) = await CreateAsync("running", "sleep", "1000");
         await StartAsync(id);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => DeleteAsync(id));
-        Assert.Equal(IsolaErrorCode.FailedPrecondition, e.Code);
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => DeleteAsync(id));
+        Assert.Equal(TtrpcStatusCode.FailedPrecondition, e.Code);
         Assert.Contains(id, e.Message, StringComparison.Ordinal);
     }
 }

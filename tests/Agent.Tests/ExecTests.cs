@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Isola.TaskApi.Protos.Task;
 using Isola.TaskApi.Protos.Types;
+using Isola.Ttrpc;
 
 namespace Isola.Agent.Tests;
 
@@ -26,8 +27,8 @@ public sealed class ExecTests : AgentTestBase
         var deleted = await DeleteAsync(id, "e1");
         Assert.Equal(5u, deleted.ExitStatus);
         Assert.Equal(started.Pid, deleted.Pid);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => StateAsync(id, "e1"));
-        Assert.Equal(IsolaErrorCode.NotFound, e.Code);
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => StateAsync(id, "e1"));
+        Assert.Equal(TtrpcStatusCode.NotFound, e.Code);
         Assert.Contains("'e1'", e.Message, StringComparison.Ordinal);
     }
 
@@ -63,7 +64,7 @@ public sealed class ExecTests : AgentTestBase
         var (id, _, _, _) = await CreateAsync("exec-nope", "sleep", "1000");
         await StartAsync(id);
         await ExecAsync(id, "nope", "", "/nope");
-        var e = await Assert.ThrowsAsync<IsolaException>(() => StartAsync(id, "nope"));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => StartAsync(id, "nope"));
         Assert.Contains("exec 'nope' of container", e.Message, StringComparison.Ordinal);
         Assert.Contains("/nope", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
@@ -76,27 +77,27 @@ public sealed class ExecTests : AgentTestBase
         var (id, _, _, _) = await CreateAsync("exec-bad", "sleep", "1000");
         await StartAsync(id);
         var spec = new Any { TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Process", Value = ByteString.CopyFromUtf8("{\"args\":[\"true\"],\"cwd\":\"/\"}") };
-        var tty = await Assert.ThrowsAsync<IsolaException>(() =>
+        var tty = await Assert.ThrowsAsync<TtrpcException>(() =>
             Agent.CallAsync("Exec", new ExecProcessRequest { Id = id, ExecId = "t", Terminal = true, Spec = spec }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.Unimplemented, tty.Code);
+        Assert.Equal(TtrpcStatusCode.Unimplemented, tty.Code);
         Assert.Contains("'t'", tty.Message, StringComparison.Ordinal);
 
         await Agent.CallAsync("Exec", new ExecProcessRequest { Id = id, ExecId = "dup", Spec = spec }, Empty.Parser);
-        var dup = await Assert.ThrowsAsync<IsolaException>(() =>
+        var dup = await Assert.ThrowsAsync<TtrpcException>(() =>
             Agent.CallAsync("Exec", new ExecProcessRequest { Id = id, ExecId = "dup", Spec = spec }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.AlreadyExists, dup.Code);
+        Assert.Equal(TtrpcStatusCode.AlreadyExists, dup.Code);
 
-        var notJson = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Exec", new ExecProcessRequest
+        var notJson = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Exec", new ExecProcessRequest
         {
             Id = id,
             ExecId = "j",
             Spec = new Any { TypeUrl = spec.TypeUrl, Value = ByteString.CopyFromUtf8("not json") },
         }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.InvalidArgument, notJson.Code);
+        Assert.Equal(TtrpcStatusCode.InvalidArgument, notJson.Code);
 
-        var badId = await Assert.ThrowsAsync<IsolaException>(() =>
+        var badId = await Assert.ThrowsAsync<TtrpcException>(() =>
             Agent.CallAsync("Exec", new ExecProcessRequest { Id = id, ExecId = "../x", Spec = spec }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.InvalidArgument, badId.Code);
+        Assert.Equal(TtrpcStatusCode.InvalidArgument, badId.Code);
         Assert.Contains("'../x'", badId.Message, StringComparison.Ordinal);
     }
 }

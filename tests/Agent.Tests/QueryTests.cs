@@ -1,6 +1,7 @@
 using Google.Protobuf.WellKnownTypes;
 using Isola.TaskApi.Protos.Sandbox;
 using Isola.TaskApi.Protos.Task;
+using Isola.Ttrpc;
 using V1 = Isola.TaskApi.Protos.Cgroups.V1;
 using V2 = Isola.TaskApi.Protos.Cgroups.V2;
 
@@ -70,12 +71,12 @@ public sealed class QueryTests : AgentTestBase
         var limit = File.Exists(v1) ? v1 : "/sys/fs/cgroup" + TestBundle.CgroupPath(id) + "/memory.max";
         Assert.Equal("67108864", (await File.ReadAllTextAsync(limit)).Trim());
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Update", new UpdateTaskRequest
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Update", new UpdateTaskRequest
         {
             Id = id,
             Resources = new Any { Value = Google.Protobuf.ByteString.CopyFromUtf8("[1]") },
         }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Equal(TtrpcStatusCode.InvalidArgument, e.Code);
         Assert.Contains(id, e.Message, StringComparison.Ordinal);
     }
 
@@ -86,17 +87,17 @@ public sealed class QueryTests : AgentTestBase
         await Agent.CallAsync("CloseIO", new CloseIORequest { Id = id, Stdin = true }, Empty.Parser);
         await StartAsync(id);
         Assert.Equal(0u, (await WaitAsync(id)).ExitStatus); // stdin was /dev/null: cat ended at once
-        var e = await Assert.ThrowsAsync<IsolaException>(() =>
+        var e = await Assert.ThrowsAsync<TtrpcException>(() =>
             Agent.CallAsync("CloseIO", new CloseIORequest { Id = "nobody", Stdin = true }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.NotFound, e.Code);
+        Assert.Equal(TtrpcStatusCode.NotFound, e.Code);
     }
 
     [Fact]
     public async Task ResizePty_is_unimplemented_and_says_why()
     {
-        var e = await Assert.ThrowsAsync<IsolaException>(() =>
+        var e = await Assert.ThrowsAsync<TtrpcException>(() =>
             Agent.CallAsync("ResizePty", new ResizePtyRequest { Id = "c1", Width = 80, Height = 24 }, Empty.Parser));
-        Assert.Equal(IsolaErrorCode.Unimplemented, e.Code);
+        Assert.Equal(TtrpcStatusCode.Unimplemented, e.Code);
         Assert.Contains("TTYs are not supported", e.Message, StringComparison.Ordinal);
         Assert.Contains("'c1'", e.Message, StringComparison.Ordinal);
     }

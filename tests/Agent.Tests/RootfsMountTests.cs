@@ -1,4 +1,5 @@
 using Isola.TaskApi.Protos.Task;
+using Isola.Ttrpc;
 using ProtoMount = Isola.TaskApi.Protos.Types.Mount;
 
 namespace Isola.Agent.Tests;
@@ -33,7 +34,7 @@ public sealed class RootfsMountTests : AgentTestBase
     {
         var id = TestBundle.NewId("bindfail");
         var bundle = TestBundle.Create(WorkDir, id, ["/nope"], ownRootfs: true);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create", new CreateTaskRequest
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create", new CreateTaskRequest
         {
             Id = id,
             Bundle = bundle,

@@ -5,6 +5,7 @@ using Isola.TaskApi.Protos.Agent;
 using Isola.TaskApi.Protos.Streaming;
 using Isola.TaskApi.Protos.Task;
 using Isola.TaskApi.Protos.Transfer;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Client;
 using ProtoMount = Isola.TaskApi.Protos.Types.Mount;
 
@@ -131,14 +132,14 @@ public sealed class StreamedStdioTests : AgentTestBase
         await Agent.CallAsync("Create", request, CreateTaskResponse.Parser);
         Track(id);
         var written = File.ReadAllText(Path.Combine(bundle, "config.json"));
-        var again = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create", request.Clone(), CreateTaskResponse.Parser));
+        var again = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create", request.Clone(), CreateTaskResponse.Parser));
         await StartAsync(id);
         var exit = await WaitAsync(id);
         await DeleteAsync(id);
 
         Assert.Equal(config, written);
         Assert.Equal(0u, exit.ExitStatus);
-        Assert.Equal(IsolaErrorCode.AlreadyExists, again.Code);
+        Assert.Equal(TtrpcStatusCode.AlreadyExists, again.Code);
         Assert.False(Directory.Exists(bundle), "the agent's own bundle is removed on Delete");
     }
 
@@ -147,22 +148,22 @@ public sealed class StreamedStdioTests : AgentTestBase
     {
         var id = TestBundle.NewId("badstream");
         var bundle = TestBundle.Create(WorkDir, id, ["true"]);
-        var slash = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var slash = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle, Stdout = "x?streaming_id=../etc" }, CreateTaskResponse.Parser));
         var other = TestBundle.NewId("badstream2");
         await Agent.CallAsync("Create", new CreateTaskRequest { Id = other, Bundle = TestBundle.Create(WorkDir, other, ["sleep", "600"]), Stdout = "x?streaming_id=shared" },
             CreateTaskResponse.Parser);
         Track(other);
-        var taken = await Assert.ThrowsAsync<IsolaException>(() => Agent.CallAsync("Create",
+        var taken = await Assert.ThrowsAsync<TtrpcException>(() => Agent.CallAsync("Create",
             new CreateTaskRequest { Id = id, Bundle = bundle, Stdout = "x?streaming_id=shared" }, CreateTaskResponse.Parser));
-        var state = await Assert.ThrowsAsync<IsolaException>(() => StateAsync(id));
+        var state = await Assert.ThrowsAsync<TtrpcException>(() => StateAsync(id));
 
-        Assert.Equal(IsolaErrorCode.InvalidArgument, slash.Code);
+        Assert.Equal(TtrpcStatusCode.InvalidArgument, slash.Code);
         Assert.Contains("../etc", slash.Message, StringComparison.Ordinal);
-        Assert.Equal(IsolaErrorCode.AlreadyExists, taken.Code);
+        Assert.Equal(TtrpcStatusCode.AlreadyExists, taken.Code);
         Assert.Contains("'shared'", taken.Message, StringComparison.Ordinal);
         Assert.Contains(id, taken.Message, StringComparison.Ordinal);
-        Assert.Equal(IsolaErrorCode.NotFound, state.Code);
+        Assert.Equal(TtrpcStatusCode.NotFound, state.Code);
         Assert.False(Directory.Exists(Path.Combine(Agent.StateDir, id)));
     }
 

@@ -102,11 +102,11 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
 
         var state = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id }, StateResponse.Parser);
         var big = new UpdateTaskRequest { Id = _sandbox.Id, Annotations = { ["x"] = new string('a', 4 << 20) } };
-        var oversize = await Assert.ThrowsAsync<IsolaException>(() => raw.CallAsync(V2, "Update", big, Google.Protobuf.WellKnownTypes.Empty.Parser));
+        var oversize = await Assert.ThrowsAsync<Isola.Ttrpc.TtrpcException>(() => raw.CallAsync(V2, "Update", big, Google.Protobuf.WellKnownTypes.Empty.Parser));
         var after = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id }, StateResponse.Parser);
 
         Assert.Equal(Isola.TaskApi.Protos.Types.Status.Running, state.Status);
-        Assert.Equal(IsolaErrorCode.ResourceExhausted, oversize.Code);
+        Assert.Equal(Isola.Ttrpc.TtrpcStatusCode.ResourceExhausted, oversize.Code);
         Assert.Equal(state.Pid, after.Pid); // the connection survived the refusal
         Assert.True(raw.IsConnected);
     }

@@ -66,17 +66,17 @@ public sealed class ClientServerTests : EchoServerTestBase
     }
 
     [Fact]
-    public async Task Error_status_maps_to_IsolaException_with_code_and_endpoint()
+    public async Task Error_status_maps_to_TtrpcException_with_code_and_endpoint()
     {
         await using var client = await TtrpcClient.ConnectAsync(ServerSocket.Path);
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync(Svc, "Fail", new StringValue { Value = "x1" }, Empty.Parser));
-        var missing = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync(Svc, "Nope", new Empty(), Empty.Parser));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync(Svc, "Fail", new StringValue { Value = "x1" }, Empty.Parser));
+        var missing = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync(Svc, "Nope", new Empty(), Empty.Parser));
 
-        Assert.Equal(IsolaErrorCode.NotFound, e.Code);
+        Assert.Equal(TtrpcStatusCode.NotFound, e.Code);
         Assert.Contains("no such thing: x1", e.Message);
         Assert.Contains(ServerSocket.Path, e.Message);
-        Assert.Equal(IsolaErrorCode.Unimplemented, missing.Code);
+        Assert.Equal(TtrpcStatusCode.Unimplemented, missing.Code);
     }
 
     [Fact]
@@ -84,10 +84,10 @@ public sealed class ClientServerTests : EchoServerTestBase
     {
         await using var client = await TtrpcClient.ConnectAsync(ServerSocket.Path);
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync(Svc, "Sleep",
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync(Svc, "Sleep",
             Duration.FromTimeSpan(TimeSpan.FromSeconds(30)), Duration.Parser, new TtrpcCallOptions { Timeout = TimeSpan.FromMilliseconds(200) }));
 
-        Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
+        Assert.Equal(TtrpcStatusCode.DeadlineExceeded, e.Code);
         // The connection stays usable after an abandoned call.
         Assert.Equal("echo:after", (await client.CallAsync(Svc, "Echo", new StringValue { Value = "after" }, StringValue.Parser)).Value);
     }
@@ -97,13 +97,13 @@ public sealed class ClientServerTests : EchoServerTestBase
     {
         await using var client = await TtrpcClient.ConnectAsync(ServerSocket.Path);
 
-        var send = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync(Svc, "Echo",
+        var send = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync(Svc, "Echo",
             new BytesValue { Value = ByteString.CopyFrom(new byte[FrameHeader.MaxDataLength]) }, StringValue.Parser));
-        var receive = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync(Svc, "Big", new Int32Value { Value = FrameHeader.MaxDataLength }, BytesValue.Parser));
+        var receive = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync(Svc, "Big", new Int32Value { Value = FrameHeader.MaxDataLength }, BytesValue.Parser));
         var justUnder = await client.CallAsync(Svc, "Big", new Int32Value { Value = FrameHeader.MaxDataLength - 64 }, BytesValue.Parser);
 
-        Assert.Equal(IsolaErrorCode.ResourceExhausted, send.Code);
-        Assert.Equal(IsolaErrorCode.ResourceExhausted, receive.Code);
+        Assert.Equal(TtrpcStatusCode.ResourceExhausted, send.Code);
+        Assert.Equal(TtrpcStatusCode.ResourceExhausted, receive.Code);
         Assert.Equal(FrameHeader.MaxDataLength - 64, justUnder.Value.Length);
         Assert.True(client.IsConnected);
     }

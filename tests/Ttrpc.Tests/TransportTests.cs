@@ -49,9 +49,9 @@ public sealed class TransportTests
             await stream.WriteAsync(Encoding.ASCII.GetBytes("ERR no listener\n"));
         });
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => TtrpcClient.ConnectAsync($"hvsock://{socket.Path}:1024"));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => TtrpcClient.ConnectAsync($"hvsock://{socket.Path}:1024"));
 
-        Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
+        Assert.Equal(TtrpcStatusCode.Unavailable, e.Code);
         Assert.Contains("ERR no listener", e.Message);
         Assert.Contains(socket.Path, e.Message);
         await proxy;
@@ -65,9 +65,9 @@ public sealed class TransportTests
     [InlineData("unix://")]
     public async Task Malformed_addresses_are_InvalidArgument_naming_them(string address)
     {
-        var e = await Assert.ThrowsAsync<IsolaException>(() => TtrpcClient.ConnectAsync(address));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => TtrpcClient.ConnectAsync(address));
 
-        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
+        Assert.Equal(TtrpcStatusCode.InvalidArgument, e.Code);
         Assert.Contains(address, e.Message);
     }
 
@@ -79,8 +79,8 @@ public sealed class TransportTests
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var e = await Assert.ThrowsAnyAsync<Exception>(() => TtrpcClient.ConnectAsync("ttrpc+vsock://1:1", cancellationToken: cts.Token));
 
-        var isola = Assert.IsType<IsolaException>(e);
-        Assert.Equal(IsolaErrorCode.Unavailable, isola.Code);
+        var isola = Assert.IsType<TtrpcException>(e);
+        Assert.Equal(TtrpcStatusCode.Unavailable, isola.Code);
         Assert.Contains("vsock://1:1", isola.Message);
     }
 

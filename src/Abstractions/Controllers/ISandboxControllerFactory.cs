@@ -19,6 +19,11 @@ public interface ISandboxControllerFactory
     /// <summary>Binds and validates the runtime handler's options and returns its controller. Throws
     /// <see cref="IsolaErrorCode.InvalidArgument"/> naming the bad key (for example "Runtimes:kata:Options:Vcpus").</summary>
     ISandboxController Create(ControllerContext context);
+
+    /// <summary>The runtime handler this controller kind offers for a host whose configuration names no runtimes (see
+    /// <see cref="DefaultRuntimeOffer"/>); null, the default, offers none. Added in contract 1.2: a factory built
+    /// against an older contract offers none.</summary>
+    DefaultRuntimeOffer? DefaultRuntime => null;
 }
 
 /// <summary>What a controller factory is given for one runtime handler.</summary>

@@ -19,10 +19,9 @@ internal sealed record IsolaSettings
     /// <summary>True when PluginsDir was set explicitly (a missing folder is then an error).</summary>
     public bool PluginsDirExplicit { get; init; }
 
-    public required string DefaultRuntime { get; init; }
-
-    /// <summary>True when DefaultRuntime was set explicitly.</summary>
-    public bool DefaultRuntimeExplicit { get; init; }
+    /// <summary>Isola:DefaultRuntime as configured; null when unset, and then the runtime a plugin offers is the
+    /// default (see <see cref="RuntimeCatalog"/>).</summary>
+    public string? DefaultRuntime { get; init; }
 
     public TimeSpan ControllerTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
@@ -46,8 +45,7 @@ internal sealed record IsolaSettings
             Root = NonEmpty(section, "Root") ?? "/var/lib/isola",
             PluginsDir = Path.GetFullPath(string.IsNullOrWhiteSpace(pluginsDir) ? "plugins" : pluginsDir, AppContext.BaseDirectory),
             PluginsDirExplicit = !string.IsNullOrWhiteSpace(pluginsDir),
-            DefaultRuntime = string.IsNullOrWhiteSpace(defaultRuntime) ? "runc" : defaultRuntime,
-            DefaultRuntimeExplicit = !string.IsNullOrWhiteSpace(defaultRuntime),
+            DefaultRuntime = string.IsNullOrWhiteSpace(defaultRuntime) ? null : defaultRuntime,
             ControllerTimeout = Duration(section, "Timeouts:Controller", TimeSpan.FromMinutes(1)),
             TaskTimeout = Duration(section, "Timeouts:Task", TimeSpan.FromSeconds(30)),
             StopTimeout = Duration(section, "Timeouts:Stop", TimeSpan.FromSeconds(10)),

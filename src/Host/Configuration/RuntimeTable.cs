@@ -9,8 +9,12 @@ namespace Isola.Hosting.Configuration;
 /// names (<see cref="Names"/>, for "configured: ..." messages) builds nothing. Not a dictionary on purpose: a lookup
 /// that may build a controller and throw should not look like one.
 /// </summary>
-internal sealed class RuntimeTable(Dictionary<string, RuntimeHandler> handlers)
+internal sealed class RuntimeTable(Dictionary<string, RuntimeHandler> handlers, string? defaultRuntime = null)
 {
+    /// <summary>The runtime a sandbox that names none runs on: Isola:DefaultRuntime, or the one a plugin offered;
+    /// null when there is neither.</summary>
+    public string? Default => defaultRuntime;
+
     /// <summary>How many handlers are configured.</summary>
     public int Count => handlers.Count;
 

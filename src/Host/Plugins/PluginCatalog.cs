@@ -47,6 +47,23 @@ internal sealed class PluginCatalog : IPluginServices
         _plugins.Add(new PluginInfo(plugin.Name, directory, version, registrar.Controllers, registrar.Vmms, registrar.Schemes));
     }
 
+    /// <summary>The runtime handlers the controller factories offer for a configuration that names none, with the
+    /// controller and the plugin of each, sorted by controller name.</summary>
+    public List<(string Controller, string Owner, DefaultRuntimeOffer Offer)> DefaultRuntimeOffers()
+    {
+        var offers = new List<(string Controller, string Owner, DefaultRuntimeOffer Offer)>();
+        foreach (var (name, (factory, owner)) in _controllers)
+        {
+            if (factory.DefaultRuntime is { } offer)
+            {
+                offers.Add((name, owner, offer));
+            }
+        }
+
+        offers.Sort((a, b) => StringComparer.OrdinalIgnoreCase.Compare(a.Controller, b.Controller));
+        return offers;
+    }
+
     /// <summary>The controller factory named <paramref name="name"/>, or null.</summary>
     public ISandboxControllerFactory? FindController(string name) =>
         _controllers.TryGetValue(name, out var entry) ? entry.Factory : null;

@@ -20,7 +20,9 @@ internal sealed partial class SandboxManager
         }
 
         SandboxSpecRules.DnsServers(id, spec.DnsServers);
-        var runtime = spec.Runtime ?? _settings.DefaultRuntime;
+        var runtime = spec.Runtime ?? _runtimes.Default
+            ?? throw IsolaException.InvalidArgument(
+                $"sandbox '{id}': names no runtime, and there is no default runtime (configured: {Plugins.PluginCatalog.Known(_runtimes.Names)}); name one, or set Isola:DefaultRuntime");
         if (!_runtimes.TryResolve(runtime, out var handler))
         {
             throw IsolaException.InvalidArgument(

@@ -8,7 +8,7 @@ internal static class RpcErrors
     /// <summary>Maps <paramref name="e"/>; the message reads "sandboxer /run/x.sock: Start sandbox 'id': detail".</summary>
     public static IsolaException Map(RpcException e, string socketPath, string operation, string sandboxId, TimeSpan timeout)
     {
-        var code = IsTransportFailure(e) ? IsolaErrorCode.Unavailable : ToIsolaCode(e.StatusCode);
+        var code = IsTransportFailure(e) ? IsolaErrorCode.Unavailable : IsolaErrorCodes.FromGrpc((int)e.StatusCode);
         var detail = e.StatusCode switch
         {
             _ when code == IsolaErrorCode.Unavailable => "unreachable: " + InnermostMessage(e),
@@ -17,23 +17,6 @@ internal static class RpcErrors
         };
         return new IsolaException(code, $"sandboxer {socketPath}: {operation} sandbox '{sandboxId}': {detail}", e);
     }
-
-    /// <summary>The Isola code for a gRPC status code; the numbering is shared, so most map one to one.</summary>
-    public static IsolaErrorCode ToIsolaCode(StatusCode code) => code switch
-    {
-        StatusCode.Cancelled => IsolaErrorCode.Cancelled,
-        StatusCode.InvalidArgument or StatusCode.OutOfRange => IsolaErrorCode.InvalidArgument,
-        StatusCode.DeadlineExceeded => IsolaErrorCode.DeadlineExceeded,
-        StatusCode.NotFound => IsolaErrorCode.NotFound,
-        StatusCode.AlreadyExists => IsolaErrorCode.AlreadyExists,
-        StatusCode.ResourceExhausted => IsolaErrorCode.ResourceExhausted,
-        StatusCode.FailedPrecondition or StatusCode.Aborted or StatusCode.PermissionDenied or StatusCode.Unauthenticated
-            => IsolaErrorCode.FailedPrecondition,
-        StatusCode.Unimplemented => IsolaErrorCode.Unimplemented,
-        StatusCode.Internal or StatusCode.DataLoss => IsolaErrorCode.Internal,
-        StatusCode.Unavailable => IsolaErrorCode.Unavailable,
-        _ => IsolaErrorCode.Unknown,
-    };
 
     /// <summary>
     /// True when the call died in the transport (the server went away mid-call, the connection was reset) rather than

@@ -13,6 +13,10 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
 
     public string Name => "shim";
 
+    /// <summary>A fresh install, with no configuration file, gets runtime <c>runc</c> on this controller with every
+    /// option at its default (the OCI runtime runc).</summary>
+    public DefaultRuntimeOffer DefaultRuntime { get; } = new("runc");
+
     public ISandboxController Create(ControllerContext context)
     {
         var options = ShimControllerOptions.Bind(context.Options, context.ConfigPath);

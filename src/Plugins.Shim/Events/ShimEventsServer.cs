@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Isola.TaskApi.Protos.Events;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Server;
 using Microsoft.Extensions.Logging;
 
@@ -31,7 +32,7 @@ internal sealed class ShimEventsServer : IAsyncDisposable
         {
             _server.ListenUnix(path, UnixSocketTakeover.ReplaceAndKeep);
         }
-        catch (IsolaException e)
+        catch (TtrpcException e)
         {
             throw IsolaException.Internal($"cannot listen for shim events on {path}: {e.Message}", e);
         }

@@ -1,4 +1,5 @@
 using System.Text;
+using Isola.Ttrpc;
 using Isola.Ttrpc.Client;
 using Isola.Vmm;
 
@@ -53,15 +54,15 @@ internal static class ReadinessProbe
                             new TtrpcCallOptions { Timeout = TimeSpan.FromSeconds(2) }, deadline.Token).ConfigureAwait(false);
                         return;
                     }
-                    catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded)
+                    catch (TtrpcException e) when (e.Code is TtrpcStatusCode.Unavailable or TtrpcStatusCode.DeadlineExceeded)
                     {
                         // The agent is not serving yet: try again until the deadline.
                         lastError = e.Message;
                     }
-                    catch (IsolaException e) when (!deadline.IsCancellationRequested)
+                    catch (TtrpcException e) when (!deadline.IsCancellationRequested)
                     {
                         // It answered, but not as Kuasar's vmm-task would: waiting longer will not help.
-                        throw new IsolaException(e.Code, $"sandbox {sandboxId}: the guest agent at {taskAddress} refused {SandboxService}/{CheckMethod}: {e.Message}", e);
+                        throw new IsolaException(IsolaErrorCodes.FromGrpc((int)e.Code), $"sandbox {sandboxId}: the guest agent at {taskAddress} refused {SandboxService}/{CheckMethod}: {e.Message}", e);
                     }
                 }
 

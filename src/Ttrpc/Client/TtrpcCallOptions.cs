@@ -4,7 +4,7 @@ namespace Isola.Ttrpc.Client;
 public sealed record TtrpcCallOptions
 {
     /// <summary>The call's deadline, sent to the server as <c>timeout_nano</c> and enforced locally
-    /// (<see cref="IsolaErrorCode.DeadlineExceeded"/>). Null: the client's default; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>: none.</summary>
+    /// (<see cref="TtrpcStatusCode.DeadlineExceeded"/>). Null: the client's default; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>: none.</summary>
     public TimeSpan? Timeout { get; init; }
 
     /// <summary>Metadata sent with this call in addition to the client's own.</summary>

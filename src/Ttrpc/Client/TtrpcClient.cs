@@ -9,7 +9,7 @@ namespace Isola.Ttrpc.Client;
 /// <summary>
 /// A ttrpc client on one connection. Calls from many threads are multiplexed on it with odd stream ids, and their
 /// responses may arrive in any order. When the connection is lost every pending call fails with
-/// <see cref="IsolaErrorCode.Unavailable"/>, and so does every later call.
+/// <see cref="TtrpcStatusCode.Unavailable"/>, and so does every later call.
 /// </summary>
 /// <remarks>Hand-written: there is no maintained ttrpc library for .NET, and Grpc.Net.Client speaks HTTP/2 only.</remarks>
 public sealed class TtrpcClient : IAsyncDisposable
@@ -23,7 +23,7 @@ public sealed class TtrpcClient : IAsyncDisposable
     // connection from the next (a virtio-serial port behind QEMU's socket chardev), a late answer meant for the
     // previous host process then cannot pass for one of this connection's calls.
     private long _lastStreamId = -1 + (2L * Random.Shared.Next(0, 1 << 20));
-    private volatile IsolaException? _closed;
+    private volatile TtrpcException? _closed;
 
     /// <summary>Starts a client on an already connected stream (for example a socket from <see cref="TtrpcTransport"/>).</summary>
     /// <param name="stream">The connection; the client owns and disposes it.</param>
@@ -71,7 +71,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw IsolaException.Internal($"ttrpc {service}/{method} at {Endpoint}: protocol error: the response is not a valid {typeof(TResponse).Name}: {e.Message}", e);
+            throw TtrpcException.Internal($"ttrpc {service}/{method} at {Endpoint}: protocol error: the response is not a valid {typeof(TResponse).Name}: {e.Message}", e);
         }
     }
 
@@ -92,7 +92,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
         catch (OperationCanceledException e) when (deadline?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {
-            throw IsolaException.DeadlineExceeded($"ttrpc {service}/{method} at {Endpoint}: no answer within {timeout}", e);
+            throw TtrpcException.DeadlineExceeded($"ttrpc {service}/{method} at {Endpoint}: no answer within {timeout}", e);
         }
         finally
         {
@@ -135,8 +135,9 @@ public sealed class TtrpcClient : IAsyncDisposable
 
     internal void Forget(uint streamId) => _pending.TryRemove(streamId, out _);
 
-    internal IsolaException StatusError(Wire.Status status, string what) =>
-        new(TtrpcStatus.ToErrorCode(status.Code), $"ttrpc {what} at {Endpoint}: {status.Message}");
+    // The server's code as sent: what a code means (and which codes fold together) is the application's to decide.
+    internal TtrpcException StatusError(Wire.Status status, string what) =>
+        new((TtrpcStatusCode)status.Code, $"ttrpc {what} at {Endpoint}: {status.Message}");
 
     // Timeout.InfiniteTimeSpan in the call's options opts out of the client's default deadline (a blocking Wait, say).
     private TimeSpan? EffectiveTimeout(TtrpcCallOptions? options) =>
@@ -182,9 +183,9 @@ public sealed class TtrpcClient : IAsyncDisposable
         {
             await _channel.WriteAsync(id, FrameType.Request, flags, request, cancellationToken).ConfigureAwait(false);
         }
-        catch (IsolaException e) when (e.Code == IsolaErrorCode.ResourceExhausted)
+        catch (TtrpcException e) when (e.Code == TtrpcStatusCode.ResourceExhausted)
         {
-            throw new IsolaException(e.Code, $"ttrpc {service}/{method} at {Endpoint}: {e.Message}", e);
+            throw new TtrpcException(e.Code, $"ttrpc {service}/{method} at {Endpoint}: {e.Message}", e);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
@@ -218,7 +219,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
 
         var reason = _disposing.IsCancellationRequested
-            ? IsolaException.Unavailable($"ttrpc connection to {Endpoint} was closed by the client")
+            ? TtrpcException.Unavailable($"ttrpc connection to {Endpoint} was closed by the client")
             : Lost(cause);
         _closed = reason;
         foreach (var id in _pending.Keys)
@@ -239,7 +240,7 @@ public sealed class TtrpcClient : IAsyncDisposable
 
         if (frame.Oversized)
         {
-            call.Fail(new IsolaException(IsolaErrorCode.ResourceExhausted,
+            call.Fail(new TtrpcException(TtrpcStatusCode.ResourceExhausted,
                 $"ttrpc response on stream {frame.Header.StreamId} from {Endpoint} has {frame.Header.Length} bytes, over the {FrameHeader.MaxDataLength}-byte limit"));
             return;
         }
@@ -255,7 +256,7 @@ public sealed class TtrpcClient : IAsyncDisposable
                 catch (InvalidProtocolBufferException e)
                 {
                     // Only this call is lost: the frame was whole, so the connection and the other calls go on.
-                    call.Fail(IsolaException.Internal(
+                    call.Fail(TtrpcException.Internal(
                         $"ttrpc protocol error from {Endpoint}: malformed response on stream {frame.Header.StreamId}: {e.Message}", e));
                     break;
                 }
@@ -277,8 +278,8 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
     }
 
-    private IsolaException Lost(Exception? cause) =>
-        IsolaException.Unavailable($"ttrpc connection to {Endpoint} lost{(cause is null ? "" : ": " + cause.Message)}", cause);
+    private TtrpcException Lost(Exception? cause) =>
+        TtrpcException.Unavailable($"ttrpc connection to {Endpoint} lost{(cause is null ? "" : ": " + cause.Message)}", cause);
 
     private void ThrowIfClosed()
     {
@@ -288,7 +289,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the connection; pending calls fail with <see cref="IsolaErrorCode.Unavailable"/>.</summary>
+    /// <summary>Closes the connection; pending calls fail with <see cref="TtrpcStatusCode.Unavailable"/>.</summary>
     public async ValueTask DisposeAsync()
     {
         if (_disposing.IsCancellationRequested)

@@ -40,7 +40,7 @@ internal sealed class FrameChannel : IAsyncDisposable
     {
         if (dataLength > FrameHeader.MaxDataLength)
         {
-            throw new IsolaException(IsolaErrorCode.ResourceExhausted,
+            throw new TtrpcException(TtrpcStatusCode.ResourceExhausted,
                 $"ttrpc message of {dataLength} bytes exceeds the {FrameHeader.MaxDataLength}-byte limit");
         }
 

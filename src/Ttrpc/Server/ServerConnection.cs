@@ -63,10 +63,10 @@ internal sealed class ServerConnection : IAsyncDisposable
         switch (frame.Header.Type)
         {
             case FrameType.Request when id % 2 == 0:
-                Track(RespondAsync(id, Error(IsolaErrorCode.InvalidArgument, "stream id must be odd")));
+                Track(RespondAsync(id, Error(TtrpcStatusCode.InvalidArgument, "stream id must be odd")));
                 break;
             case FrameType.Request when frame.Oversized:
-                Track(RespondAsync(id, Error(IsolaErrorCode.ResourceExhausted,
+                Track(RespondAsync(id, Error(TtrpcStatusCode.ResourceExhausted,
                     $"message length {frame.Header.Length} exceeds maximum message size of {FrameHeader.MaxDataLength}")));
                 break;
             case FrameType.Request:
@@ -78,7 +78,7 @@ internal sealed class ServerConnection : IAsyncDisposable
                 catch (InvalidProtocolBufferException e)
                 {
                     // A bad frame fails its own call, not the connection: the frame boundaries are still intact.
-                    Track(RespondAsync(id, Error(IsolaErrorCode.InvalidArgument, $"malformed ttrpc request: {e.Message}")));
+                    Track(RespondAsync(id, Error(TtrpcStatusCode.InvalidArgument, $"malformed ttrpc request: {e.Message}")));
                     break;
                 }
 
@@ -104,7 +104,7 @@ internal sealed class ServerConnection : IAsyncDisposable
         var method = _server.Find(request.Service, request.Method);
         if (method is null)
         {
-            Track(RespondAsync(id, Error(IsolaErrorCode.Unimplemented, $"{request.Service}/{request.Method} is not served here")));
+            Track(RespondAsync(id, Error(TtrpcStatusCode.Unimplemented, $"{request.Service}/{request.Method} is not served here")));
             return;
         }
 
@@ -139,11 +139,11 @@ internal sealed class ServerConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true)
         {
-            response = Error(IsolaErrorCode.DeadlineExceeded, "timeout");
+            response = Error(TtrpcStatusCode.DeadlineExceeded, "timeout");
         }
         catch (Exception e)
         {
-            response = new Response { Status = new Wire.Status { Code = TtrpcStatus.FromException(e), Message = e.Message } };
+            response = new Response { Status = new Wire.Status { Code = (int)_server.StatusOf(e), Message = e.Message } };
         }
         finally
         {
@@ -160,7 +160,7 @@ internal sealed class ServerConnection : IAsyncDisposable
             var size = response.CalculateSize();
             if (size > FrameHeader.MaxDataLength)
             {
-                response = Error(IsolaErrorCode.ResourceExhausted,
+                response = Error(TtrpcStatusCode.ResourceExhausted,
                     $"response of {size} bytes exceeds maximum message size of {FrameHeader.MaxDataLength}");
             }
 
@@ -172,7 +172,7 @@ internal sealed class ServerConnection : IAsyncDisposable
         }
     }
 
-    private static Response Error(IsolaErrorCode code, string message) =>
+    private static Response Error(TtrpcStatusCode code, string message) =>
         new() { Status = new Wire.Status { Code = (int)code, Message = message } };
 
     public async ValueTask DisposeAsync()

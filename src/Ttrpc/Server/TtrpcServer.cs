@@ -38,8 +38,16 @@ public sealed class TtrpcServer : IAsyncDisposable
     /// <summary>The uid peers must have when <see cref="RequireSameUser"/> is set; default this process's effective uid.</summary>
     public uint RequiredPeerUid { get; init; } = Native.LibC.geteuid();
 
-    /// <summary>Registers a unary method. Exceptions from <paramref name="handler"/> become the response status:
-    /// an <see cref="IsolaException"/> keeps its code; anything else is UNKNOWN.</summary>
+    /// <summary>
+    /// Maps an exception a handler threw to the status code of its response, so an application can keep throwing its
+    /// own error type from handlers. Consulted for every exception but a <see cref="TtrpcException"/> (which keeps its
+    /// code); null, or a null answer, leaves the built-in rules: a malformed request is INVALID_ARGUMENT, a
+    /// cancellation CANCELLED, anything else UNKNOWN. The response's message is the exception's message either way.
+    /// </summary>
+    public Func<Exception, TtrpcStatusCode?>? ErrorStatus { get; init; }
+
+    /// <summary>Registers a unary method. Exceptions from <paramref name="handler"/> become the response status (see
+    /// <see cref="ErrorStatus"/>).</summary>
     public void AddUnary<TRequest, TResponse>(string service, string method, MessageParser<TRequest> requestParser,
         Func<TRequest, TtrpcCallContext, Task<TResponse>> handler)
         where TRequest : IMessage<TRequest>
@@ -83,7 +91,7 @@ public sealed class TtrpcServer : IAsyncDisposable
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
         {
             socket.Dispose();
-            throw IsolaException.Unavailable($"cannot listen on unix socket {path}: {e.Message}", e);
+            throw TtrpcException.Unavailable($"cannot listen on unix socket {path}: {e.Message}", e);
         }
 
         lock (_listeners)
@@ -136,12 +144,12 @@ public sealed class TtrpcServer : IAsyncDisposable
             case null:
                 return;
             case false:
-                throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: the path exists and is not a socket");
+                throw TtrpcException.AlreadyExists($"cannot listen on unix socket {path}: the path exists and is not a socket");
         }
 
         if (IsListening(path))
         {
-            throw IsolaException.AlreadyExists($"cannot listen on unix socket {path}: another server is listening on it");
+            throw TtrpcException.AlreadyExists($"cannot listen on unix socket {path}: another server is listening on it");
         }
 
         File.Delete(path); // stale: its server is gone
@@ -180,11 +188,20 @@ public sealed class TtrpcServer : IAsyncDisposable
 
     internal Method? Find(string service, string method) => _methods.GetValueOrDefault((service, method));
 
+    internal TtrpcStatusCode StatusOf(Exception exception) => exception switch
+    {
+        TtrpcException e => e.Code,
+        _ when ErrorStatus?.Invoke(exception) is { } code => code,
+        InvalidProtocolBufferException => TtrpcStatusCode.InvalidArgument,
+        OperationCanceledException => TtrpcStatusCode.Cancelled,
+        _ => TtrpcStatusCode.Unknown,
+    };
+
     private void Add(string service, string method, Method entry)
     {
         if (!_methods.TryAdd((service, method), entry))
         {
-            throw IsolaException.AlreadyExists($"ttrpc method {service}/{method} is already registered");
+            throw TtrpcException.AlreadyExists($"ttrpc method {service}/{method} is already registered");
         }
     }
 

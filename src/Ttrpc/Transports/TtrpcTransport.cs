@@ -12,8 +12,8 @@ namespace Isola.Ttrpc.Transports;
 /// </summary>
 public static class TtrpcTransport
 {
-    /// <summary>Connects to <paramref name="address"/>. Throws <see cref="IsolaErrorCode.Unavailable"/> naming the
-    /// address when nothing answers, and <see cref="IsolaErrorCode.InvalidArgument"/> when it is malformed.</summary>
+    /// <summary>Connects to <paramref name="address"/>. Throws <see cref="TtrpcStatusCode.Unavailable"/> naming the
+    /// address when nothing answers, and <see cref="TtrpcStatusCode.InvalidArgument"/> when it is malformed.</summary>
     public static async Task<Stream> ConnectAsync(string address, CancellationToken cancellationToken = default)
     {
         var target = address.StartsWith("ttrpc+", StringComparison.OrdinalIgnoreCase) ? address[6..] : address;
@@ -34,7 +34,7 @@ public static class TtrpcTransport
                 var (cid, port) = SplitPort(address, rest);
                 if (!uint.TryParse(cid, NumberStyles.None, CultureInfo.InvariantCulture, out var cidValue))
                 {
-                    throw IsolaException.InvalidArgument($"malformed vsock address '{address}': expected vsock://CID:PORT");
+                    throw TtrpcException.InvalidArgument($"malformed vsock address '{address}': expected vsock://CID:PORT");
                 }
 
                 return await ConnectVsockAsync(cidValue, port, cancellationToken).ConfigureAwait(false);
@@ -47,7 +47,7 @@ public static class TtrpcTransport
             }
 
             default:
-                throw IsolaException.InvalidArgument(
+                throw TtrpcException.InvalidArgument(
                     $"unsupported ttrpc address '{address}': expected unix://PATH, vsock://CID:PORT or hvsock://PATH:PORT");
         }
     }
@@ -64,7 +64,7 @@ public static class TtrpcTransport
         catch (SocketException e)
         {
             socket.Dispose();
-            throw IsolaException.Unavailable($"cannot connect to unix socket {path}: {e.Message}", e);
+            throw TtrpcException.Unavailable($"cannot connect to unix socket {path}: {e.Message}", e);
         }
         catch
         {
@@ -93,7 +93,7 @@ public static class TtrpcTransport
             var line = await ReadLineAsync(stream, cancellationToken).ConfigureAwait(false);
             if (!line.StartsWith("OK", StringComparison.Ordinal))
             {
-                throw IsolaException.Unavailable($"hybrid vsock {path} refused CONNECT {port}: '{line}'");
+                throw TtrpcException.Unavailable($"hybrid vsock {path} refused CONNECT {port}: '{line}'");
             }
 
             return stream;
@@ -114,7 +114,7 @@ public static class TtrpcTransport
         {
             if (await stream.ReadAsync(one, cancellationToken).ConfigureAwait(false) == 0)
             {
-                throw IsolaException.Unavailable($"hybrid vsock closed before answering CONNECT (got '{line}')");
+                throw TtrpcException.Unavailable($"hybrid vsock closed before answering CONNECT (got '{line}')");
             }
 
             if (one[0] == '\n')
@@ -125,7 +125,7 @@ public static class TtrpcTransport
             line.Append((char)one[0]);
         }
 
-        throw IsolaException.Unavailable($"hybrid vsock answered CONNECT with an over-long line '{line}'");
+        throw TtrpcException.Unavailable($"hybrid vsock answered CONNECT with an over-long line '{line}'");
     }
 
     private static (string Head, uint Port) SplitPort(string address, string rest)
@@ -133,7 +133,7 @@ public static class TtrpcTransport
         var colon = rest.LastIndexOf(':');
         if (colon <= 0 || !uint.TryParse(rest.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
-            throw IsolaException.InvalidArgument($"malformed address '{address}': expected a ':PORT' suffix");
+            throw TtrpcException.InvalidArgument($"malformed address '{address}': expected a ':PORT' suffix");
         }
 
         return (rest[..colon], port);

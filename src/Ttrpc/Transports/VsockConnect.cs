@@ -21,7 +21,7 @@ internal static class VsockConnect
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            throw IsolaException.Unavailable($"cannot create a vsock socket for vsock://{cid}:{port}: {LibC.ErrorText(errno)} (is the vsock module loaded?)");
+            throw TtrpcException.Unavailable($"cannot create a vsock socket for vsock://{cid}:{port}: {LibC.ErrorText(errno)} (is the vsock module loaded?)");
         }
 
         try
@@ -133,7 +133,7 @@ internal static class VsockConnect
                     continue;
                 }
 
-                throw IsolaException.Unavailable($"poll on a vsock connect failed: {LibC.ErrorText(errno)}");
+                throw TtrpcException.Unavailable($"poll on a vsock connect failed: {LibC.ErrorText(errno)}");
             }
 
             if (fds[1].Revents != 0)
@@ -154,6 +154,6 @@ internal static class VsockConnect
         _ = LibC.write(wake, &one, sizeof(ulong));
     }
 
-    private static IsolaException Failure(uint cid, uint port, int errno) =>
-        IsolaException.Unavailable($"cannot connect to vsock://{cid}:{port}: {LibC.ErrorText(errno)}");
+    private static TtrpcException Failure(uint cid, uint port, int errno) =>
+        TtrpcException.Unavailable($"cannot connect to vsock://{cid}:{port}: {LibC.ErrorText(errno)}");
 }

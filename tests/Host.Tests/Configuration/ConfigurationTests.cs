@@ -155,28 +155,6 @@ public sealed class ConfigurationTests : IDisposable
         var e = Assert.Throws<IsolaException>(() => IsolaHost.CreateBuilder(["--config", "/nonexistent/isola.json"]));
         Assert.Contains("'/nonexistent/isola.json'", e.Message);
     }
-
-    [Fact]
-    public async Task Without_runtimes_and_without_a_shim_controller_the_host_starts_with_none()
-    {
-        var builder = IsolaHost.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection([new("Isola:Root", _t.Root), new("Isola:PluginsDir", _t.EmptyPluginsDir())]);
-        await using var host = await builder.StartAsync();
-        Assert.Empty(host.Runtimes);
-        var e = await Assert.ThrowsAsync<IsolaException>(() => host.Sandboxes.RunAsync(new SandboxSpec()));
-        Assert.Contains("unknown runtime 'runc'", e.Message);
-    }
-
-    [Fact]
-    public async Task Without_runtimes_a_shim_controller_gets_an_implicit_runc_handler()
-    {
-        var builder = IsolaHost.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection([new("Isola:Root", _t.Root), new("Isola:PluginsDir", _t.EmptyPluginsDir())]);
-        builder.AddPlugin(new FakePlugin(_t.Controller, controllerName: "shim"));
-        await using var host = await builder.StartAsync();
-        var runc = Assert.Single(host.Runtimes);
-        Assert.Equal(("runc", "shim", true), (runc.Name, runc.Controller, runc.IsDefault));
-    }
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]

@@ -3,8 +3,10 @@ using Isola.Plugins;
 
 namespace Isola.Host.Tests.Doubles;
 
-/// <summary>An in-process plugin registering <see cref="FakeController"/> as controller "fake" and the fake executor.</summary>
-public sealed class FakePlugin(FakeController controller, FakeTaskService? tasks = null, string name = "fake-plugin", string controllerName = "fake") : IIsolaPlugin
+/// <summary>An in-process plugin registering <see cref="FakeController"/> as controller "fake" and the fake executor;
+/// with <paramref name="offer"/>, the controller offers that default runtime (as the shim plugin offers "runc").</summary>
+public sealed class FakePlugin(FakeController controller, FakeTaskService? tasks = null, string name = "fake-plugin", string controllerName = "fake",
+    DefaultRuntimeOffer? offer = null) : IIsolaPlugin
 {
     public string Name => name;
 
@@ -12,16 +14,19 @@ public sealed class FakePlugin(FakeController controller, FakeTaskService? tasks
 
     public void Register(IPluginRegistry registry)
     {
-        registry.AddController(new Factory(controllerName, controller, Contexts));
+        registry.AddController(new Factory(controllerName, controller, Contexts, offer));
         if (tasks is not null)
         {
             registry.AddExecutor(tasks);
         }
     }
 
-    private sealed class Factory(string name, FakeController controller, List<ControllerContext> contexts) : ISandboxControllerFactory
+    private sealed class Factory(string name, FakeController controller, List<ControllerContext> contexts, DefaultRuntimeOffer? offer)
+        : ISandboxControllerFactory
     {
         public string Name => name;
+
+        public DefaultRuntimeOffer? DefaultRuntime => offer;
 
         public ISandboxController Create(ControllerContext context)
         {

@@ -93,10 +93,10 @@ public sealed class ClientWireTests
         await received.Task;
         await serve;
 
-        var e1 = await Assert.ThrowsAsync<IsolaException>(() => first);
-        var e2 = await Assert.ThrowsAsync<IsolaException>(() => second);
-        var later = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync(Svc, "Echo", new Empty(), Empty.Parser));
-        Assert.All([e1, e2, later], e => Assert.Equal(IsolaErrorCode.Unavailable, e.Code));
+        var e1 = await Assert.ThrowsAsync<TtrpcException>(() => first);
+        var e2 = await Assert.ThrowsAsync<TtrpcException>(() => second);
+        var later = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync(Svc, "Echo", new Empty(), Empty.Parser));
+        Assert.All([e1, e2, later], e => Assert.Equal(TtrpcStatusCode.Unavailable, e.Code));
         Assert.Contains(socket.Path, e1.Message);
         Assert.False(client.IsConnected);
     }
@@ -106,9 +106,9 @@ public sealed class ClientWireTests
     {
         var path = Path.Combine(Path.GetTempPath(), "isola-ttrpc-missing-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => TtrpcClient.ConnectAsync("unix://" + path));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => TtrpcClient.ConnectAsync("unix://" + path));
 
-        Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
+        Assert.Equal(TtrpcStatusCode.Unavailable, e.Code);
         Assert.Contains(path, e.Message);
     }
 }

@@ -31,10 +31,10 @@ public sealed class MalformedResponseTests : IDisposable
         var address = "unix://" + _socket.Path;
         await using var client = await TtrpcClient.ConnectAsync(address);
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync("s", "M", new Empty(), StringValue.Parser));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync("s", "M", new Empty(), StringValue.Parser));
         var after = await client.CallAsync("s", "M", new Empty(), StringValue.Parser);
 
-        Assert.Equal(IsolaErrorCode.Internal, e.Code);
+        Assert.Equal(TtrpcStatusCode.Internal, e.Code);
         Assert.Contains("protocol error", e.Message);
         Assert.Contains(address, e.Message);
         Assert.True(client.IsConnected);
@@ -58,9 +58,9 @@ public sealed class MalformedResponseTests : IDisposable
         });
         await using var client = await TtrpcClient.ConnectAsync("unix://" + _socket.Path);
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => client.CallAsync("s", "M", new Empty(), StringValue.Parser));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => client.CallAsync("s", "M", new Empty(), StringValue.Parser));
 
-        Assert.Equal(IsolaErrorCode.Internal, e.Code);
+        Assert.Equal(TtrpcStatusCode.Internal, e.Code);
         Assert.Contains("s/M", e.Message);
         await client.DisposeAsync();
         await peer;

@@ -21,9 +21,9 @@ public sealed class FrameChannelTests
         var channel = new FrameChannel(fromMessage);
         await channel.WriteAsync(5, FrameType.Request, 1, message, CancellationToken.None);
         var big = new BytesValue { Value = ByteString.CopyFrom(new byte[FrameHeader.MaxDataLength]) };
-        var e = await Assert.ThrowsAsync<IsolaException>(() => channel.WriteAsync(7, FrameType.Request, 0, big, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => channel.WriteAsync(7, FrameType.Request, 0, big, CancellationToken.None));
 
         Assert.Equal(fromBytes.ToArray(), fromMessage.ToArray());
-        Assert.Equal(IsolaErrorCode.ResourceExhausted, e.Code);
+        Assert.Equal(TtrpcStatusCode.ResourceExhausted, e.Code);
     }
 }

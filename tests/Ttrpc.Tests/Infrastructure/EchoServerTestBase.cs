@@ -57,7 +57,7 @@ public abstract class EchoServerTestBase : IAsyncLifetime
             return req;
         });
         _server.AddUnary(Svc, "Fail", StringValue.Parser, (req, _) =>
-            Task.FromException<Empty>(new IsolaException(IsolaErrorCode.NotFound, "no such thing: " + req.Value)));
+            Task.FromException<Empty>(new TtrpcException(TtrpcStatusCode.NotFound, "no such thing: " + req.Value)));
         _server.AddUnary(Svc, "Big", Int32Value.Parser, (req, _) =>
             Task.FromResult(new BytesValue { Value = ByteString.CopyFrom(new byte[req.Value]) }));
         _server.AddStreaming(Svc, "Sum", async (stream, ctx) =>

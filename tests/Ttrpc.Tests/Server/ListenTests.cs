@@ -16,9 +16,9 @@ public sealed class ListenTests : IDisposable
         await File.WriteAllTextAsync(_socket.Path, "precious");
         await using var server = new TtrpcServer();
 
-        var e = Assert.Throws<IsolaException>(() => server.ListenUnix(_socket.Path));
+        var e = Assert.Throws<TtrpcException>(() => server.ListenUnix(_socket.Path));
 
-        Assert.Equal(IsolaErrorCode.AlreadyExists, e.Code);
+        Assert.Equal(TtrpcStatusCode.AlreadyExists, e.Code);
         Assert.Contains(_socket.Path, e.Message);
         Assert.Contains("not a socket", e.Message);
         Assert.Equal("precious", await File.ReadAllTextAsync(_socket.Path));
@@ -31,9 +31,9 @@ public sealed class ListenTests : IDisposable
         first.ListenUnix(_socket.Path);
         await using var second = new TtrpcServer();
 
-        var e = Assert.Throws<IsolaException>(() => second.ListenUnix(_socket.Path));
+        var e = Assert.Throws<TtrpcException>(() => second.ListenUnix(_socket.Path));
 
-        Assert.Equal(IsolaErrorCode.AlreadyExists, e.Code);
+        Assert.Equal(TtrpcStatusCode.AlreadyExists, e.Code);
         Assert.Contains("another server is listening", e.Message);
         using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await probe.ConnectAsync(new UnixDomainSocketEndPoint(_socket.Path)); // the first server's socket is intact

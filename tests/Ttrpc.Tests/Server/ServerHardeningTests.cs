@@ -29,7 +29,7 @@ public sealed class ServerHardeningTests : IDisposable
         await RawWire.WriteFrameAsync(raw, 3, FrameType.Request, good);
         var ok = await RawWire.ReadResponseAsync(raw);
 
-        Assert.Equal((1u, (int)IsolaErrorCode.InvalidArgument), (bad.Id, bad.Response.Status.Code));
+        Assert.Equal((1u, (int)TtrpcStatusCode.InvalidArgument), (bad.Id, bad.Response.Status.Code));
         Assert.Contains("malformed ttrpc request", bad.Response.Status.Message);
         Assert.Equal((3u, 0), (ok.Id, ok.Response.Status?.Code ?? 0));
     }
@@ -61,7 +61,7 @@ public sealed class ServerHardeningTests : IDisposable
         await RawWire.WriteFrameAsync(raw, 1, FrameType.Request, request);
         var bad = await RawWire.ReadResponseAsync(raw);
 
-        Assert.Equal((int)IsolaErrorCode.InvalidArgument, bad.Response.Status.Code);
+        Assert.Equal((int)TtrpcStatusCode.InvalidArgument, bad.Response.Status.Code);
     }
 
     [Fact]
@@ -73,10 +73,10 @@ public sealed class ServerHardeningTests : IDisposable
         server.ListenUnix(_socket.Path);
         await using var client = await TtrpcClient.ConnectAsync("unix://" + _socket.Path);
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() =>
+        var e = await Assert.ThrowsAsync<TtrpcException>(() =>
             client.CallAsync(Svc, "Echo", new StringValue { Value = "x" }, StringValue.Parser));
 
-        Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
+        Assert.Equal(TtrpcStatusCode.Unavailable, e.Code);
     }
 
     [Fact]

@@ -29,8 +29,8 @@ public sealed class ServerWireTests : EchoServerTestBase
         await RawWire.WriteFrameAsync(raw, 7, FrameType.Request, request);
         var ok = await RawWire.ReadResponseAsync(raw);
 
-        Assert.Equal((2u, (int)IsolaErrorCode.InvalidArgument), (even.Id, even.Response.Status.Code));
-        Assert.Equal((5u, (int)IsolaErrorCode.ResourceExhausted), (big.Id, big.Response.Status.Code));
+        Assert.Equal((2u, (int)TtrpcStatusCode.InvalidArgument), (even.Id, even.Response.Status.Code));
+        Assert.Equal((5u, (int)TtrpcStatusCode.ResourceExhausted), (big.Id, big.Response.Status.Code));
         Assert.Equal((7u, 0), (ok.Id, ok.Response.Status?.Code ?? 0));
         Assert.Equal("echo:x", StringValue.Parser.ParseFrom(ok.Response.Payload).Value);
     }
@@ -52,7 +52,7 @@ public sealed class ServerWireTests : EchoServerTestBase
         var (id, response) = await RawWire.ReadResponseAsync(raw).WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(1u, id);
-        Assert.Equal((int)IsolaErrorCode.DeadlineExceeded, response.Status.Code);
+        Assert.Equal((int)TtrpcStatusCode.DeadlineExceeded, response.Status.Code);
         Assert.InRange(clock.Elapsed.TotalSeconds, 0.1, 5);
     }
 
