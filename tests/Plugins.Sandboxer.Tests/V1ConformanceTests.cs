@@ -242,7 +242,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
     {
         ContainerId = containerId,
         Container = new ContainerSpec { Id = containerId, Rootfs = "/rootfs/" + containerId, Args = ["sh"] },
-        OciSpecJson = specJson,
+        OciSpec = JsonNode.Parse(specJson)!.AsObject(),
         Stdio = new StdioSpec("", $"/logs/{containerId}.out", $"/logs/{containerId}.err"),
     };
 }

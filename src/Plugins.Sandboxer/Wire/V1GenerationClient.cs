@@ -76,7 +76,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
             list.Tasks.Add(new TaskResource
             {
                 TaskId = request.ContainerId,
-                Spec = OciJson.ParseSpec(request.OciSpecJson, request.ContainerId),
+                Spec = OciJson.FillSpec(request.OciSpec),
                 Rootfs = [new TaskMount { Type = rootfs.Type, Source = rootfs.Source, Destination = "", Options = [.. rootfs.Options] }],
                 Stdin = stdio.Stdin,
                 Stdout = stdio.Stdout,
@@ -94,7 +94,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         task.Processes.Add(new ProcessResource
         {
             ExecId = request.ExecId,
-            Spec = OciJson.ParseProcess(request.OciSpecJson, request.ContainerId),
+            Spec = OciJson.FillProcess(request.OciSpec),
             Stdin = stdio.Stdin,
             Stdout = stdio.Stdout,
             Stderr = stdio.Stderr,
@@ -127,12 +127,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         var task = list.Find(request.ContainerId) ?? throw IsolaException.NotFound(
             $"sandbox '{sandbox.Id}': container '{request.ContainerId}' is not in the sandboxer's task list");
         task.Spec ??= [];
-        if (task.Spec["linux"] is not System.Text.Json.Nodes.JsonObject linux)
-        {
-            task.Spec["linux"] = linux = [];
-        }
-
-        linux["resources"] = OciJson.Resources(request.Resources);
+        OciSpecEdits.Linux(task.Spec)["resources"] = OciSpecEdits.Resources(request.Resources);
         await SendTasksAsync(sandbox, list, options).ConfigureAwait(false);
     }
 
