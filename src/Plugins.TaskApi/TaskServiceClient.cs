@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Isola.Controllers;
 using Isola.Executors;
 using Isola.TaskApi.Protos.Task;
 using Isola.Ttrpc;
@@ -187,7 +188,7 @@ internal sealed class TaskServiceClient : ITaskClient
         var request = new UpdateTaskRequest
         {
             Id = id,
-            Resources = new Any { TypeUrl = ResourcesTypeUrl, Value = ByteString.CopyFromUtf8(OciResources.ToJson(resources)) },
+            Resources = new Any { TypeUrl = ResourcesTypeUrl, Value = ByteString.CopyFromUtf8(OciSpecEdits.Resources(resources).ToJsonString()) },
         };
         if (annotations is not null)
         {

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Isola.Controllers;
 using Isola.Executors;
 using Isola.Plugins;
@@ -32,8 +33,15 @@ internal static class ControllerHarness
             NullLoggerFactory.Instance, new NoServices());
     }
 
-    public static SandboxContext Sandbox(string id, SandboxSpec? spec = null, IDictionary<string, string>? data = null) =>
-        new(id, "pod-" + id, spec ?? new SandboxSpec { Id = id }, Path.GetTempPath(), data ?? new Dictionary<string, string>());
+    public static SandboxContext Sandbox(string id, SandboxSpec? spec = null, IDictionary<string, string>? data = null, JsonObject? state = null) =>
+        new(id, "pod-" + id, spec ?? new SandboxSpec { Id = id }, Path.GetTempPath(), data ?? new Dictionary<string, string>())
+        {
+            ControllerState = state ?? [],
+        };
+
+    /// <summary>What a new host process hands back: copies of the persisted controller data and state.</summary>
+    public static SandboxContext Reloaded(SandboxContext sandbox) =>
+        Sandbox(sandbox.Id, sandbox.Spec, new Dictionary<string, string>(sandbox.ControllerData), (JsonObject)sandbox.ControllerState.DeepClone());
 
     public static string NewId() => "sb-" + Guid.NewGuid().ToString("N")[..10];
 

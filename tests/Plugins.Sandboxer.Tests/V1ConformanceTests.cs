@@ -140,7 +140,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         // Kuasar ignores Task.Create's bundle; the guest reads /run/kuasar/state/<id>.
         Assert.Equal("/run/kuasar/state/c1", first.Bundle);
         Assert.Equal("/rootfs/c1", first.Rootfs.Single().Source);
-        Assert.Equal(2, TaskListStore.Load(sandbox.ControllerData).Tasks.Count);
+        Assert.Equal(2, TaskListStore.Load(sandbox).Tasks.Count);
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         Assert.Empty(_server.State.Get(sandbox.Id).Tasks.Find("c1")!.Processes);
         await _controller.PurgeAsync(sandbox, new PurgeRequest("c1"), CancellationToken.None);
         Assert.Empty(_server.State.Get(sandbox.Id).Tasks.Tasks);
-        Assert.False(sandbox.ControllerData.ContainsKey(TaskListStore.Key));
+        Assert.False(sandbox.ControllerState.ContainsKey(TaskListStore.Key));
 
         var updates = _server.State.All<ControllerUpdateRequest>().Count;
         await _controller.PurgeAsync(sandbox, new PurgeRequest("c1"), CancellationToken.None);
@@ -183,14 +183,14 @@ public sealed class V1ConformanceTests : IAsyncLifetime
     {
         var sandbox = await StartedSandboxAsync();
         await _controller.PrepareAsync(sandbox, Prepare("c1", "{}"), CancellationToken.None);
-        var before = sandbox.ControllerData[TaskListStore.Key];
+        var before = sandbox.ControllerState[TaskListStore.Key]!.ToJsonString();
 
         _server.State.FailNextRegistration = Grpc.Core.StatusCode.ResourceExhausted;
         var e = await Assert.ThrowsAsync<IsolaException>(() => _controller.PrepareAsync(sandbox, Prepare("c2", "{}"), CancellationToken.None));
 
         Assert.Equal(IsolaErrorCode.ResourceExhausted, e.Code);
         Assert.Contains("c2", e.Message);
-        Assert.Equal(before, sandbox.ControllerData[TaskListStore.Key]);
+        Assert.Equal(before, sandbox.ControllerState[TaskListStore.Key]!.ToJsonString());
         Assert.Equal(["c1"], _server.State.Get(sandbox.Id).Tasks.Tasks.Select(t => t.TaskId));
     }
 
@@ -219,7 +219,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
 
         // A new host process: a new plugin instance, the persisted controller data handed back.
         var restarted = ControllerHarness.Create("unix://" + _server.SocketPath, api: "auto");
-        var reloaded = ControllerHarness.Sandbox(sandbox.Id, data: new Dictionary<string, string>(sandbox.ControllerData));
+        var reloaded = ControllerHarness.Reloaded(sandbox);
         var wait = restarted.WaitAsync(reloaded, CancellationToken.None);
         await restarted.PrepareAsync(reloaded, Prepare("c2", "{}"), CancellationToken.None);
 
@@ -228,6 +228,27 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         await restarted.StopAsync(reloaded, TimeSpan.Zero, CancellationToken.None);
         Assert.Equal(137u, (await wait.WaitAsync(TimeSpan.FromSeconds(10))).Code);
         Assert.Single(_server.State.All<ControllerCreateRequest>());
+    }
+
+    [Fact]
+    public async Task The_task_list_is_kept_as_structured_state_and_one_saved_as_text_by_an_older_plugin_is_read_and_moved()
+    {
+        var sandbox = await StartedSandboxAsync();
+        await _controller.PrepareAsync(sandbox, Prepare("c1", "{}"), CancellationToken.None);
+
+        Assert.False(sandbox.ControllerData.ContainsKey(TaskListStore.Key));
+        Assert.Equal("c1", (string?)sandbox.ControllerState[TaskListStore.Key]!["tasks"]![0]!["task_id"]);
+
+        // A record from before: the list as JSON text in ControllerData, no ControllerState.
+        var older = ControllerHarness.Sandbox(sandbox.Id, data: new Dictionary<string, string>(sandbox.ControllerData)
+        {
+            [TaskListStore.Key] = sandbox.ControllerState[TaskListStore.Key]!.ToJsonString(),
+        });
+        await _controller.PrepareAsync(older, Prepare("c2", "{}"), CancellationToken.None);
+
+        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id).Tasks.Tasks.Select(t => t.TaskId));
+        Assert.False(older.ControllerData.ContainsKey(TaskListStore.Key));
+        Assert.Equal(2, TaskListStore.Load(older).Tasks.Count);
     }
 
     private async Task<SandboxContext> StartedSandboxAsync()
@@ -242,7 +263,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
     {
         ContainerId = containerId,
         Container = new ContainerSpec { Id = containerId, Rootfs = "/rootfs/" + containerId, Args = ["sh"] },
-        OciSpecJson = specJson,
+        OciSpec = JsonNode.Parse(specJson)!.AsObject(),
         Stdio = new StdioSpec("", $"/logs/{containerId}.out", $"/logs/{containerId}.err"),
     };
 }

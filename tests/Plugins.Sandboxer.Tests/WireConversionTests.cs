@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Isola.Plugins.Sandboxer.Wire;
 
 namespace Isola.Plugins.Sandboxer.Tests;
@@ -26,18 +27,13 @@ public sealed class WireConversionTests
         Assert.Equal(seconds, Conversions.TimeoutSeconds(TimeSpan.FromMilliseconds(milliseconds)));
 
     [Fact]
-    public void Malformed_OCI_JSON_is_InvalidArgument_naming_the_container()
+    public void What_Kuasar_rejects_when_missing_is_filled_in_place()
     {
-        var e = Assert.Throws<IsolaException>(() => OciJson.ParseSpec("{not json", "c9"));
-        Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
-        Assert.Contains("c9", e.Message);
-        Assert.Throws<IsolaException>(() => OciJson.ParseProcess("[1]", "c9"));
-    }
+        var spec = new JsonObject { ["process"] = new JsonObject { ["consoleSize"] = new JsonObject { ["height"] = 1 } } };
 
-    [Fact]
-    public void Resources_use_the_OCI_names_and_omit_what_is_unset()
-    {
-        var json = OciJson.Resources(new LinuxResources { CpuQuota = 5000, CpuPeriod = 10000, CpusetCpus = "0-1" }).ToJsonString();
-        Assert.Equal("""{"cpu":{"quota":5000,"period":10000,"cpus":"0-1"}}""", json);
+        Assert.Same(spec, OciJson.FillSpec(spec));
+        Assert.Equal(OciJson.DefaultOciVersion, (string?)spec["ociVersion"]);
+        Assert.Equal("/", (string?)spec["process"]!["cwd"]);
+        Assert.Equal(1, (int?)spec["process"]!["console_size"]!["height"]);
     }
 }

@@ -101,7 +101,7 @@ internal sealed class FileController(string callLog, string resourceDir, string?
         Record("Prepare", sandbox);
         var bundle = Path.Combine(sandbox.StateDirectory, "bundles", request.ExecId ?? request.ContainerId);
         Directory.CreateDirectory(bundle);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), request.OciSpecJson);
+        File.WriteAllText(Path.Combine(bundle, "config.json"), request.OciSpec.ToJsonString());
         return Task.FromResult(new PrepareResult(bundle, []));
     }
 

@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
 namespace Isola.Controllers;
 
 /// <summary>A container, or an exec process in one, to prepare in a sandbox.</summary>
@@ -12,9 +15,26 @@ public sealed record PrepareRequest
     /// <summary>The container's spec as the caller gave it.</summary>
     public required ContainerSpec Container { get; init; }
 
-    /// <summary>The OCI runtime spec (config.json) the host generated, as JSON; for an exec, the OCI Process JSON.
-    /// A controller may adjust it (for example to join the sandbox's namespaces) before writing it.</summary>
-    public required string OciSpecJson { get; init; }
+    /// <summary>
+    /// The OCI runtime spec (config.json) the host generated; for an exec, the OCI Process. The request owns it and
+    /// hands it to the controller by reference: Prepare edits it in place (<see cref="OciSpecEdits"/> has the shared
+    /// edits, such as joining the pod's namespaces) and serialises it once, where it writes the bundle. For an exec,
+    /// the caller hands what Prepare leaves here to the task service. A caller that keeps its own copy passes a
+    /// <see cref="JsonNode.DeepClone"/> (contract 1.2).
+    /// </summary>
+    public required JsonObject OciSpec { get; init; }
+
+    /// <summary>
+    /// <see cref="OciSpec"/> as JSON text, for plugins built against contract 1.2 before <see cref="OciSpec"/>: reading
+    /// serialises the spec (with any edits made so far), setting parses it (InvalidArgument when it is not a JSON object).
+    /// </summary>
+    [Obsolete("Use OciSpec, the spec itself: edit it in place rather than parsing and serialising it again.")]
+    [JsonIgnore]
+    public string OciSpecJson
+    {
+        get => OciSpec.ToJsonString();
+        init => OciSpec = OciSpecEdits.Parse(value, $"container '{ContainerId}': the OCI spec");
+    }
 
     /// <summary>Where the process's stdio goes.</summary>
     public required StdioSpec Stdio { get; init; }

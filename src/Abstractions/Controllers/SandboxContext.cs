@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace Isola.Controllers;
 
 /// <summary>What a controller is told about the sandbox an operation is for.</summary>
@@ -40,6 +42,15 @@ public sealed class SandboxContext
     /// <summary>The controller's own recovery data (device slots, vsock CID, shim address, ...). The host saves it
     /// atomically with the sandbox record after every operation, and hands it back after a restart.</summary>
     public IDictionary<string, string> ControllerData { get; }
+
+    /// <summary>
+    /// The controller's structured recovery data (a task list, say), under the same rules as
+    /// <see cref="ControllerData"/>: saved with the sandbox record after every operation and at
+    /// <see cref="Checkpoint"/>, handed back after a restart. The record holds it as JSON, so data with a shape of its
+    /// own needs no JSON text inside a <see cref="ControllerData"/> string. Empty unless the controller stores
+    /// something (contract 1.2).
+    /// </summary>
+    public JsonObject ControllerState { get; init; } = [];
 
     /// <summary>
     /// Persists <see cref="ControllerData"/> now, in the middle of an operation, so that a host that crashes from here on

@@ -125,10 +125,14 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
                 throw IsolaException.FailedPrecondition($"container '{Id}' in sandbox '{SandboxId}': cannot exec in a container in state {current.State}");
             }
 
-            process = OciSpecBuilder.BuildProcess(current.Spec, spec);
-            var prepare = new PrepareRequest { ContainerId = Id, ExecId = execId, Container = current.Spec, OciSpecJson = process, Stdio = stdio };
+            var prepare = new PrepareRequest
+            {
+                ContainerId = Id, ExecId = execId, Container = current.Spec, OciSpec = OciSpecBuilder.BuildProcess(current.Spec, spec), Stdio = stdio,
+            };
             var result = await manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
                 .ConfigureAwait(false);
+            // Serialised once, after Prepare: what the controller left in the process is what the task service runs.
+            process = prepare.OciSpec.ToJsonString();
             manager.Store.Save(record);
             taskStdio = result.Stdio ?? stdio;
         }

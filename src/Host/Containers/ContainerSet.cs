@@ -93,7 +93,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
         try
         {
             var oci = OciSpecBuilder.BuildSpec(record.ToInfo(), id, info.Spec);
-            var prepare = new PrepareRequest { ContainerId = id, Container = info.Spec, OciSpecJson = oci, Stdio = stdio };
+            var prepare = new PrepareRequest { ContainerId = id, Container = info.Spec, OciSpec = oci, Stdio = stdio };
             var result = await manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
                 .ConfigureAwait(false);
             prepared = true;

@@ -1,12 +1,13 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Isola.Controllers;
 
 namespace Isola.Hosting.Containers;
 
 /// <summary>
 /// Generates a container's OCI runtime spec (config.json) and an exec's OCI Process, with containerd's defaults:
-/// mounts, namespaces, capabilities, masked and read-only paths. The controller may adjust the result (for example
-/// to join the pause container's namespaces) before writing the bundle.
+/// mounts, namespaces, capabilities, masked and read-only paths. The result goes to the controller's Prepare as an
+/// object, which the controller adjusts in place (for example to join the pause container's namespaces) and
+/// serialises once, where it writes the bundle.
 /// </summary>
 internal static class OciSpecBuilder
 {
@@ -15,12 +16,6 @@ internal static class OciSpecBuilder
 
     /// <summary>PATH used when the spec sets none (containerd's default).</summary>
     public const string DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-    /// <summary>The annotation naming the sandbox a container belongs to.</summary>
-    public const string SandboxIdAnnotation = "io.kubernetes.cri.sandbox-id";
-
-    /// <summary>The annotation telling a container from a sandbox.</summary>
-    public const string ContainerTypeAnnotation = "io.kubernetes.cri.container-type";
 
     // containerd's default capability set (oci.defaultUnixCaps).
     private static readonly string[] DefaultCapabilities =
@@ -48,7 +43,7 @@ internal static class OciSpecBuilder
     ];
 
     /// <summary>The config.json of container <paramref name="containerId"/> in sandbox <paramref name="sandbox"/>.</summary>
-    public static string BuildSpec(SandboxInfo sandbox, string containerId, ContainerSpec spec)
+    public static JsonObject BuildSpec(SandboxInfo sandbox, string containerId, ContainerSpec spec)
     {
         var annotations = new JsonObject();
         foreach (var (key, value) in spec.Annotations)
@@ -56,8 +51,8 @@ internal static class OciSpecBuilder
             annotations[key] = value;
         }
 
-        annotations[SandboxIdAnnotation] = sandbox.Id;
-        annotations[ContainerTypeAnnotation] = "container";
+        annotations[OciSpecEdits.SandboxIdAnnotation] = sandbox.Id;
+        annotations[OciSpecEdits.ContainerTypeAnnotation] = "container";
         annotations["io.kubernetes.cri.container-name"] = containerId;
 
         // A destination given by the caller replaces the default mount at the same place.
@@ -71,10 +66,10 @@ internal static class OciSpecBuilder
         };
         if (spec.Resources is { } resources)
         {
-            linux["resources"] = Resources(resources);
+            linux["resources"] = OciSpecEdits.Resources(resources);
         }
 
-        var root = new JsonObject
+        return new JsonObject
         {
             ["ociVersion"] = OciVersion,
             ["process"] = Process(spec.Args, spec.Env, spec.Cwd, spec.Uid, spec.Gid, spec.Terminal),
@@ -84,16 +79,15 @@ internal static class OciSpecBuilder
             ["annotations"] = annotations,
             ["linux"] = linux,
         };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
     /// <summary>The OCI Process of an exec in a container created from <paramref name="container"/>.</summary>
-    public static string BuildProcess(ContainerSpec container, ExecSpec exec)
+    public static JsonObject BuildProcess(ContainerSpec container, ExecSpec exec)
     {
         // The exec inherits the container's environment; its own variables win.
         var names = exec.Env.Select(Name).ToHashSet(StringComparer.Ordinal);
         var env = container.Env.Where(e => !names.Contains(Name(e))).Concat(exec.Env).ToList();
-        return Process(exec.Args, env, exec.Cwd ?? container.Cwd, container.Uid, container.Gid, exec.Terminal).ToJsonString();
+        return Process(exec.Args, env, exec.Cwd ?? container.Cwd, container.Uid, container.Gid, exec.Terminal);
     }
 
     private static JsonObject Process(IReadOnlyList<string> args, IReadOnlyList<string> env, string? cwd, uint uid, uint gid, bool terminal)
@@ -132,20 +126,6 @@ internal static class OciSpecBuilder
         }
 
         return new JsonArray([.. kinds.Select(k => (JsonNode)new JsonObject { ["type"] = k })]);
-    }
-
-    private static JsonObject Resources(LinuxResources r)
-    {
-        var result = new JsonObject();
-        var cpu = new JsonObject();
-        if (r.CpuShares is { } shares) cpu["shares"] = shares;
-        if (r.CpuQuota is { } quota) cpu["quota"] = quota;
-        if (r.CpuPeriod is { } period) cpu["period"] = period;
-        if (r.CpusetCpus is { } cpus) cpu["cpus"] = cpus;
-        if (cpu.Count > 0) result["cpu"] = cpu;
-        if (r.MemoryLimitBytes is { } memory) result["memory"] = new JsonObject { ["limit"] = memory };
-        if (r.PidsLimit is { } pids) result["pids"] = new JsonObject { ["limit"] = pids };
-        return result;
     }
 
     private static JsonObject MountJson(Mount m) => new()

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Isola.Controllers;
 using Isola.Hosting.State;
 
@@ -9,9 +10,9 @@ internal static class SandboxContexts
     /// <summary>The context of <paramref name="record"/>.</summary>
     /// <param name="record">The sandbox's record.</param>
     /// <param name="stateDirectory">The sandbox's state directory.</param>
-    /// <param name="shareControllerData">True under the sandbox's lock: the context shares the record's ControllerData,
-    /// so what the controller stores there is saved with the record's next write. False outside the lock (Wait): the
-    /// controller gets a copy, since nothing would save it.</param>
+    /// <param name="shareControllerData">True under the sandbox's lock: the context shares the record's ControllerData
+    /// and ControllerState, so what the controller stores there is saved with the record's next write. False outside
+    /// the lock (Wait): the controller gets copies, since nothing would save them.</param>
     /// <param name="checkpoint">What <see cref="SandboxContext.Checkpoint"/> does: saves the record, under the lock.</param>
     public static SandboxContext FromRecord(SandboxRecord record, string stateDirectory, bool shareControllerData, Action? checkpoint = null) =>
         new(record.Id, record.Name, record.Spec, stateDirectory,
@@ -19,5 +20,6 @@ internal static class SandboxContexts
         {
             TaskAddress = record.TaskAddress,
             TaskApiVersion = record.TaskApiVersion,
+            ControllerState = shareControllerData ? record.ControllerState : (JsonObject)record.ControllerState.DeepClone(),
         };
 }

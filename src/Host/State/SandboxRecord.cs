@@ -1,3 +1,6 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
 namespace Isola.Hosting.State;
 
 /// <summary>
@@ -48,11 +51,25 @@ internal sealed class SandboxRecord
     /// <summary>The controller's opaque recovery data (see <see cref="Isola.Controllers.SandboxContext.ControllerData"/>).</summary>
     public Dictionary<string, string> ControllerData { get; set; } = [];
 
+    /// <summary>The controller's structured recovery data (see <see cref="Isola.Controllers.SandboxContext.ControllerState"/>),
+    /// persisted as <see cref="PersistedControllerState"/>.</summary>
+    [JsonIgnore]
+    public JsonObject ControllerState { get; set; } = [];
+
+    /// <summary>What is written of <see cref="ControllerState"/>: nothing while it is empty, so the records of
+    /// controllers that keep none stay as they were.</summary>
+    [JsonPropertyName("controllerState")]
+    public JsonObject? PersistedControllerState
+    {
+        get => ControllerState.Count == 0 ? null : ControllerState;
+        set => ControllerState = value ?? [];
+    }
+
     public List<ContainerInfo> Containers { get; set; } = [];
 
     /// <summary>Not persisted: why the last refresh could not confirm <see cref="State"/> (see
     /// <see cref="SandboxInfo.StatusError"/>).</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
+    [JsonIgnore]
     public string? StatusError { get; set; }
 
     public SandboxInfo ToInfo() => new()

@@ -59,9 +59,7 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
     public async Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CallOptions options)
     {
         var isExec = request.ExecId is not null;
-        var json = isExec
-            ? OciJson.ParseProcess(request.OciSpecJson, request.ContainerId).ToJsonString()
-            : OciJson.ParseSpec(request.OciSpecJson, request.ContainerId).ToJsonString();
+        var json = (isExec ? OciJson.FillProcess(request.OciSpec) : OciJson.FillSpec(request.OciSpec)).ToJsonString();
         var rootfs = Conversions.RootfsMount(request.Container);
         var prepare = new SandboxApi.V0.PrepareRequest
         {
@@ -114,7 +112,7 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
             Resources = new Any
             {
                 TypeUrl = TypeUrls.OciLinuxResources,
-                Value = ByteString.CopyFrom(OciJson.Resources(request.Resources).ToJsonString(), Encoding.UTF8),
+                Value = ByteString.CopyFrom(OciSpecEdits.Resources(request.Resources).ToJsonString(), Encoding.UTF8),
             },
             Annotations = { Conversions.Copy(request.Annotations) },
         };

@@ -67,7 +67,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
 
     public async Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CallOptions options)
     {
-        var list = TaskListStore.Load(sandbox.ControllerData);
+        var list = TaskListStore.Load(sandbox);
         var stdio = request.Stdio;
         if (request.ExecId is null)
         {
@@ -76,7 +76,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
             list.Tasks.Add(new TaskResource
             {
                 TaskId = request.ContainerId,
-                Spec = OciJson.ParseSpec(request.OciSpecJson, request.ContainerId),
+                Spec = OciJson.FillSpec(request.OciSpec),
                 Rootfs = [new TaskMount { Type = rootfs.Type, Source = rootfs.Source, Destination = "", Options = [.. rootfs.Options] }],
                 Stdin = stdio.Stdin,
                 Stdout = stdio.Stdout,
@@ -94,7 +94,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         task.Processes.Add(new ProcessResource
         {
             ExecId = request.ExecId,
-            Spec = OciJson.ParseProcess(request.OciSpecJson, request.ContainerId),
+            Spec = OciJson.FillProcess(request.OciSpec),
             Stdin = stdio.Stdin,
             Stdout = stdio.Stdout,
             Stderr = stdio.Stderr,
@@ -105,7 +105,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
 
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CallOptions options)
     {
-        var list = TaskListStore.Load(sandbox.ControllerData);
+        var list = TaskListStore.Load(sandbox);
         var removed = request.ExecId is null
             ? list.Tasks.RemoveAll(t => t.TaskId == request.ContainerId)
             : list.Find(request.ContainerId)?.Processes.RemoveAll(p => p.ExecId == request.ExecId) ?? 0;
@@ -123,16 +123,11 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
                 $"sandbox '{sandbox.Id}': the v1 Sandbox API has no sandbox-wide resource update (only containers' specs in the task list)");
         }
 
-        var list = TaskListStore.Load(sandbox.ControllerData);
+        var list = TaskListStore.Load(sandbox);
         var task = list.Find(request.ContainerId) ?? throw IsolaException.NotFound(
             $"sandbox '{sandbox.Id}': container '{request.ContainerId}' is not in the sandboxer's task list");
         task.Spec ??= [];
-        if (task.Spec["linux"] is not System.Text.Json.Nodes.JsonObject linux)
-        {
-            task.Spec["linux"] = linux = [];
-        }
-
-        linux["resources"] = OciJson.Resources(request.Resources);
+        OciSpecEdits.Linux(task.Spec)["resources"] = OciSpecEdits.Resources(request.Resources);
         await SendTasksAsync(sandbox, list, options).ConfigureAwait(false);
     }
 
@@ -197,7 +192,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
             Fields = { TypeUrls.TasksField },
         };
         await client.UpdateAsync(request, options).ConfigureAwait(false);
-        TaskListStore.Save(sandbox.ControllerData, list);
+        TaskListStore.Save(sandbox, list);
     }
 
     private Sandbox NewSandboxMetadata(SandboxContext sandbox, Timestamp updatedAt) => new()

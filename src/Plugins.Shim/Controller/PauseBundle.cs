@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Isola.Controllers;
 
 namespace Isola.Plugins.Shim.Controller;
 
@@ -39,7 +40,7 @@ internal static class PauseBundle
             namespaces.Add(new JsonObject { ["type"] = "network", ["path"] = spec.Network });
         }
 
-        var resources = spec.Resources is { } r ? PodResources.ToOciJson(r) : new JsonObject();
+        var resources = spec.Resources is { } r ? OciSpecEdits.Resources(r) : new JsonObject();
         resources["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" });
 
         return new JsonObject
@@ -72,8 +73,8 @@ internal static class PauseBundle
             }),
             ["annotations"] = new JsonObject
             {
-                [Annotations.ContainerType] = "sandbox",
-                [Annotations.SandboxId] = sandboxId,
+                [OciSpecEdits.ContainerTypeAnnotation] = "sandbox",
+                [OciSpecEdits.SandboxIdAnnotation] = sandboxId,
             },
             ["linux"] = new JsonObject
             {
@@ -85,11 +86,4 @@ internal static class PauseBundle
             },
         };
     }
-}
-
-/// <summary>The CRI annotations the runc shim groups containers by.</summary>
-internal static class Annotations
-{
-    public const string SandboxId = "io.kubernetes.cri.sandbox-id";
-    public const string ContainerType = "io.kubernetes.cri.container-type";
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Isola.Controllers;
 using Keys = Isola.Plugins.Shim.Controller.ControllerDataKeys;
 
@@ -30,16 +29,8 @@ internal sealed partial class ShimController
             throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}' has no running pause process; start it before adding containers");
         }
 
-        JsonObject spec;
-        try
-        {
-            spec = JsonNode.Parse(request.OciSpecJson) as JsonObject ?? throw new FormatException("not a JSON object");
-        }
-        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException)
-        {
-            throw IsolaException.InvalidArgument($"container '{request.ContainerId}': the OCI spec is not valid JSON: {e.Message}");
-        }
-
+        // The request's spec, edited in place and serialised once, here, into the bundle.
+        var spec = request.OciSpec;
         var cgroup = sandbox.ControllerData.TryGetValue(Keys.CgroupsPath, out var c) ? c : $"{_options.CgroupParent}/{sandbox.Id}";
         ContainerBundle.Adjust(spec, sandbox.Id, request.ContainerId, pausePid, Path.GetFullPath(rootfs), request.Container.ReadOnlyRootfs, cgroup);
         try

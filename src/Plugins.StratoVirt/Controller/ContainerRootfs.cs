@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Isola.Controllers;
 using Isola.Plugins.StratoVirt.Native;
 
 namespace Isola.Plugins.StratoVirt.Controller;
@@ -26,18 +27,18 @@ internal static class ContainerRootfs
     public static bool IsBlock(string rootfs) => LibC.IsBlockDevice(rootfs) || File.Exists(rootfs);
 
     /// <summary>Writes config.json with root.path "rootfs" (relative to the bundle, where the guest finds it).</summary>
-    public static void WriteConfig(string bundle, string ociSpecJson, bool readOnlyRootfs)
+    public static void WriteConfig(string bundle, JsonObject spec, bool readOnlyRootfs)
     {
         var path = Path.Combine(bundle, "config.json");
-        File.WriteAllText(path, GuestConfig(ociSpecJson, readOnlyRootfs));
+        File.WriteAllText(path, GuestConfig(spec, readOnlyRootfs));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
-    /// <summary>The config.json the guest runs: the host's spec with its root at the bundle's rootfs.</summary>
-    public static string GuestConfig(string ociSpecJson, bool readOnlyRootfs)
+    /// <summary>The config.json the guest runs: the host's spec, edited in place to root at the bundle's rootfs, and
+    /// serialised.</summary>
+    public static string GuestConfig(JsonObject spec, bool readOnlyRootfs)
     {
-        var spec = JsonNode.Parse(ociSpecJson) as JsonObject ?? throw IsolaException.InvalidArgument("the OCI spec is not a JSON object");
-        spec["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = readOnlyRootfs };
+        OciSpecEdits.SetRoot(spec, "rootfs", readOnlyRootfs);
         return spec.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 

@@ -49,7 +49,7 @@ internal sealed partial class VmController
         Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         try
         {
-            ContainerRootfs.WriteConfig(bundle, request.OciSpecJson, request.Container.ReadOnlyRootfs);
+            ContainerRootfs.WriteConfig(bundle, request.OciSpec, request.Container.ReadOnlyRootfs);
             var stdio = SharedStdio.Translate(sandbox.Id, sandbox.TaskAddress, cid, null, request.Stdio, bundle);
             PreparedContainer prepared;
             IReadOnlyList<Mount> mounts = [];
@@ -108,7 +108,7 @@ internal sealed partial class VmController
             throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} rootfs '{rootfs}' does not exist");
         }
 
-        var config = ContainerRootfs.GuestConfig(request.OciSpecJson, request.Container.ReadOnlyRootfs);
+        var config = ContainerRootfs.GuestConfig(request.OciSpec, request.Container.ReadOnlyRootfs);
         var stdio = StreamedStdio.Translate(sandbox.TaskAddress, cid, null, request.Stdio);
         await using var lease = await _vms.AcquireAsync(sandbox, cancellationToken).ConfigureAwait(false);
         var deviceId = NextDeviceId(sandbox);

@@ -28,6 +28,12 @@ public sealed class TaskResources
     public static TaskResources Parse(ReadOnlySpan<byte> utf8Json) =>
         utf8Json.IsEmpty ? new TaskResources() : JsonSerializer.Deserialize<TaskResources>(utf8Json, Json) ?? new TaskResources();
 
+    /// <summary>The list as a JSON object (what a sandbox record keeps), sharing no node with this list.</summary>
+    public JsonObject ToJsonObject() => JsonSerializer.SerializeToNode(this, Json)!.AsObject();
+
+    /// <summary>Reads a list kept as a JSON object; the result shares no node with <paramref name="node"/>.</summary>
+    public static TaskResources FromJsonObject(JsonObject node) => node.Deserialize<TaskResources>(Json) ?? new TaskResources();
+
     /// <summary>A deep copy, so a change can be attempted and dropped if the peer refuses it.</summary>
     public TaskResources Clone() => Parse(ToUtf8Json());
 }

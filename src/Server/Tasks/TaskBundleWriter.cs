@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;
+using Isola.Controllers;
 using Isola.SandboxApi.Tasks;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,6 @@ namespace Isola.Server.Tasks;
 internal sealed class TaskBundleWriter(string root, ILogger logger)
 {
     private const string ListFile = "tasks.json";
-    private static readonly (string Type, string Proc)[] SharedNamespaces = [("network", "net"), ("ipc", "ipc"), ("uts", "uts")];
 
     // Two clients may update one sandbox at once; each Update rewrites that sandbox's whole directory.
     private readonly ConcurrentDictionary<string, object> _locks = new(StringComparer.Ordinal);
@@ -92,21 +92,13 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
         _locks.TryRemove(sandboxId, out _);
     }
 
+    /// <summary>Points the network, IPC and UTS namespaces the spec asks for at the sandbox process's, when it runs
+    /// here (a VM's process has no namespaces of the pod).</summary>
     private static void JoinSandboxNamespaces(JsonObject spec, uint pid)
     {
-        if (pid == 0 || !File.Exists($"/proc/{pid}/ns/net") || spec["linux"]?["namespaces"] is not JsonArray namespaces)
+        if (pid != 0 && File.Exists($"/proc/{pid}/ns/net"))
         {
-            return;
-        }
-
-        foreach (var ns in namespaces.OfType<JsonObject>())
-        {
-            var type = (string?)ns["type"];
-            var shared = Array.Find(SharedNamespaces, s => s.Type == type);
-            if (shared.Type is not null && ns["path"] is null)
-            {
-                ns["path"] = $"/proc/{pid}/ns/{shared.Proc}";
-            }
+            OciSpecEdits.JoinPodNamespaces(spec, pid, onlyRequested: true);
         }
     }
 
@@ -117,7 +109,7 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
         var file = $"/proc/{pid}/cgroup";
         if (pid == 0 || !File.Exists(file) || spec["linux"] is not JsonObject linux || linux["cgroupsPath"] is not null)
         {
-            return;
+            return; // checked before reading the file: an engine's own cgroupsPath stands
         }
 
         var lines = File.ReadAllLines(file).Where(l => l.Length > 0).ToArray();
@@ -127,7 +119,7 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
         var path = line?[(line.IndexOf(':', line.IndexOf(':') + 1) + 1)..];
         if (!string.IsNullOrEmpty(path) && path != "/")
         {
-            linux["cgroupsPath"] = $"{path.TrimEnd('/')}/{containerId}";
+            OciSpecEdits.NestCgroup(spec, path, containerId, onlyUnset: true);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Isola.Controllers;
 using Isola.SandboxApi.Tasks;
 
@@ -29,7 +30,8 @@ internal static class TaskRequests
     {
         ContainerId = task.TaskId,
         Container = container,
-        OciSpecJson = task.Spec!.ToJsonString(),
+        // The controller edits the spec in place; the engine's list keeps the spec it sent.
+        OciSpec = (JsonObject)task.Spec!.DeepClone(),
         Stdio = new StdioSpec(task.Stdin, task.Stdout, task.Stderr),
     };
 
@@ -38,7 +40,7 @@ internal static class TaskRequests
         ContainerId = taskId,
         ExecId = exec.ExecId,
         Container = container,
-        OciSpecJson = exec.Spec?.ToJsonString() ?? "{}",
+        OciSpec = exec.Spec?.DeepClone() as JsonObject ?? [],
         Stdio = new StdioSpec(exec.Stdin, exec.Stdout, exec.Stderr),
     };
 }

@@ -34,7 +34,7 @@ public sealed class ContainerTests : IDisposable
         var prepared = Assert.Single(_t.Controller.Prepared.Values);
         Assert.Equal("c1", prepared.ContainerId);
         Assert.Null(prepared.ExecId);
-        var oci = JsonNode.Parse(prepared.OciSpecJson)!;
+        var oci = prepared.OciSpec;
         Assert.Equal("sb1", (string?)oci["annotations"]!["io.kubernetes.cri.sandbox-id"]);
         Assert.Equal("container", (string?)oci["annotations"]!["io.kubernetes.cri.container-type"]);
         Assert.Equal("pod", (string?)oci["hostname"]);

@@ -12,7 +12,7 @@ public sealed class OciSpecBuilderTests
     };
 
     private static JsonNode Build(ContainerSpec spec, string? network = null) =>
-        JsonNode.Parse(OciSpecBuilder.BuildSpec(Sandbox(network), "c1", spec))!;
+        OciSpecBuilder.BuildSpec(Sandbox(network), "c1", spec);
 
     private static string[] Strings(JsonNode? array) => [.. array!.AsArray().Select(n => (string)n!)];
 
@@ -72,7 +72,7 @@ public sealed class OciSpecBuilderTests
     public void An_exec_process_inherits_the_container_environment_and_cwd()
     {
         var container = new ContainerSpec { Rootfs = "/r", Args = ["sh"], Env = ["A=1", "B=2"], Cwd = "/srv", Uid = 5 };
-        var process = JsonNode.Parse(OciSpecBuilder.BuildProcess(container, new ExecSpec { Args = ["id"], Env = ["B=3"] }))!;
+        var process = OciSpecBuilder.BuildProcess(container, new ExecSpec { Args = ["id"], Env = ["B=3"] });
         Assert.Equal(["id"], Strings(process["args"]));
         Assert.Equal([OciSpecBuilder.DefaultPath, "A=1", "B=3"], Strings(process["env"]));
         Assert.Equal("/srv", (string?)process["cwd"]);

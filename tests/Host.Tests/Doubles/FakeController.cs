@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
 using Isola.Controllers;
 
 namespace Isola.Host.Tests.Doubles;
@@ -79,6 +80,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
         }
 
         sandbox.ControllerData["fake.created"] = "yes";
+        sandbox.ControllerState["fake"] = new JsonObject { ["created"] = new JsonArray(sandbox.Id) };
     }
 
     public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken)
@@ -173,6 +175,9 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     /// <summary>How long each Status call takes (lets concurrent calls overlap).</summary>
     public TimeSpan StatusDelay { get; set; }
 
+    /// <summary>The controller state each sandbox's last Status was handed, as JSON.</summary>
+    public ConcurrentDictionary<string, string> StateSeen { get; } = new();
+
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
     {
         var now = Interlocked.Increment(ref _statusInFlight);
@@ -184,6 +189,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             }
 
             await EnterAsync("Status").ConfigureAwait(false);
+            StateSeen[sandbox.Id] = sandbox.ControllerState.ToJsonString();
             await Task.Delay(StatusDelay, cancellationToken).ConfigureAwait(false);
             var phase = Known(sandbox.Id);
             return new ControllerStatus { Ready = phase == Phase.Running, Pid = phase == Phase.Running ? SandboxPid : 0, TaskAddress = TaskAddress, TaskApiVersion = 2 };

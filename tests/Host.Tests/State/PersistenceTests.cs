@@ -105,6 +105,34 @@ public sealed class PersistenceTests : IDisposable
         Assert.Equal("Ready", (string?)json["state"]);
         Assert.Equal("fake", (string?)json["controller"]);
         Assert.Equal("yes", (string?)json["controllerData"]!["fake.created"]);
+        Assert.Equal("sb1", (string?)json["controllerState"]!["fake"]!["created"]![0]);
+    }
+
+    [Fact]
+    public async Task Controller_state_is_handed_back_as_structured_data_after_a_restart_and_left_out_while_empty()
+    {
+        await using (var host = await _t.StartAsync())
+        {
+            await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
+        }
+
+        await using (var host = await _t.StartAsync())
+        {
+            await host.Sandboxes.GetAsync("sb1");
+        }
+
+        Assert.Equal("""{"fake":{"created":["sb1"]}}""", _t.Controller.StateSeen["sb1"]);
+        var record = Path.Combine(_t.Root, "sb1", "sandbox.json");
+        var json = JsonNode.Parse(await File.ReadAllTextAsync(record))!.AsObject();
+        json.Remove("controllerState");
+        await File.WriteAllTextAsync(record, json.ToJsonString());
+        await using (var host = await _t.StartAsync())
+        {
+            await host.Sandboxes.GetAsync("sb1");
+        }
+
+        Assert.Equal("{}", _t.Controller.StateSeen["sb1"]);
+        Assert.Null(JsonNode.Parse(await File.ReadAllTextAsync(record))!["controllerState"]);
     }
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed class VmGuestPidNamespaceTests : IAsyncLifetime
         {
             ContainerId = "killer",
             Container = new ContainerSpec { Id = "killer", Rootfs = _vm.Rootfs, Args = ["sh"] },
-            OciSpecJson = GuestPidNamespaceSpec("kill -9 $(pidof isola-agent)"),
+            OciSpec = GuestPidNamespaceSpec("kill -9 $(pidof isola-agent)"),
             Stdio = new StdioSpec("", "", ""),
         });
         await using (var agent = await TtrpcClient.ConnectAsync(sandbox.Info.TaskAddress))
@@ -63,7 +63,7 @@ public sealed class VmGuestPidNamespaceTests : IAsyncLifetime
                 {
                     ContainerId = id,
                     Container = new ContainerSpec { Id = id, Rootfs = _vm.Rootfs, Args = ["sleep"] },
-                    OciSpecJson = GuestPidNamespaceSpec("exec sleep 600"),
+                    OciSpec = GuestPidNamespaceSpec("exec sleep 600"),
                     Stdio = new StdioSpec("", "", ""),
                 });
                 await agent.CallAsync(Task, "Create", new CreateTaskRequest { Id = id, Bundle = prepared.Bundle }, CreateTaskResponse.Parser);
@@ -88,7 +88,7 @@ public sealed class VmGuestPidNamespaceTests : IAsyncLifetime
 
     /// <summary>A minimal OCI spec running busybox sh -c <paramref name="script"/> with mount, UTS and IPC namespaces but
     /// the guest's PID namespace.</summary>
-    private static string GuestPidNamespaceSpec(string script) => new JsonObject
+    private static JsonObject GuestPidNamespaceSpec(string script) => new()
     {
         ["ociVersion"] = "1.1.0",
         ["process"] = new JsonObject
@@ -104,5 +104,5 @@ public sealed class VmGuestPidNamespaceTests : IAsyncLifetime
         {
             ["namespaces"] = new JsonArray(new JsonObject { ["type"] = "mount" }, new JsonObject { ["type"] = "uts" }, new JsonObject { ["type"] = "ipc" }),
         },
-    }.ToJsonString();
+    };
 }

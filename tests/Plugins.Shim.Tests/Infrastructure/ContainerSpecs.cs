@@ -5,7 +5,7 @@ namespace Isola.Plugins.Shim.Tests.Infrastructure;
 /// <summary>An OCI runtime spec shaped like the one the host generates (containerd's defaults).</summary>
 internal static class ContainerSpecs
 {
-    public static string Oci(string sandboxId, IReadOnlyList<string> args, string hostname = "ignored-by-the-pod")
+    public static JsonObject Oci(string sandboxId, IReadOnlyList<string> args, string hostname = "ignored-by-the-pod")
     {
         var caps = new JsonArray("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID", "CAP_KILL", "CAP_NET_RAW");
         return new JsonObject
@@ -34,6 +34,6 @@ internal static class ContainerSpecs
                     new JsonObject { ["type"] = "mount" }, new JsonObject { ["type"] = "network" }),
                 ["maskedPaths"] = new JsonArray("/proc/kcore"),
             },
-        }.ToJsonString();
+        };
     }
 }

@@ -94,7 +94,7 @@ internal sealed class PodHarness : IAsyncDisposable
         {
             ContainerId = id,
             Container = new ContainerSpec { Rootfs = rootfs, Args = args },
-            OciSpecJson = ContainerSpecs.Oci(sandbox.Id, args),
+            OciSpec = ContainerSpecs.Oci(sandbox.Id, args),
             Stdio = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr),
         }, CancellationToken.None);
         var urls = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr);

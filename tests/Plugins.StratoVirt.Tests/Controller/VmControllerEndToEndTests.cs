@@ -115,7 +115,7 @@ public sealed class VmControllerEndToEndTests : IAsyncLifetime
     {
         ContainerId = id,
         Container = new ContainerSpec { Id = id, Rootfs = rootfs, Args = ["true"] },
-        OciSpecJson = oci,
+        OciSpec = JsonNode.Parse(oci)!.AsObject(),
         Stdio = new StdioSpec("", "", ""),
     };
 }
