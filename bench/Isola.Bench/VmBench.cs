@@ -106,8 +106,10 @@ internal sealed class VmBench : IBenchmark
         double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Runs Isola's QEMU command line with its paths moved into <paramref name="dir"/>, times exec to the
-    /// console line <paramref name="marker"/>, then kills the VMM (the console log stays in <paramref name="dir"/>).</summary>
-    internal static async Task<double> BareBootAsync(IReadOnlyList<string> argv, string dir, string marker, CancellationToken cancellationToken)
+    /// console line <paramref name="marker"/>, then kills the VMM (the console log stays in <paramref name="dir"/>).
+    /// <paramref name="clock"/>, when given, watches the console from before the launch.</summary>
+    internal static async Task<double> BareBootAsync(IReadOnlyList<string> argv, string dir, string marker, CancellationToken cancellationToken,
+        ConsoleClock? clock = null)
     {
         if (Directory.Exists(dir))
         {
@@ -115,6 +117,7 @@ internal sealed class VmBench : IBenchmark
         }
 
         Directory.CreateDirectory(dir);
+        clock?.Start(Path.Combine(dir, "console.log"));
         var original = Path.GetDirectoryName(ValueAfter(argv, "-pidfile"))!;
         var psi = new ProcessStartInfo(argv[0]) { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in argv.Skip(1))

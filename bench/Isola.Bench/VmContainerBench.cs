@@ -11,8 +11,10 @@ namespace Isola.Bench;
 /// A VM sandbox to Ready, and Ready to a container's exit, each against a floor measured in the same run:
 /// <list type="bullet">
 /// <item>boot floor: Isola's own QEMU command line started by hand, timed until isola-agent prints its ready line;</item>
-/// <item>container floor: <c>runc run</c> of the same bundle (the config.json Isola wrote, a busybox rootfs) timed
-/// inside the same guest, by a /bench/run hook packed into a second initramfs archive appended to the guest's.</item>
+/// <item>container floor: <c>runc run</c> of the same bundle (the config.json Isola wrote, a busybox rootfs) run
+/// inside the same guest by a /bench/run hook packed into a second initramfs archive appended to the guest's, timed on
+/// the host's clock between two console markers around it (<see cref="ConsoleClock"/>: the guest's clock runs fast
+/// under TCG, so its /proc/uptime figure, still reported, overstates the floor).</item>
 /// </list>
 /// Runs alternate (floors, Isola, floors, ...) so drift hits both alike. Also reports the agent's RSS in the guest (its
 /// console line after a host session) and the initramfs size.
@@ -22,6 +24,8 @@ internal sealed partial class VmContainerBench : IBenchmark
     private const string Runtime = "qemu-vm";
     private const string AgentReady = "ISOLA-AGENT-READY";
     private const string RuncLine = "ISOLA-BENCH-RUNC";
+    private const string RuncBegin = "ISOLA-BENCH-T0";
+    private const string RuncEnd = "ISOLA-BENCH-T1";
 
     public string Name => "vm-container";
 
@@ -47,14 +51,20 @@ internal sealed partial class VmContainerBench : IBenchmark
 
             var bareBoot = new List<double>();
             var runcFloor = new List<double>();
+            var runcGuestClock = new List<double>();
             var ready = new List<double>();
             var container = new List<double>();
             var rss = new List<double>();
             for (var i = 0; i < runs; i++)
             {
                 bareBoot.Add(await VmBench.BareBootAsync(argv, Path.Combine(work, "bare"), AgentReady, cancellationToken));
-                await VmBench.BareBootAsync(runcArgv, Path.Combine(work, "runc"), RuncLine, cancellationToken);
-                runcFloor.Add(RuncSeconds(await File.ReadAllTextAsync(Path.Combine(work, "runc", "console.log"), cancellationToken)) * 1000);
+                using (var clock = new ConsoleClock(RuncBegin, RuncEnd))
+                {
+                    await VmBench.BareBootAsync(runcArgv, Path.Combine(work, "runc"), RuncLine, cancellationToken, clock);
+                    runcGuestClock.Add(RuncSeconds(await File.ReadAllTextAsync(Path.Combine(work, "runc", "console.log"), cancellationToken)) * 1000);
+                    runcFloor.Add(clock.Between(RuncBegin, RuncEnd) ?? throw new InvalidOperationException("the runc floor's console markers were not seen"));
+                }
+
                 var (_, _, r, c, kb) = await IsolaRunAsync(host, root, rootfs, captureConfig: false, cancellationToken);
                 ready.Add(r);
                 container.Add(c);
@@ -64,6 +74,7 @@ internal sealed partial class VmContainerBench : IBenchmark
             var bootMedian = BenchResult.Median(bareBoot);
             var readyMedian = BenchResult.Median(ready);
             var runcMedian = BenchResult.Median(runcFloor);
+            var runcGuestMedian = BenchResult.Median(runcGuestClock);
             var containerMedian = BenchResult.Median(container);
             return new BenchResult(Name, new Dictionary<string, double>
             {
@@ -73,17 +84,22 @@ internal sealed partial class VmContainerBench : IBenchmark
                 ["runc_run_in_guest_ms_median"] = runcMedian,
                 ["isola_container_ms_median"] = containerMedian,
                 ["container_ratio"] = containerMedian / runcMedian,
+                ["runc_run_guest_clock_ms_median"] = runcGuestMedian,
+                ["container_ratio_vs_guest_clock"] = containerMedian / runcGuestMedian,
+                ["guest_clock_rate_median"] = BenchResult.Median([.. runcGuestClock.Zip(runcFloor, (g, h) => g / h)]),
                 ["agent_rss_kb_median"] = BenchResult.Median(rss),
                 ["initrd_bytes"] = new FileInfo(ValueAfter(argv, "-initrd")).Length,
                 ["runs"] = runs,
             }, [
                 "bare boot: Isola's qemu-system-x86_64 command line (read from /proc/<pid>/cmdline), exec to isola-agent's ISOLA-AGENT-READY console line",
                 "isola ready: ISandboxes.RunAsync (Create + Start: virtiofsd, VMM, QMP, agent Check over virtio-serial)",
-                "runc in guest: `runc run` of the config.json Isola wrote for the same container, busybox rootfs in the initramfs, timed with /proc/uptime (10 ms) inside the guest before the agent starts",
+                "runc in guest: `runc run` of the config.json Isola wrote for the same container, busybox rootfs in the initramfs, run inside the guest before the agent starts, timed on the host between console markers echoed just before and after it (1 ms poll)",
+                "runc guest clock: the same run timed with the guest's /proc/uptime, which runs fast under TCG (guest_clock_rate = guest ms / host ms); container_ratio_vs_guest_clock is the ratio this benchmark reported before it timed the floor on the host",
                 "isola container: Containers.CreateAsync + StartAsync + WaitAsync of busybox `true`, timed on the host (Prepare: bundle, bind mount, output twins, record writes; Task Create = runc create in the guest; Start = the agent opens runc's exec fifo; Wait)",
                 "samples bare boot ms: " + Join(bareBoot),
                 "samples isola ready ms: " + Join(ready),
                 "samples runc run in guest ms: " + Join(runcFloor),
+                "samples runc run, guest clock ms: " + Join(runcGuestClock),
                 "samples isola container ms: " + Join(container),
                 "agent RSS: VmRSS of isola-agent in the guest after a host session (its console line ISOLA-AGENT-RSS-KB)",
             ]);
@@ -164,9 +180,12 @@ internal sealed partial class VmContainerBench : IBenchmark
             # Mounts what runc needs (the agent, which starts next, skips what is mounted), then times one runc run.
             mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup
             echo +cpu +memory +pids > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+            # The host times runc between the two markers (echo is a shell builtin: no process around runc).
             t0=$(cut -d' ' -f1 /proc/uptime)
+            echo ISOLA-BENCH-T0
             runc --root /run/bench-runc run -b /bench/bundle bench </dev/null >/dev/null 2>/bench/runc.err
             rc=$?
+            echo ISOLA-BENCH-T1
             t1=$(cut -d' ' -f1 /proc/uptime)
             echo "ISOLA-BENCH-RUNC $t0 $t1 exit $rc $(cat /bench/runc.err)"
             """.Replace("\r", "", StringComparison.Ordinal));

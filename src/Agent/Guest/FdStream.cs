@@ -11,7 +11,15 @@ namespace Isola.Agent.Guest;
 internal sealed unsafe class FdStream : Stream
 {
     private readonly bool _ownsFd;
+    private readonly object _readLock = new();
+    private readonly SemaphoreSlim _readRequested = new(0);
     private int _fd;
+
+    // One reader thread per stream, blocking in read(2) for one ReadAsync at a time: a thread started per read cost a
+    // few milliseconds each under TCG, twice per ttrpc frame (header, then body), on every call's path.
+    private Thread? _reader;
+    private Memory<byte> _readBuffer;
+    private TaskCompletionSource<int>? _readResult;
 
     /// <param name="fd">The descriptor.</param>
     /// <param name="ownsFd">Whether disposing closes it; otherwise disposing only stops this stream from using it.</param>
@@ -55,8 +63,65 @@ internal sealed unsafe class FdStream : Stream
         }
     }
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        new(Task.Factory.StartNew(() => Read(buffer.Span), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+    /// <summary>Not cancellable once handed to the reader thread (nor was read(2) before): the descriptor's data would
+    /// be lost to nobody.</summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        var result = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_readLock)
+        {
+            ObjectDisposedException.ThrowIf(_fd < 0, this);
+            if (_readResult is not null)
+            {
+                throw new InvalidOperationException("FdStream serves one read at a time");
+            }
+
+            _readBuffer = buffer;
+            _readResult = result;
+            if (_reader is null)
+            {
+                _reader = new Thread(ReadLoop) { IsBackground = true, Name = "fd-read" };
+                _reader.Start();
+            }
+        }
+
+        _readRequested.Release();
+        return new ValueTask<int>(result.Task);
+    }
+
+    private void ReadLoop()
+    {
+        while (true)
+        {
+            _readRequested.Wait();
+            Memory<byte> buffer;
+            TaskCompletionSource<int>? result;
+            lock (_readLock)
+            {
+                (buffer, result) = (_readBuffer, _readResult);
+                (_readBuffer, _readResult) = (default, null); // cleared first: the continuation may read again at once
+            }
+
+            if (result is null)
+            {
+                return; // disposed
+            }
+
+            try
+            {
+                result.SetResult(Read(buffer.Span));
+            }
+            catch (Exception e)
+            {
+                result.SetException(e);
+            }
+        }
+    }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
@@ -108,6 +173,12 @@ internal sealed unsafe class FdStream : Stream
         if (fd >= 0 && _ownsFd)
         {
             LibC.close(fd);
+        }
+
+        if (fd >= 0)
+        {
+            // Ends the reader thread once it is back from a read in progress, if any.
+            _readRequested.Release();
         }
 
         base.Dispose(disposing);

@@ -16,8 +16,12 @@ internal sealed class SerialPortServer
     private static readonly TimeSpan s_retry = TimeSpan.FromMilliseconds(100);
 
     // How often a port without a host is looked at again: short, because the next host (a new host process, or the
-    // executor right after the readiness check) waits for its first answer meanwhile.
+    // executor right after the readiness check) waits for its first answer meanwhile. Shorter still just after a session
+    // ended, when the next one usually follows within milliseconds (the host's executor connects for its first
+    // container right after the readiness check's connection closed), then relaxed to keep an idle guest quiet.
     private static readonly TimeSpan s_hostPoll = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan s_eagerHostPoll = TimeSpan.FromMilliseconds(2);
+    private static readonly TimeSpan s_eagerFor = TimeSpan.FromSeconds(1);
 
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TtrpcServer _server;
@@ -102,6 +106,7 @@ internal sealed class SerialPortServer
     /// <summary>Returns once a host is connected: poll stops reporting POLLHUP.</summary>
     private static unsafe Task WaitForHostAsync(int fd) => Task.Factory.StartNew(() =>
     {
+        var since = Environment.TickCount64;
         while (true)
         {
             var poll = new LibC.PollFd { Fd = fd, Events = LibC.POLLIN };
@@ -114,7 +119,8 @@ internal sealed class SerialPortServer
 
             if (ready > 0)
             {
-                Thread.Sleep(s_hostPoll); // POLLHUP returns at once while nobody is connected
+                // POLLHUP returns at once while nobody is connected.
+                Thread.Sleep(Environment.TickCount64 - since < s_eagerFor.TotalMilliseconds ? s_eagerHostPoll : s_hostPoll);
             }
         }
     }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

@@ -71,6 +71,11 @@ internal sealed class Runc
     public Task DeleteAsync(string id, bool force, string logFile, CancellationToken cancellationToken) =>
         RunAsync(force ? ["delete", "--force", id] : ["delete", id], logFile, null, cancellationToken);
 
+    /// <summary>`runc delete` of a container whose init the agent has reaped: done without runc when
+    /// <see cref="StoppedContainer"/> can (no process of it is left then), else by running runc.</summary>
+    public Task DeleteStoppedAsync(string id, string logFile, CancellationToken cancellationToken) =>
+        StoppedContainer.TryDestroy(Root, id) ? Task.CompletedTask : DeleteAsync(id, force: false, logFile, cancellationToken);
+
     /// <summary>`runc update --resources FILE id`: applies OCI linux.resources JSON to the container's cgroup.</summary>
     public Task UpdateAsync(string id, string resourcesFile, string logFile, CancellationToken cancellationToken) =>
         RunAsync(["update", "--resources", resourcesFile, id], logFile, null, cancellationToken);

@@ -180,7 +180,9 @@ internal sealed partial class TaskService
         try
         {
             // A created container's init still waits inside runc: --force kills it.
-            await _runc.DeleteAsync(container.Id, force: !init.HasExited, container.LogFile, CancellationToken.None).ConfigureAwait(false);
+            await (init.HasExited
+                ? _runc.DeleteStoppedAsync(container.Id, container.LogFile, CancellationToken.None)
+                : _runc.DeleteAsync(container.Id, force: true, container.LogFile, CancellationToken.None)).ConfigureAwait(false);
         }
         catch (RuncException e) when (_runc.HasState(container.Id))
         {
