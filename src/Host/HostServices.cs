@@ -15,7 +15,7 @@ namespace Isola.Hosting;
 /// </summary>
 internal sealed class HostServices : IAsyncDisposable
 {
-    private HostServices(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins, ILoggerFactory loggerFactory)
+    public HostServices(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins, ILoggerFactory loggerFactory)
     {
         // One category for all of it, as before the split: operators filter on "Isola.Sandboxes".
         var logger = loggerFactory.CreateLogger("Isola.Sandboxes");
@@ -32,10 +32,6 @@ internal sealed class HostServices : IAsyncDisposable
         Sandboxes = new SandboxManager(lifecycle, status, Recovery,
             new SandboxHandles(Store, controller, lifecycle, stopper, status, containers));
     }
-
-    /// <summary>Wires the services of a host with these settings, runtimes and plugins.</summary>
-    public static HostServices Create(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins, ILoggerFactory loggerFactory) =>
-        new(settings, runtimes, plugins, loggerFactory);
 
     public IsolaSettings Settings { get; }
 

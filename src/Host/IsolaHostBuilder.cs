@@ -74,7 +74,7 @@ public sealed class IsolaHostBuilder
                 runtimes.EnsureAllControllers();
             }
 
-            services = HostServices.Create(settings, runtimes, catalog, loggerFactory);
+            services = new HostServices(settings, runtimes, catalog, loggerFactory);
             await services.Recovery.RecoverAsync(ct).ConfigureAwait(false);
             logger.LogDebug("host started: {Plugins} plugins, {Runtimes} runtimes, root {Root}", catalog.Plugins.Count, runtimes.Count, settings.Root);
             return new IsolaHost(services, runtimes.SortedByName(), catalog, loggerFactory, provider);
