@@ -1,7 +1,6 @@
 using Isola.Hosting.Configuration;
 using Isola.Hosting.Containers;
 using Isola.Hosting.Plugins;
-using Isola.Hosting.Sandboxes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -13,20 +12,20 @@ namespace Isola.Hosting;
 /// </summary>
 public sealed class IsolaHost : IIsola, IAsyncDisposable
 {
-    private readonly SandboxManager _manager;
+    private readonly HostServices _services;
     private readonly IReadOnlyList<RuntimeHandler> _runtimes;
     private readonly PluginCatalog _plugins;
-    private readonly IAsyncDisposable? _services;
+    private readonly IAsyncDisposable? _loggingServices;
     private int _disposed;
 
-    internal IsolaHost(SandboxManager manager, IReadOnlyList<RuntimeHandler> runtimes, PluginCatalog plugins,
-        ILoggerFactory loggerFactory, IAsyncDisposable? services)
+    internal IsolaHost(HostServices services, IReadOnlyList<RuntimeHandler> runtimes, PluginCatalog plugins,
+        ILoggerFactory loggerFactory, IAsyncDisposable? loggingServices)
     {
-        _manager = manager;
+        _services = services;
         _runtimes = runtimes;
         _plugins = plugins;
         LoggerFactory = loggerFactory;
-        _services = services;
+        _loggingServices = loggingServices;
     }
 
     /// <summary>A builder with the standard configuration sources, lowest precedence first: the JSON file named by
@@ -43,7 +42,7 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ISandboxes Sandboxes => _manager;
+    public ISandboxes Sandboxes => _services.Sandboxes;
 
     /// <summary>The configured runtime handlers, with what each controller reports. Reading it builds the controllers
     /// not built yet, so in an <see cref="RecoveryMode.OnDemand"/> host a handler whose factory rejects its options is
@@ -68,12 +67,12 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(container);
         // The ids become path segments: validated here as ExecAsync validates them, so no path leaves the state root.
-        return ContainerSet.DefaultExecStdio(_manager, container.SandboxId, IdValidator.Validate(container.Id, "container"),
+        return ContainerSet.DefaultExecStdio(_services.Store, container.SandboxId, IdValidator.Validate(container.Id, "container"),
             IdValidator.Validate(execId, "exec"));
     }
 
-    /// <summary>The engine, for tests.</summary>
-    internal SandboxManager Manager => _manager;
+    /// <summary>The engine's services, for tests.</summary>
+    internal HostServices Services => _services;
 
     /// <summary>Stops background Waits and closes Task API connections. Sandboxes are not stopped.</summary>
     public async ValueTask DisposeAsync()
@@ -83,7 +82,7 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
             return;
         }
 
-        await _manager.DisposeAsync().ConfigureAwait(false);
+        await _services.DisposeAsync().ConfigureAwait(false);
         var logger = LoggerFactory.CreateLogger("Isola.Host");
         // Only the controllers that were built (disposal must not build the others), each once.
         var disposed = new HashSet<object>(ReferenceEqualityComparer.Instance);
@@ -96,9 +95,9 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
         }
 
         await _plugins.DisposeAsync(logger).ConfigureAwait(false);
-        if (_services is not null)
+        if (_loggingServices is not null)
         {
-            await _services.DisposeAsync().ConfigureAwait(false);
+            await _loggingServices.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -1,6 +1,5 @@
 using Isola.Hosting.Configuration;
 using Isola.Hosting.Plugins;
-using Isola.Hosting.Sandboxes;
 using Isola.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,7 +53,7 @@ public sealed class IsolaHostBuilder
     public async Task<IsolaHost> StartAsync(CancellationToken ct = default)
     {
         var (loggerFactory, provider) = CreateLoggerFactory();
-        SandboxManager? manager = null;
+        HostServices? services = null;
         try
         {
             var logger = loggerFactory.CreateLogger("Isola.Host");
@@ -75,16 +74,16 @@ public sealed class IsolaHostBuilder
                 runtimes.EnsureAllControllers();
             }
 
-            manager = new SandboxManager(settings, runtimes, catalog, loggerFactory);
-            await manager.RecoverAsync(ct).ConfigureAwait(false);
+            services = new HostServices(settings, runtimes, catalog, loggerFactory);
+            await services.Recovery.RecoverAsync(ct).ConfigureAwait(false);
             logger.LogDebug("host started: {Plugins} plugins, {Runtimes} runtimes, root {Root}", catalog.Plugins.Count, runtimes.Count, settings.Root);
-            return new IsolaHost(manager, runtimes.SortedByName(), catalog, loggerFactory, provider);
+            return new IsolaHost(services, runtimes.SortedByName(), catalog, loggerFactory, provider);
         }
         catch
         {
-            if (manager is not null)
+            if (services is not null)
             {
-                await manager.DisposeAsync().ConfigureAwait(false);
+                await services.DisposeAsync().ConfigureAwait(false);
             }
 
             if (provider is not null)

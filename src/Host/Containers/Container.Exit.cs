@@ -15,7 +15,7 @@ internal sealed partial class Container
     private async Task RecordExitAsync(ExitStatus? exit, ITaskClient? client, CancellationToken cancellationToken)
     {
         bool sandboxReady;
-        using (var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false))
+        using (var scope = await services.Store.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false))
         {
             var current = scope?.Record.Containers.FirstOrDefault(c => c.Id == Id);
             if (scope is null || current is null)
@@ -38,7 +38,7 @@ internal sealed partial class Container
     {
         try
         {
-            await manager.TaskClients.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, null, ct), cancellationToken)
+            await services.Tasks.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, null, ct), cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is IsolaException or ObjectDisposedException)
@@ -47,7 +47,7 @@ internal sealed partial class Container
             // again; only the logs' last bytes may lag until then.
             if (!IsolaException.IsNotFound(e))
             {
-                manager.Logger.LogDebug("container '{Id}' in sandbox '{Sandbox}': Task Delete after exit failed: {Error}", Id, SandboxId, e.Message);
+                services.Logger.LogDebug("container '{Id}' in sandbox '{Sandbox}': Task Delete after exit failed: {Error}", Id, SandboxId, e.Message);
             }
         }
     }

@@ -2,13 +2,14 @@ using Isola.Controllers;
 using Isola.Executors;
 using Isola.Hosting.Sandboxes;
 using Isola.Hosting.State;
+using Isola.Hosting.Tasks;
 using TaskStatus = Isola.Executors.TaskStatus;
 
 namespace Isola.Hosting.Containers;
 
 /// <summary>A handle on one container, routed to its sandbox's executor. Record changes happen under the sandbox
 /// lock; waiting for an exit does not hold it.</summary>
-internal sealed partial class Container(SandboxManager manager, Sandbox sandbox, ContainerInfo info) : IContainer
+internal sealed partial class Container(ContainerServices services, Sandbox sandbox, ContainerInfo info) : IContainer
 {
     private ContainerInfo _info = info;
 
@@ -24,7 +25,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        using var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await services.Store.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
         var current = Find(scope.Record);
         Sandbox.RequireReady(scope.Record, $"start container '{Id}' in");
         if (current.State != ContainerState.Created)
@@ -32,8 +33,8 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             throw IsolaException.FailedPrecondition($"container '{Id}' in sandbox '{SandboxId}': cannot start a container in state {current.State}");
         }
 
-        var client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
-        var started = await ContainerSet.StartLockedAsync(manager, scope, current, client, cancellationToken).ConfigureAwait(false);
+        var client = await services.Tasks.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
+        var started = await ContainerSet.StartLockedAsync(services, scope, current, client, cancellationToken).ConfigureAwait(false);
         Volatile.Write(ref _info, started);
         sandbox.Update(scope.Record.ToInfo());
     }
@@ -49,11 +50,11 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         }
 
         Sandbox.RequireReady(record, $"wait for container '{Id}' in");
-        var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        var client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
         ExitStatus exit;
         try
         {
-            exit = await TaskClients.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, null, cancellationToken)).ConfigureAwait(false);
+            exit = await TaskRouting.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, null, cancellationToken)).ConfigureAwait(false);
         }
         catch (Exception e) when (IsolaException.IsNotFound(e) && Find(Load()) is { State: ContainerState.Stopped, Exit: { } recorded })
         {
@@ -70,8 +71,8 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         var record = Load();
         Find(record);
         Sandbox.RequireReady(record, $"signal container '{Id}' in");
-        var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
-        await manager.TaskClients.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, signal, all, ct), cancellationToken)
+        var client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        await services.Tasks.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, signal, all, ct), cancellationToken)
             .ConfigureAwait(false);
     }
 
@@ -85,11 +86,11 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             return; // nothing runs: Stop is idempotent
         }
 
-        var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+        var client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
         ExitStatus? exit;
         try
         {
-            exit = await TaskTermination.StopAsync(manager.TaskClients, client, SandboxId, Id, timeout, cancellationToken).ConfigureAwait(false);
+            exit = await TaskTermination.StopAsync(services.Tasks, client, SandboxId, Id, timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))
         {
@@ -111,11 +112,11 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
     {
         ArgumentNullException.ThrowIfNull(spec);
         var execId = IdValidator.Validate(spec.ExecId ?? Guid.NewGuid().ToString("N")[..16], "exec");
-        var stdio = spec.Stdio ?? ContainerSet.DefaultExecStdio(manager, SandboxId, Id, execId);
+        var stdio = spec.Stdio ?? ContainerSet.DefaultExecStdio(services.Store, SandboxId, Id, execId);
         SandboxRecord record;
         StdioSpec taskStdio;
         string process;
-        using (var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false))
+        using (var scope = await services.Store.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false))
         {
             record = scope.Record;
             var current = Find(record);
@@ -129,11 +130,11 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             {
                 ContainerId = Id, ExecId = execId, Container = current.Spec, OciSpec = OciSpecBuilder.BuildProcess(current.Spec, spec), Stdio = stdio,
             };
-            var result = await manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
+            var result = await services.Controller.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
                 .ConfigureAwait(false);
             // Serialised once, after Prepare: what the controller left in the process is what the task service runs.
             process = prepare.OciSpec.ToJsonString();
-            manager.Store.Save(record);
+            services.Store.Save(record);
             taskStdio = result.Stdio ?? stdio;
         }
 
@@ -142,7 +143,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         ITaskClient? client = null;
         try
         {
-            client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+            client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
             var request = new TaskExecRequest
             {
                 Id = Id,
@@ -152,10 +153,10 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
                 HostStdio = ReferenceEquals(taskStdio, stdio) ? null : stdio,
                 ProcessSpecJson = process,
             };
-            await manager.TaskClients.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
+            await services.Tasks.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
             created = true;
-            await manager.TaskClients.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);
-            var exit = await TaskClients.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
+            await services.Tasks.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);
+            var exit = await TaskRouting.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
             exited = true;
             return exit;
         }
@@ -176,7 +177,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             {
                 try
                 {
-                    await TaskTermination.KillAsync(manager.TaskClients, client, SandboxId, Id, execId, CancellationToken.None).ConfigureAwait(false);
+                    await TaskTermination.KillAsync(services.Tasks, client, SandboxId, Id, execId, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is IsolaException)
                 {
@@ -186,7 +187,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
 
             try
             {
-                await manager.TaskClients.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, execId, ct), CancellationToken.None)
+                await services.Tasks.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, execId, ct), CancellationToken.None)
                     .ConfigureAwait(false);
             }
             catch (Exception e) when (e is IsolaException)
@@ -194,14 +195,14 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             }
         }
 
-        using var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, CancellationToken.None).ConfigureAwait(false);
+        using var scope = await services.Store.TryOpenAsync(sandbox.Id, sandbox.Generation, CancellationToken.None).ConfigureAwait(false);
         if (scope is not null)
         {
             try
             {
-                await manager.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new PurgeRequest(Id, execId), ct), CancellationToken.None)
+                await services.Controller.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new PurgeRequest(Id, execId), ct), CancellationToken.None)
                     .ConfigureAwait(false);
-                manager.Store.Save(scope.Record);
+                services.Store.Save(scope.Record);
             }
             catch (Exception e) when (e is IsolaException)
             {
@@ -216,7 +217,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         {
             try
             {
-                await StopAsync(manager.Settings.StopTimeout, cancellationToken).ConfigureAwait(false);
+                await StopAsync(services.StopTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
             {
@@ -224,7 +225,7 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             }
         }
 
-        using var scope = await manager.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await services.Store.TryOpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
         var current = scope?.Record.Containers.FirstOrDefault(c => c.Id == Id);
         if (scope is null || current is null)
         {
@@ -234,10 +235,10 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
         ITaskClient? client = null;
         if (scope.Record.State == SandboxState.Ready)
         {
-            client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
+            client = await services.Tasks.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
             try
             {
-                var state = await manager.TaskClients.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
+                var state = await services.Tasks.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 if (state.Status is TaskStatus.Running or TaskStatus.Paused or TaskStatus.Pausing)
                 {
@@ -251,19 +252,19 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
             }
         }
 
-        await ContainerSet.UndoAsync(manager, scope, Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
+        await ContainerSet.UndoAsync(services, scope, Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
         sandbox.Update(scope.Record.ToInfo());
     }
 
     /// <inheritdoc />
     public async Task<ContainerInfo> InspectAsync(CancellationToken cancellationToken = default)
     {
-        using var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await services.Store.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
         var current = Find(scope.Record);
         if (scope.Record.State == SandboxState.Ready && current.State != ContainerState.Stopped)
         {
-            var client = await manager.TaskClients.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
-            var state = await manager.TaskClients.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
+            var client = await services.Tasks.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
+            var state = await services.Tasks.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
                 .ConfigureAwait(false);
             current = current with
             {
@@ -288,14 +289,14 @@ internal sealed partial class Container(SandboxManager manager, Sandbox sandbox,
     private void Save(SandboxRecord record, ContainerInfo updated)
     {
         ContainerSet.Replace(record, updated);
-        manager.Store.Save(record);
+        services.Store.Save(record);
         Volatile.Write(ref _info, updated);
         sandbox.Update(record.ToInfo());
     }
 
     private SandboxRecord Load()
     {
-        var record = manager.TryLoad(sandbox.Id);
+        var record = services.Store.TryLoad(sandbox.Id);
         return record is not null && record.Generation == sandbox.Generation
             ? record
             : throw IsolaException.NotFound($"sandbox '{sandbox.Id}' not found (it was removed)");

@@ -1,5 +1,6 @@
 using Isola.Controllers;
 using Isola.Hosting.Sandboxes;
+using Isola.Hosting.Tasks;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Containers;
@@ -14,7 +15,7 @@ internal static class ContainerRecovery
     /// <summary>Before a Ready sandbox is removed: SIGKILL each container, wait for it, Task Delete, then Purge (the
     /// order the controller contract asks for), and drop the records. Best effort per container: Shutdown releases
     /// whatever is left.</summary>
-    public static async Task DeleteAllAsync(SandboxManager manager, SandboxScope scope, CancellationToken cancellationToken)
+    public static async Task DeleteAllAsync(ContainerServices services, SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;
         foreach (var container in record.Containers.ToList())
@@ -22,32 +23,32 @@ internal static class ContainerRecovery
             Executors.ITaskClient? client = null;
             try
             {
-                client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+                client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
                 var task = client;
-                var state = await manager.TaskClients.CallAsync(record.Id, container.Id, "State", ct => task.StateAsync(container.Id, null, ct), cancellationToken)
+                var state = await services.Tasks.CallAsync(record.Id, container.Id, "State", ct => task.StateAsync(container.Id, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
                 {
-                    var exit = await TaskTermination.KillAsync(manager.TaskClients, task, record.Id, container.Id, null, cancellationToken)
+                    var exit = await TaskTermination.KillAsync(services.Tasks, task, record.Id, container.Id, null, cancellationToken)
                         .ConfigureAwait(false);
                     // Dead now: a crash before the record goes must not leave it saying Running.
                     ContainerSet.Replace(record, container with { State = ContainerState.Stopped, Pid = 0, Exit = exit ?? container.Exit });
-                    manager.Store.Save(record);
+                    services.Store.Save(record);
                 }
             }
             catch (Exception e) when (e is IsolaException)
             {
-                manager.Logger.LogDebug("container '{Id}' in sandbox '{Sandbox}': {Error}", container.Id, record.Id, e.Message);
+                services.Logger.LogDebug("container '{Id}' in sandbox '{Sandbox}': {Error}", container.Id, record.Id, e.Message);
             }
 
-            await ContainerSet.UndoAsync(manager, scope, container.Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
+            await ContainerSet.UndoAsync(services, scope, container.Id, client, taskCreated: client is not null, prepared: true).ConfigureAwait(false);
         }
     }
 
     /// <summary>Asks the task service about the containers the record says run, and records the exits it reports
     /// (an exit nobody was waiting for, or one a crash kept from being recorded): what a listing prints must be true.
     /// Best effort: an unreachable task service leaves the record as it is.</summary>
-    public static async Task RefreshAsync(SandboxManager manager, SandboxScope scope, CancellationToken cancellationToken)
+    public static async Task RefreshAsync(ContainerServices services, SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;
         var live = record.Containers.Where(c => c.State is ContainerState.Running or ContainerState.Paused).ToList();
@@ -59,13 +60,13 @@ internal static class ContainerRecovery
         var changed = false;
         try
         {
-            var client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+            var client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
             foreach (var container in live)
             {
                 ExitStatus? exit;
                 try
                 {
-                    var state = await manager.TaskClients.CallAsync(record.Id, container.Id, "State", ct => client.StateAsync(container.Id, null, ct),
+                    var state = await services.Tasks.CallAsync(record.Id, container.Id, "State", ct => client.StateAsync(container.Id, null, ct),
                         cancellationToken).ConfigureAwait(false);
                     if (state.Status != Executors.TaskStatus.Stopped)
                     {
@@ -85,35 +86,35 @@ internal static class ContainerRecovery
         }
         catch (IsolaException e)
         {
-            manager.Logger.LogDebug("sandbox '{Sandbox}': containers not refreshed: {Error}", record.Id, e.Message);
+            services.Logger.LogDebug("sandbox '{Sandbox}': containers not refreshed: {Error}", record.Id, e.Message);
         }
 
         if (changed)
         {
-            manager.Store.Save(record);
+            services.Store.Save(record);
         }
     }
 
-    public static async Task UndoInterruptedCreatesAsync(SandboxManager manager, SandboxScope scope, CancellationToken cancellationToken)
+    public static async Task UndoInterruptedCreatesAsync(ContainerServices services, SandboxScope scope, CancellationToken cancellationToken)
     {
         var record = scope.Record;
         var interrupted = record.Containers.Where(c => c.State == ContainerState.Unknown).Select(c => c.Id).ToList();
         foreach (var id in interrupted)
         {
-            manager.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': its creation was interrupted; undoing it", id, record.Id);
+            services.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': its creation was interrupted; undoing it", id, record.Id);
             Executors.ITaskClient? client = null;
             var taskExists = false;
             try
             {
-                client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+                client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
                 var task = client;
-                var state = await manager.TaskClients.CallAsync(record.Id, id, "State", ct => task.StateAsync(id, null, ct), cancellationToken)
+                var state = await services.Tasks.CallAsync(record.Id, id, "State", ct => task.StateAsync(id, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 taskExists = true;
                 if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
                 {
                     // Interrupted after Task Start: it runs, and a running task cannot be deleted.
-                    await TaskTermination.KillAsync(manager.TaskClients, task, record.Id, id, null, cancellationToken).ConfigureAwait(false);
+                    await TaskTermination.KillAsync(services.Tasks, task, record.Id, id, null, cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is IsolaException)
@@ -122,7 +123,7 @@ internal static class ContainerRecovery
                 // the task service dies with its sandbox.
             }
 
-            await ContainerSet.UndoAsync(manager, scope, id, client, taskExists, prepared: true).ConfigureAwait(false);
+            await ContainerSet.UndoAsync(services, scope, id, client, taskExists, prepared: true).ConfigureAwait(false);
         }
     }
 }

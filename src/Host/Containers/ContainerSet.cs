@@ -2,6 +2,7 @@ using Isola.Controllers;
 using Isola.Executors;
 using Isola.Hosting.Sandboxes;
 using Isola.Hosting.State;
+using Isola.Hosting.Tasks;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Containers;
@@ -10,7 +11,7 @@ namespace Isola.Hosting.Containers;
 /// The containers of one sandbox. Create persists the container's record (the intent), asks the controller to
 /// Prepare it, then the sandbox's executor to Create the task; a failed step undoes the earlier ones.
 /// </summary>
-internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IContainers
+internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) : IContainers
 {
     /// <inheritdoc />
     public async Task<IContainer> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
@@ -19,7 +20,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
         using (scope)
         {
             sandbox.Update(scope.Record.ToInfo());
-            return new Container(manager, sandbox, info);
+            return new Container(services, sandbox, info);
         }
     }
 
@@ -32,7 +33,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
         using (scope)
         {
             sandbox.Update(scope.Record.ToInfo());
-            return new Container(manager, sandbox, info);
+            return new Container(services, sandbox, info);
         }
     }
 
@@ -50,7 +51,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             throw IsolaException.InvalidArgument($"container '{id}': rootfs '{spec.Rootfs}' must be an absolute path");
         }
 
-        var scope = await manager.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
+        var scope = await services.Store.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
         try
         {
             return (scope, await CreateLockedAsync(scope, id, spec, start, cancellationToken).ConfigureAwait(false));
@@ -71,7 +72,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             throw IsolaException.AlreadyExists($"container '{id}' already exists in sandbox '{record.Id}'");
         }
 
-        var directory = ContainerDirectory(manager, record.Id, id);
+        var directory = ContainerDirectory(services.Store, record.Id, id);
         UnixDirectories.CreateOwnerOnly(directory);
         var stdio = spec.Stdio ?? DefaultStdio(directory, "");
         var info = new ContainerInfo
@@ -84,7 +85,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             CreatedAt = DateTimeOffset.UtcNow,
         };
         record.Containers.Add(info);
-        manager.Store.Save(record); // the intent: a crash from here on leaves a record that names what to undo
+        services.Store.Save(record); // the intent: a crash from here on leaves a record that names what to undo
         Faults.CrashPoints.Reach("container:Unknown");
 
         var prepared = false;
@@ -94,15 +95,15 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
         {
             var oci = OciSpecBuilder.BuildSpec(record.ToInfo(), id, info.Spec);
             var prepare = new PrepareRequest { ContainerId = id, Container = info.Spec, OciSpec = oci, Stdio = stdio };
-            var result = await manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
+            var result = await services.Controller.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
                 .ConfigureAwait(false);
             prepared = true;
             info = info with { Bundle = result.Bundle, TaskStdio = result.Stdio };
             Replace(record, info);
-            manager.Store.Save(record);
+            services.Store.Save(record);
             Faults.CrashPoints.Reach("container:prepared");
 
-            client = await manager.TaskClients.GetAsync(record, cancellationToken).ConfigureAwait(false);
+            client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
             var request = new TaskCreateRequest
             {
                 Id = id,
@@ -113,7 +114,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
                 HostStdio = result.Stdio is null ? null : stdio,
                 Options = result.Options,
             };
-            var pid = await manager.TaskClients.CallAsync(record.Id, id, "Create", ct => client.CreateAsync(request, ct), cancellationToken)
+            var pid = await services.Tasks.CallAsync(record.Id, id, "Create", ct => client.CreateAsync(request, ct), cancellationToken)
                 .ConfigureAwait(false);
             taskCreated = true;
             info = info with { Pid = pid };
@@ -121,39 +122,39 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
             {
                 info = info with { State = ContainerState.Created };
                 Replace(record, info);
-                manager.Store.Save(record);
+                services.Store.Save(record);
                 Faults.CrashPoints.Reach("container:Created");
                 return info;
             }
 
-            info = await StartLockedAsync(manager, scope, info, client, cancellationToken).ConfigureAwait(false);
+            info = await StartLockedAsync(services, scope, info, client, cancellationToken).ConfigureAwait(false);
             return info;
         }
         catch (Exception e)
         {
-            manager.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': {Operation} failed ({Error}); rolling back", id, record.Id,
+            services.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': {Operation} failed ({Error}); rolling back", id, record.Id,
                 start ? "run" : "create", e.Message);
             if (taskCreated && client is not null && start)
             {
                 // Start may have got as far as running the process: the Task API refuses to delete a running task.
-                await Quietly(manager, record.Id, id, "Task Kill", () =>
-                    TaskTermination.KillAsync(manager.TaskClients, client, record.Id, id, null, CancellationToken.None)).ConfigureAwait(false);
+                await Quietly(services, record.Id, id, "Task Kill", () =>
+                    TaskTermination.KillAsync(services.Tasks, client, record.Id, id, null, CancellationToken.None)).ConfigureAwait(false);
             }
 
-            await UndoAsync(manager, scope, id, client, taskCreated, prepared).ConfigureAwait(false);
+            await UndoAsync(services, scope, id, client, taskCreated, prepared).ConfigureAwait(false);
             throw;
         }
     }
 
     /// <summary>Task Start under the sandbox lock, then the record says Running.</summary>
-    internal static async Task<ContainerInfo> StartLockedAsync(SandboxManager manager, SandboxScope scope, ContainerInfo info, ITaskClient client,
+    internal static async Task<ContainerInfo> StartLockedAsync(ContainerServices services, SandboxScope scope, ContainerInfo info, ITaskClient client,
         CancellationToken cancellationToken)
     {
-        var pid = await manager.TaskClients.CallAsync(scope.Record.Id, info.Id, "Start", ct => client.StartAsync(info.Id, null, ct), cancellationToken)
+        var pid = await services.Tasks.CallAsync(scope.Record.Id, info.Id, "Start", ct => client.StartAsync(info.Id, null, ct), cancellationToken)
             .ConfigureAwait(false);
         info = info with { State = ContainerState.Running, Pid = pid };
         Replace(scope.Record, info);
-        manager.Store.Save(scope.Record);
+        services.Store.Save(scope.Record);
         Faults.CrashPoints.Reach("container:Running");
         return info;
     }
@@ -161,7 +162,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
     /// <inheritdoc />
     public Task<IContainer> GetAsync(string id, CancellationToken cancellationToken = default)
     {
-        var record = manager.TryLoad(sandbox.Id);
+        var record = services.Store.TryLoad(sandbox.Id);
         if (record is null || record.Generation != sandbox.Generation)
         {
             throw IsolaException.NotFound($"sandbox '{sandbox.Id}' not found (it was removed)");
@@ -169,13 +170,13 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
 
         var info = record.Containers.FirstOrDefault(c => c.Id == id)
             ?? throw IsolaException.NotFound($"container '{id}' not found in sandbox '{sandbox.Id}'");
-        return Task.FromResult<IContainer>(new Container(manager, sandbox, info));
+        return Task.FromResult<IContainer>(new Container(services, sandbox, info));
     }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken cancellationToken = default)
     {
-        var record = manager.TryLoad(sandbox.Id);
+        var record = services.Store.TryLoad(sandbox.Id);
         if (record is null || record.Generation != sandbox.Generation)
         {
             throw IsolaException.NotFound($"sandbox '{sandbox.Id}' not found (it was removed)");
@@ -185,16 +186,16 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
     }
 
     /// <summary>Where a container's logs and host-side files live.</summary>
-    internal static string ContainerDirectory(SandboxManager manager, string sandboxId, string containerId) =>
-        Path.Combine(manager.Store.SandboxDirectory(sandboxId), "containers", containerId);
+    internal static string ContainerDirectory(SandboxStore store, string sandboxId, string containerId) =>
+        Path.Combine(store.SandboxDirectory(sandboxId), "containers", containerId);
 
     /// <summary>stdout/stderr captured to files (containerd-shim-runc-v2 understands the file:// scheme).</summary>
     internal static StdioSpec DefaultStdio(string directory, string prefix) =>
         new("", $"file://{Path.Combine(directory, prefix + "stdout.log")}", $"file://{Path.Combine(directory, prefix + "stderr.log")}");
 
     /// <summary>An exec's stdio when its spec names none: its own pair of files next to the container's logs.</summary>
-    internal static StdioSpec DefaultExecStdio(SandboxManager manager, string sandboxId, string containerId, string execId) =>
-        DefaultStdio(ContainerDirectory(manager, sandboxId, containerId), $"exec-{execId}.");
+    internal static StdioSpec DefaultExecStdio(SandboxStore store, string sandboxId, string containerId, string execId) =>
+        DefaultStdio(ContainerDirectory(store, sandboxId, containerId), $"exec-{execId}.");
 
     internal static void Replace(SandboxRecord record, ContainerInfo info)
     {
@@ -206,33 +207,33 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
     }
 
     /// <summary>Undoes a container's creation under the sandbox lock: Task Delete, Purge, record and directory.</summary>
-    internal static async Task UndoAsync(SandboxManager manager, SandboxScope scope, string id, ITaskClient? client, bool taskCreated, bool prepared)
+    internal static async Task UndoAsync(ContainerServices services, SandboxScope scope, string id, ITaskClient? client, bool taskCreated, bool prepared)
     {
         var record = scope.Record;
         if (taskCreated && client is not null)
         {
-            await Quietly(manager, record.Id, id, "Task Delete", () =>
-                manager.TaskClients.CallAsync(record.Id, id, "Delete", ct => client.DeleteAsync(id, null, ct), CancellationToken.None)).ConfigureAwait(false);
+            await Quietly(services, record.Id, id, "Task Delete", () =>
+                services.Tasks.CallAsync(record.Id, id, "Delete", ct => client.DeleteAsync(id, null, ct), CancellationToken.None)).ConfigureAwait(false);
         }
 
         if (prepared)
         {
-            await Quietly(manager, record.Id, id, "Purge", () =>
-                manager.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new PurgeRequest(id), ct), CancellationToken.None)).ConfigureAwait(false);
+            await Quietly(services, record.Id, id, "Purge", () =>
+                services.Controller.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new PurgeRequest(id), ct), CancellationToken.None)).ConfigureAwait(false);
         }
 
         record.Containers.RemoveAll(c => c.Id == id);
-        manager.Store.Save(record);
+        services.Store.Save(record);
         try
         {
-            Directory.Delete(ContainerDirectory(manager, record.Id, id), recursive: true);
+            Directory.Delete(ContainerDirectory(services.Store, record.Id, id), recursive: true);
         }
         catch (DirectoryNotFoundException)
         {
         }
     }
 
-    private static async Task Quietly(SandboxManager manager, string sandboxId, string containerId, string what, Func<Task> action)
+    private static async Task Quietly(ContainerServices services, string sandboxId, string containerId, string what, Func<Task> action)
     {
         try
         {
@@ -240,7 +241,7 @@ internal sealed class ContainerSet(SandboxManager manager, Sandbox sandbox) : IC
         }
         catch (Exception e) when (!IsolaException.IsNotFound(e))
         {
-            manager.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': {What} during cleanup failed: {Error}", containerId, sandboxId, what, e.Message);
+            services.Logger.LogWarning("container '{Id}' in sandbox '{Sandbox}': {What} during cleanup failed: {Error}", containerId, sandboxId, what, e.Message);
         }
         catch (Exception)
         {

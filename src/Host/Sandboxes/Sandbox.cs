@@ -1,5 +1,4 @@
 using Isola.Controllers;
-using Isola.Hosting.Containers;
 
 namespace Isola.Hosting.Sandboxes;
 
@@ -7,15 +6,24 @@ namespace Isola.Hosting.Sandboxes;
 /// that was created later under the same id.</summary>
 internal sealed class Sandbox : ISandbox
 {
-    private readonly SandboxManager _manager;
+    private readonly SandboxStore _store;
+    private readonly ControllerCalls _controller;
+    private readonly SandboxLifecycle _lifecycle;
+    private readonly SandboxStopper _stopper;
+    private readonly SandboxStatus _status;
     private SandboxInfo _info;
 
-    public Sandbox(SandboxManager manager, SandboxInfo info, string generation)
+    public Sandbox(SandboxStore store, ControllerCalls controller, SandboxLifecycle lifecycle, SandboxStopper stopper, SandboxStatus status,
+        ISandboxContainers containers, SandboxInfo info, string generation)
     {
-        _manager = manager;
+        _store = store;
+        _controller = controller;
+        _lifecycle = lifecycle;
+        _stopper = stopper;
+        _status = status;
         _info = info;
         Generation = generation;
-        Containers = new ContainerSet(manager, this);
+        Containers = containers.Of(this);
     }
 
     /// <inheritdoc />
@@ -39,10 +47,10 @@ internal sealed class Sandbox : ISandbox
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         try
         {
-            await _manager.StartLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+            await _lifecycle.StartLockedAsync(scope, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -53,8 +61,8 @@ internal sealed class Sandbox : ISandbox
     /// <inheritdoc />
     public async Task<SandboxInfo> InspectAsync(CancellationToken cancellationToken = default)
     {
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
-        await _manager.RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        await _status.RefreshLockedAsync(scope, cancellationToken).ConfigureAwait(false);
         var info = scope.Record.ToInfo();
         Update(info);
         return info;
@@ -68,10 +76,10 @@ internal sealed class Sandbox : ISandbox
             throw IsolaException.InvalidArgument($"sandbox '{Id}': stop timeout must not be negative");
         }
 
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         try
         {
-            await _manager.StopLockedAsync(scope, timeout, cancellationToken).ConfigureAwait(false);
+            await _stopper.StopLockedAsync(scope, timeout, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -83,7 +91,7 @@ internal sealed class Sandbox : ISandbox
     public async Task RemoveAsync(CancellationToken cancellationToken = default)
     {
         // Idempotent: a sandbox that is already gone (removed by another thread or process) counts as removed.
-        using var scope = await _manager.TryOpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.TryOpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         if (scope is null)
         {
             return;
@@ -91,7 +99,7 @@ internal sealed class Sandbox : ISandbox
 
         try
         {
-            await _manager.RemoveLockedAsync(scope, cancellationToken).ConfigureAwait(false);
+            await _lifecycle.RemoveLockedAsync(scope, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -102,7 +110,7 @@ internal sealed class Sandbox : ISandbox
     /// <inheritdoc />
     public async Task<ExitStatus> WaitAsync(CancellationToken cancellationToken = default)
     {
-        var record = _manager.TryLoad(Id);
+        var record = _store.TryLoad(Id);
         if (record is null || record.Generation != Generation)
         {
             throw IsolaException.NotFound($"sandbox '{Id}' not found (it was removed)");
@@ -119,20 +127,20 @@ internal sealed class Sandbox : ISandbox
             throw IsolaException.FailedPrecondition($"sandbox '{Id}': cannot wait for a sandbox in state {record.State}: it has not started");
         }
 
-        var handler = _manager.Handler(record);
-        var context = SandboxContexts.FromRecord(record, _manager.Store.SandboxDirectory(Id), shareControllerData: false);
+        var handler = _store.Handler(record);
+        var context = SandboxContexts.FromRecord(record, _store.SandboxDirectory(Id), shareControllerData: false);
         ExitStatus? exit;
         try
         {
-            exit = await SandboxManager.Named(Id, "Wait", () => handler.Controller.WaitAsync(context, cancellationToken)).ConfigureAwait(false);
+            exit = await ControllerCalls.Named(Id, "Wait", () => handler.Controller.WaitAsync(context, cancellationToken)).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
         {
             exit = null;
         }
 
-        await _manager.RecordExitAsync(Id, Generation, exit, cancellationToken).ConfigureAwait(false);
-        var after = _manager.TryLoad(Id);
+        await _status.RecordExitAsync(Id, Generation, exit, cancellationToken).ConfigureAwait(false);
+        var after = _store.TryLoad(Id);
         if (after is not null && after.Generation == Generation)
         {
             Update(after.ToInfo());
@@ -146,25 +154,25 @@ internal sealed class Sandbox : ISandbox
     public async Task UpdateResourcesAsync(LinuxResources resources, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(resources);
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         RequireReady(scope.Record, "update the resources of");
-        await _manager.CallAsync(scope, "UpdateResources",
+        await _controller.CallAsync(scope, "UpdateResources",
             (c, s, ct) => c.UpdateResourcesAsync(s, new UpdateResourcesRequest(null, resources), ct), cancellationToken).ConfigureAwait(false);
         scope.Record.Spec = scope.Record.Spec with { Resources = resources };
-        _manager.Store.Save(scope.Record);
+        _store.Save(scope.Record);
         Update(scope.Record.ToInfo());
     }
 
     /// <inheritdoc />
     public async Task<PlatformInfo> PlatformAsync(CancellationToken cancellationToken = default)
     {
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         if (scope.Record.State is SandboxState.Creating or SandboxState.Removing)
         {
             throw IsolaException.FailedPrecondition($"sandbox '{Id}': cannot ask the platform of a sandbox in state {scope.Record.State}");
         }
 
-        return await _manager.CallAsync(scope, "Platform", (c, s, ct) => c.PlatformAsync(s, ct), cancellationToken).ConfigureAwait(false);
+        return await _controller.CallAsync(scope, "Platform", (c, s, ct) => c.PlatformAsync(s, ct), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -177,11 +185,11 @@ internal sealed class Sandbox : ISandbox
             IdValidator.Validate(request.ExecId, "exec");
         }
 
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         RequireReady(scope.Record, $"prepare container '{request.ContainerId}' in");
         RequireNotHostContainer(scope.Record, request.ContainerId);
-        var result = await _manager.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
-        _manager.Store.Save(scope.Record);
+        var result = await _controller.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
+        _store.Save(scope.Record);
         return result;
     }
 
@@ -195,7 +203,7 @@ internal sealed class Sandbox : ISandbox
             IdValidator.Validate(request.ExecId, "exec");
         }
 
-        using var scope = await _manager.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         if (scope.Record.State is SandboxState.Creating or SandboxState.Removing)
         {
             // Nothing was staged yet, or removing the sandbox releases it.
@@ -204,8 +212,8 @@ internal sealed class Sandbox : ISandbox
 
         RequireNotHostContainer(scope.Record, request.ContainerId);
 
-        await _manager.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
-        _manager.Store.Save(scope.Record);
+        await _controller.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, request, ct), cancellationToken).ConfigureAwait(false);
+        _store.Save(scope.Record);
     }
 
     /// <summary>Staging is for task clients outside the host; a container the host runs is purged by deleting it.</summary>

@@ -138,8 +138,8 @@ public sealed class ConfigurationTests : IDisposable
             builder.Configuration.AddInMemoryCollection([new("Isola:Root", _t.Root)]);
             builder.AddPlugin(new FakePlugin(_t.Controller));
             await using var host = await builder.StartAsync();
-            Assert.Equal(TimeSpan.FromSeconds(4), host.Manager.Settings.StopTimeout);
-            Assert.Equal(_t.Root, host.Manager.Store.Root);
+            Assert.Equal(TimeSpan.FromSeconds(4), host.Services.Settings.StopTimeout);
+            Assert.Equal(_t.Root, host.Services.Store.Records.Root);
             Assert.False(Directory.Exists(_t.Root + "-json"));
             Assert.False(Directory.Exists(_t.Root + "-env"));
         }

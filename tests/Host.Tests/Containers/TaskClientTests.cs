@@ -71,6 +71,6 @@ public sealed class TaskClientTests : IDisposable
             await sandbox.RemoveAsync();
         }
 
-        Assert.Equal(0, ((Hosting.IsolaHost)host).Manager.TaskClients.GateCount);
+        Assert.Equal(0, ((Hosting.IsolaHost)host).Services.Tasks.GateCount);
     }
 }

@@ -59,9 +59,9 @@ public sealed class BackgroundWaitTests : IDisposable
     public void Backoff_grows_is_capped_and_jittered()
     {
         var cap = TimeSpan.FromSeconds(2);
-        var first = Isola.Hosting.Sandboxes.SandboxManager.Backoff(0, cap);
+        var first = Isola.Hosting.Sandboxes.SandboxMonitor.Backoff(0, cap);
         Assert.InRange(first.TotalMilliseconds, 50, 100);
-        var samples = Enumerable.Range(0, 50).Select(_ => Isola.Hosting.Sandboxes.SandboxManager.Backoff(30, cap)).ToList();
+        var samples = Enumerable.Range(0, 50).Select(_ => Isola.Hosting.Sandboxes.SandboxMonitor.Backoff(30, cap)).ToList();
         Assert.All(samples, s => Assert.InRange(s.TotalMilliseconds, 1000, 2000));
         Assert.True(samples.Distinct().Count() > 1, "backoff is not jittered");
     }

@@ -96,7 +96,7 @@ public sealed class DeadlineTests : IDisposable
     [Fact]
     public async Task A_plugins_own_cancellation_is_internal_naming_the_call_not_a_deadline()
     {
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Hosting.Sandboxes.Deadline.RunAsync<int>(
+        var e = await Assert.ThrowsAsync<IsolaException>(() => Hosting.Deadline.RunAsync<int>(
             "sandbox 'sb1': controller 'fake' Status", TimeSpan.FromMinutes(1),
             _ => throw new OperationCanceledException("the plugin's own timer"), CancellationToken.None));
         Assert.Equal(IsolaErrorCode.Internal, e.Code);
@@ -107,7 +107,7 @@ public sealed class DeadlineTests : IDisposable
     [Fact]
     public async Task A_plugin_that_honours_the_deadline_token_is_reported_as_DeadlineExceeded()
     {
-        var e = await Assert.ThrowsAsync<IsolaException>(() => Hosting.Sandboxes.Deadline.RunAsync(
+        var e = await Assert.ThrowsAsync<IsolaException>(() => Hosting.Deadline.RunAsync(
             "sandbox 'sb1': controller 'fake' Status", TimeSpan.FromMilliseconds(200),
             ct => Task.Delay(Timeout.Infinite, ct), CancellationToken.None));
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);

@@ -24,11 +24,11 @@ public sealed class LongRunningHostTests : IDisposable
     public async Task A_finished_background_wait_is_forgotten()
     {
         await using var host = await _t.StartAsync();
-        var manager = ((Hosting.IsolaHost)host).Manager;
+        var services = ((Hosting.IsolaHost)host).Services;
         var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = "sb1" });
-        Assert.Equal(1, manager.MonitorCount);
+        Assert.Equal(1, services.Monitor.Count);
         _t.Controller.Exit("sb1", 0);
-        await UntilAsync(() => manager.MonitorCount == 0, "the finished Wait loop is still registered");
+        await UntilAsync(() => services.Monitor.Count == 0, "the finished Wait loop is still registered");
         Assert.Equal(SandboxState.Stopped, (await sandbox.InspectAsync()).State);
     }
 
@@ -36,7 +36,7 @@ public sealed class LongRunningHostTests : IDisposable
     public async Task Lock_gates_of_sandboxes_not_in_use_are_dropped()
     {
         await using var host = await _t.StartAsync();
-        var manager = ((Hosting.IsolaHost)host).Manager;
+        var services = ((Hosting.IsolaHost)host).Services;
         for (var i = 0; i < 5; i++)
         {
             var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Id = $"sb{i}" });
@@ -44,7 +44,7 @@ public sealed class LongRunningHostTests : IDisposable
             await sandbox.RemoveAsync();
         }
 
-        await UntilAsync(() => manager.MonitorCount == 0, "Wait loops of removed sandboxes are still registered");
-        Assert.Equal(0, manager.Locks.GateCount);
+        await UntilAsync(() => services.Monitor.Count == 0, "Wait loops of removed sandboxes are still registered");
+        Assert.Equal(0, services.Store.Locks.GateCount);
     }
 }

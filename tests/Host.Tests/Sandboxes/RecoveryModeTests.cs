@@ -37,7 +37,7 @@ public sealed class RecoveryModeTests : IDisposable
         await using var host = await _t.StartAsync(("Isola:Recovery", "OnDemand"));
         Assert.Equal(statuses, _t.Controller.Calls("Status"));
         Assert.Equal(waits, _t.Controller.Calls("Wait"));
-        Assert.False(((Hosting.IsolaHost)host).Manager.IsMonitored("sb0"));
+        Assert.False(((Hosting.IsolaHost)host).Services.Monitor.IsMonitored("sb0"));
 
         // Touching one sandbox refreshes that one only.
         _t.Controller.Exit("sb1", 3);
@@ -48,7 +48,7 @@ public sealed class RecoveryModeTests : IDisposable
 
         // A sandbox this host starts gets no background Wait either.
         await host.Sandboxes.RunAsync(new SandboxSpec { Id = "fresh" });
-        Assert.False(((Hosting.IsolaHost)host).Manager.IsMonitored("fresh"));
+        Assert.False(((Hosting.IsolaHost)host).Services.Monitor.IsMonitored("fresh"));
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class RecoveryModeTests : IDisposable
         await using var host = await _t.StartAsync();
         Assert.Equal(before + count, _t.Controller.Calls("Status"));
         Assert.InRange(_t.Controller.StatusPeak, 1, 8);
-        Assert.True(((Hosting.IsolaHost)host).Manager.IsMonitored("sb0"));
+        Assert.True(((Hosting.IsolaHost)host).Services.Monitor.IsMonitored("sb0"));
     }
 
     [Fact]

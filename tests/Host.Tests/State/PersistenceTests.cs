@@ -28,7 +28,7 @@ public sealed class PersistenceTests : IDisposable
             Assert.Equal("front", sandbox.Info.Spec.Labels["tier"]);
             Assert.Equal("fake:///task", sandbox.Info.TaskAddress);
             Assert.Equal(statusBefore + 1, _t.Controller.Calls("Status"));
-            Assert.True(((Hosting.IsolaHost)host).Manager.IsMonitored("sb1"));
+            Assert.True(((Hosting.IsolaHost)host).Services.Monitor.IsMonitored("sb1"));
             // The re-armed Wait sees an exit that happens while this host runs.
             _t.Controller.Exit("sb1", 7);
             var info = await Eventually.InState(host, "sb1", SandboxState.Stopped);

@@ -1,7 +1,6 @@
 using Isola.Executors;
-using Isola.Hosting.Sandboxes;
 
-namespace Isola.Hosting.Containers;
+namespace Isola.Hosting.Tasks;
 
 /// <summary>
 /// The one way the host ends a task process (a container's init or an exec): SIGTERM and a grace period when asked to
@@ -19,26 +18,26 @@ internal static class TaskTermination
 
     /// <summary>SIGKILL, then Wait up to <see cref="KilledWait"/>. Returns the exit, or null when the process did not
     /// report one in time. <paramref name="execId"/> null means the container (and every process in it).</summary>
-    public static async Task<ExitStatus?> KillAsync(TaskClients clients, ITaskClient client, string sandboxId, string containerId,
+    public static async Task<ExitStatus?> KillAsync(TaskRouting tasks, ITaskClient client, string sandboxId, string containerId,
         string? execId, CancellationToken cancellationToken)
     {
-        await clients.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, execId, SigKill, execId is null, ct),
+        await tasks.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, execId, SigKill, execId is null, ct),
             cancellationToken).ConfigureAwait(false);
         return await BoundedWaitAsync(client, sandboxId, containerId, execId, KilledWait, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>SIGTERM, Wait up to <paramref name="grace"/>, then <see cref="KillAsync"/> if it still runs.</summary>
-    public static async Task<ExitStatus?> StopAsync(TaskClients clients, ITaskClient client, string sandboxId, string containerId,
+    public static async Task<ExitStatus?> StopAsync(TaskRouting tasks, ITaskClient client, string sandboxId, string containerId,
         TimeSpan grace, CancellationToken cancellationToken)
     {
-        await clients.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, null, SigTerm, false, ct),
+        await tasks.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, null, SigTerm, false, ct),
             cancellationToken).ConfigureAwait(false);
         if (await BoundedWaitAsync(client, sandboxId, containerId, null, grace, cancellationToken).ConfigureAwait(false) is { } exit)
         {
             return exit;
         }
 
-        return await KillAsync(clients, client, sandboxId, containerId, null, cancellationToken).ConfigureAwait(false);
+        return await KillAsync(tasks, client, sandboxId, containerId, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Wait up to <paramref name="bound"/>: the exit, or null when the bound passed first (also when the task
@@ -49,7 +48,7 @@ internal static class TaskTermination
         try
         {
             return await Deadline.RunAsync($"container '{containerId}' in sandbox '{sandboxId}': Task Wait", bound,
-                ct => TaskClients.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId, execId, ct)), cancellationToken)
+                ct => TaskRouting.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId, execId, ct)), cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.DeadlineExceeded)

@@ -1,10 +1,12 @@
 using Isola.Controllers;
+using Isola.Hosting.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Sandboxes;
 
 /// <summary>The background Wait of every Ready sandbox: records exits, and survives a controller that goes away.</summary>
-internal sealed partial class SandboxManager
+internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls controller, SandboxStatus sandboxStatus, RuntimeTable runtimes,
+    IsolaSettings settings, ILogger logger) : IAsyncDisposable
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
     private readonly Dictionary<string, (CancellationTokenSource Cancel, Task Loop)> _monitors = new(StringComparer.Ordinal);
@@ -12,9 +14,9 @@ internal sealed partial class SandboxManager
 
     /// <summary>Starts the background Wait of a sandbox unless one runs already. A short-lived host
     /// (<see cref="RecoveryMode.OnDemand"/>) arms none: it would be torn down before the sandbox exits.</summary>
-    internal void ArmMonitor(string id, string generation)
+    public void Arm(string id, string generation)
     {
-        if (_settings.Recovery == RecoveryMode.OnDemand)
+        if (settings.Recovery == RecoveryMode.OnDemand)
         {
             return;
         }
@@ -43,7 +45,7 @@ internal sealed partial class SandboxManager
     }
 
     /// <summary>How many background Waits are registered (for tests).</summary>
-    internal int MonitorCount
+    internal int Count
     {
         get
         {
@@ -60,7 +62,7 @@ internal sealed partial class SandboxManager
     {
         lock (_monitors)
         {
-            // Entered after ArmMonitor stored the entry (it holds this lock) and after any CancelMonitor's Cancel().
+            // Entered after Arm stored the entry (it holds this lock) and after any Cancel().
             if (_monitors.TryGetValue(id, out var current) && ReferenceEquals(current.Cancel, cancel))
             {
                 _monitors.Remove(id);
@@ -79,7 +81,8 @@ internal sealed partial class SandboxManager
         }
     }
 
-    private void CancelMonitor(string id)
+    /// <summary>Stops the sandbox's background Wait (it is being removed).</summary>
+    public void Cancel(string id)
     {
         lock (_monitors)
         {
@@ -90,7 +93,8 @@ internal sealed partial class SandboxManager
         }
     }
 
-    private async Task StopMonitorsAsync()
+    /// <summary>Stops every background Wait; one whose controller ignores cancellation is given up on after a grace.</summary>
+    public async ValueTask DisposeAsync()
     {
         List<Task> loops;
         lock (_monitors)
@@ -107,7 +111,7 @@ internal sealed partial class SandboxManager
         }
         catch (TimeoutException)
         {
-            _logger.LogWarning("background Waits did not stop within {Grace}; a controller ignores cancellation", MonitorShutdownGrace);
+            logger.LogWarning("background Waits did not stop within {Grace}; a controller ignores cancellation", MonitorShutdownGrace);
         }
     }
 
@@ -128,18 +132,18 @@ internal sealed partial class SandboxManager
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                var record = TryLoad(id);
+                var record = store.TryLoad(id);
                 if (record is null || record.Generation != generation || record.State is not (SandboxState.Ready or SandboxState.Pending))
                 {
                     return;
                 }
 
-                if (!_runtimes.TryResolve(record.Runtime, out var handler))
+                if (!runtimes.TryResolve(record.Runtime, out var handler))
                 {
                     return;
                 }
 
-                var context = SandboxContexts.FromRecord(record, Store.SandboxDirectory(id), shareControllerData: false);
+                var context = SandboxContexts.FromRecord(record, store.SandboxDirectory(id), shareControllerData: false);
                 if (record.State == SandboxState.Pending)
                 {
                     // Only Status tells that the runtime is back; Wait would just block.
@@ -151,7 +155,7 @@ internal sealed partial class SandboxManager
 
                     if (probe == Probe.Unreachable)
                     {
-                        await Task.Delay(Backoff(attempt++, _settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
+                        await Task.Delay(Backoff(attempt++, settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
                         continue;
                     }
                 }
@@ -159,7 +163,7 @@ internal sealed partial class SandboxManager
                 try
                 {
                     var exit = await handler.Controller.WaitAsync(context, cancellationToken).ConfigureAwait(false);
-                    await RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
+                    await sandboxStatus.RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
                     return;
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -168,20 +172,20 @@ internal sealed partial class SandboxManager
                 }
                 catch (Exception e) when (IsolaException.IsNotFound(e))
                 {
-                    await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
+                    await sandboxStatus.RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
                     return;
                 }
                 catch (Exception e)
                 {
                     var unavailable = e is IsolaException { Code: IsolaErrorCode.Unavailable };
-                    _logger.LogWarning("sandbox '{Id}': Wait failed ({Error}); retrying", id, e.Message);
+                    logger.LogWarning("sandbox '{Id}': Wait failed ({Error}); retrying", id, e.Message);
                     if (unavailable)
                     {
                         await MarkAsync(id, generation, SandboxState.Ready, SandboxState.Pending, cancellationToken).ConfigureAwait(false);
                     }
                 }
 
-                await Task.Delay(Backoff(attempt++, _settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(Backoff(attempt++, settings.WaitRetryMax), cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -189,33 +193,33 @@ internal sealed partial class SandboxManager
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "sandbox '{Id}': background Wait stopped", id);
+            logger.LogError(e, "sandbox '{Id}': background Wait stopped", id);
         }
     }
 
     private enum Probe { Ready, Exited, Unreachable }
 
     /// <summary>Asks Status for a Pending sandbox: Ready again -> Ready; exited or gone -> Stopped.</summary>
-    private async Task<Probe> ProbeAsync(string id, string generation, Configuration.RuntimeHandler handler, SandboxContext context,
+    private async Task<Probe> ProbeAsync(string id, string generation, RuntimeHandler handler, SandboxContext context,
         CancellationToken cancellationToken)
     {
         try
         {
             var status = await Deadline.RunAsync($"sandbox '{id}': controller '{handler.ControllerName}' Status",
-                _settings.ControllerTimeout, ct => handler.Controller.StatusAsync(context, false, ct), cancellationToken).ConfigureAwait(false);
+                controller.Timeout, ct => handler.Controller.StatusAsync(context, false, ct), cancellationToken).ConfigureAwait(false);
             if (status.Ready)
             {
                 await MarkAsync(id, generation, SandboxState.Pending, SandboxState.Ready, cancellationToken).ConfigureAwait(false);
                 return Probe.Ready;
             }
 
-            var exit = await ExitOfStoppedAsync(id, handler, context, cancellationToken).ConfigureAwait(false);
-            await RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
+            var exit = await controller.ExitOfStoppedAsync(id, handler, context, cancellationToken).ConfigureAwait(false);
+            await sandboxStatus.RecordExitAsync(id, generation, exit, cancellationToken).ConfigureAwait(false);
             return Probe.Exited;
         }
         catch (Exception e) when (IsolaException.IsNotFound(e))
         {
-            await RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
+            await sandboxStatus.RecordExitAsync(id, generation, null, cancellationToken).ConfigureAwait(false);
             return Probe.Exited;
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -232,32 +236,11 @@ internal sealed partial class SandboxManager
     /// <summary>Moves a sandbox from <paramref name="from"/> to <paramref name="to"/> if it is still in <paramref name="from"/>.</summary>
     private async Task MarkAsync(string id, string generation, SandboxState from, SandboxState to, CancellationToken cancellationToken)
     {
-        using var scope = await TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
+        using var scope = await store.TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
         if (scope is not null && scope.Record.State == from)
         {
-            Persist(scope.Record, to, to == SandboxState.Pending ? "mark pending" : "mark ready");
-            _logger.LogInformation("sandbox '{Id}' is {State}", id, to);
-        }
-    }
-
-    /// <summary>Records that a sandbox exited (exit null when the controller cannot say how).</summary>
-    internal async Task RecordExitAsync(string id, string generation, ExitStatus? exit, CancellationToken cancellationToken)
-    {
-        using var scope = await TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
-        if (scope is null)
-        {
-            return;
-        }
-
-        var record = scope.Record;
-        if (record.State is SandboxState.Ready or SandboxState.Pending or SandboxState.Unknown)
-        {
-            await ExitedLockedAsync(scope, exit, cancellationToken).ConfigureAwait(false);
-        }
-        else if (record.Exit is null && exit is not null && record.State is SandboxState.Stopping or SandboxState.Stopped)
-        {
-            record.Exit = exit;
-            Store.Save(record);
+            store.Persist(scope.Record, to, to == SandboxState.Pending ? "mark pending" : "mark ready");
+            logger.LogInformation("sandbox '{Id}' is {State}", id, to);
         }
     }
 }

@@ -1,4 +1,4 @@
-namespace Isola.Hosting.Sandboxes;
+namespace Isola.Hosting;
 
 /// <summary>
 /// Bounds a plugin call by a deadline. The call gets a token that fires at the deadline, and the caller stops waiting

@@ -1,17 +1,16 @@
 using Isola.Executors;
 using Isola.Hosting.Plugins;
-using Isola.Hosting.Sandboxes;
 using Isola.Hosting.State;
 using Microsoft.Extensions.Logging;
 
-namespace Isola.Hosting.Containers;
+namespace Isola.Hosting.Tasks;
 
 /// <summary>
-/// One Task API client per sandbox, from the executor registered for its task address's scheme; reconnected when
+/// Executor routing: one Task API client per sandbox, from the executor registered for its task address's scheme; reconnected when
 /// the connection is lost or the sandbox reports a new address. Every call but Wait runs under Timeouts:Task.
 /// Connecting is serialised per sandbox only, so a slow task service stalls nobody else's containers.
 /// </summary>
-internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout, ILogger logger) : IAsyncDisposable
+internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, ILogger logger) : IAsyncDisposable
 {
     private readonly Dictionary<string, ITaskClient> _clients = new(StringComparer.Ordinal);
     private readonly KeyedGates _gates = new();
@@ -60,7 +59,7 @@ internal sealed class TaskClients(PluginCatalog plugins, TimeSpan taskTimeout, I
         if (!Put(record.Id, client))
         {
             await DisposeQuietlyAsync(client).ConfigureAwait(false);
-            throw new ObjectDisposedException(nameof(TaskClients));
+            throw new ObjectDisposedException(nameof(TaskRouting));
         }
 
         await AttachStdioAsync(record, client, cancellationToken).ConfigureAwait(false);
