@@ -16,10 +16,6 @@ namespace Isola.Plugins.TaskApi;
 /// </summary>
 internal sealed class StreamedStdio : IAsyncDisposable
 {
-    public const string ServiceName = "containerd.services.streaming.v1.Streaming";
-    private const string IdKey = "streaming_id=";
-    private const string DataTypeUrl = "containerd.types.transfer.Data";
-    private const string WindowUpdateTypeUrl = "containerd.types.transfer.WindowUpdate";
     private const int ChunkSize = 32 * 1024;
 
     private readonly List<TtrpcClientStream> _streams;
@@ -32,26 +28,12 @@ internal sealed class StreamedStdio : IAsyncDisposable
     /// <summary>Completes when every streamed output has ended (or failed: a lost connection ends it too).</summary>
     public Task Outputs => Task.WhenAll(_outputs);
 
-    /// <summary>The stream id in a stdio string, or null when it names a file.</summary>
-    public static string? StreamingId(string stdio)
-    {
-        var at = stdio.IndexOf(IdKey, StringComparison.Ordinal);
-        if (at < 0)
-        {
-            return null;
-        }
-
-        var value = stdio[(at + IdKey.Length)..];
-        var end = value.IndexOf('&', StringComparison.Ordinal);
-        return end < 0 ? value : value[..end];
-    }
-
     /// <summary>Opens the streams <paramref name="task"/> names, copying to and from <paramref name="host"/>; null when
     /// it names none.</summary>
     public static async Task<StreamedStdio?> OpenAsync(TtrpcClient client, StdioSpec task, StdioSpec? host,
         string owner, CancellationToken cancellationToken)
     {
-        var ids = (In: StreamingId(task.Stdin), Out: StreamingId(task.Stdout), Err: StreamingId(task.Stderr));
+        var ids = (In: StdioStreaming.IdOf(task.Stdin), Out: StdioStreaming.IdOf(task.Stdout), Err: StdioStreaming.IdOf(task.Stderr));
         if (ids is { In: null, Out: null, Err: null })
         {
             return null;
@@ -111,10 +93,10 @@ internal sealed class StreamedStdio : IAsyncDisposable
     private async Task<TtrpcClientStream> OpenOneAsync(TtrpcClient client, string id, string owner, CancellationToken cancellationToken)
     {
         // No deadline: the stream lives as long as the process.
-        var stream = await client.OpenStreamAsync(ServiceName, "Stream", ReadOnlyMemory<byte>.Empty, clientStreams: true,
+        var stream = await client.OpenStreamAsync(StdioStreaming.ServiceName, "Stream", ReadOnlyMemory<byte>.Empty, clientStreams: true,
             new TtrpcCallOptions { Timeout = Timeout.InfiniteTimeSpan }, cancellationToken).ConfigureAwait(false);
         _streams.Add(stream);
-        await stream.SendAsync(new Any { TypeUrl = "containerd.services.streaming.v1.StreamInit", Value = new StreamInit { Id = id }.ToByteString() },
+        await stream.SendAsync(new Any { TypeUrl = StdioStreaming.StreamInitTypeUrl, Value = new StreamInit { Id = id }.ToByteString() },
             cancellationToken).ConfigureAwait(false);
         if (await stream.ReadAsync(cancellationToken).ConfigureAwait(false) is null)
         {
@@ -133,7 +115,7 @@ internal sealed class StreamedStdio : IAsyncDisposable
             while (await stream.ReadAsync().ConfigureAwait(false) is { } frame)
             {
                 var any = Any.Parser.ParseFrom(frame.Span);
-                if (file is not null && any.TypeUrl.EndsWith(DataTypeUrl, StringComparison.Ordinal))
+                if (file is not null && any.TypeUrl.EndsWith(StdioStreaming.DataTypeUrl, StringComparison.Ordinal))
                 {
                     await file.WriteAsync(Data.Parser.ParseFrom(any.Value).Data_.Memory).ConfigureAwait(false);
                     await file.FlushAsync().ConfigureAwait(false);
@@ -164,7 +146,7 @@ internal sealed class StreamedStdio : IAsyncDisposable
                     }
 
                     var any = Any.Parser.ParseFrom(frame.Span);
-                    if (any.TypeUrl.EndsWith(WindowUpdateTypeUrl, StringComparison.Ordinal))
+                    if (any.TypeUrl.EndsWith(StdioStreaming.WindowUpdateTypeUrl, StringComparison.Ordinal))
                     {
                         window += WindowUpdate.Parser.ParseFrom(any.Value).Update;
                     }
@@ -177,7 +159,7 @@ internal sealed class StreamedStdio : IAsyncDisposable
                     return;
                 }
 
-                await stream.SendAsync(new Any { TypeUrl = DataTypeUrl, Value = new Data { Data_ = ByteString.CopyFrom(buffer, 0, n) }.ToByteString() },
+                await stream.SendAsync(new Any { TypeUrl = StdioStreaming.DataTypeUrl, Value = new Data { Data_ = ByteString.CopyFrom(buffer, 0, n) }.ToByteString() },
                     stopping).ConfigureAwait(false);
                 window -= n;
             }

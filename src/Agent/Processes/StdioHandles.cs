@@ -1,5 +1,6 @@
 using Isola.Agent.Native;
 using Isola.Agent.Streaming;
+using Isola.TaskApi.Protos.Streaming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 
@@ -69,7 +70,7 @@ internal sealed class StdioHandles : IDisposable
     /// <exception cref="IsolaException">Not an absolute path or a file:// URL.</exception>
     public static string? LocalPath(string value, string owner, string stream)
     {
-        if (string.IsNullOrEmpty(value) || StdioStreams.StreamingId(value) is not null)
+        if (string.IsNullOrEmpty(value) || StdioStreaming.IdOf(value) is not null)
         {
             return null;
         }
@@ -92,7 +93,7 @@ internal sealed class StdioHandles : IDisposable
 
     private int OpenOne(string value, int flags, string owner, string stream, string? staged, StdioStreams? streams, ILogger? logger)
     {
-        if (StdioStreams.StreamingId(value) is { } id)
+        if (StdioStreaming.IdOf(value) is { } id)
         {
             return streams is null
                 ? throw IsolaException.InvalidArgument($"{owner}: {stream} '{value}' is a stream, and streams are not served here")

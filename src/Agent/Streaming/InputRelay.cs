@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Isola.TaskApi.Protos.Streaming;
 using Isola.TaskApi.Protos.Transfer;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -14,7 +15,6 @@ namespace Isola.Agent.Streaming;
 /// </summary>
 internal sealed class InputRelay : IDisposable
 {
-    public const string WindowUpdateTypeUrl = "containerd.types.transfer.WindowUpdate";
     private const int Window = 64 * 1024;
 
     private readonly StreamSlot _slot;
@@ -73,7 +73,7 @@ internal sealed class InputRelay : IDisposable
             while (await stream.ReadAsync(attachment.ConnectionClosing).ConfigureAwait(false) is { } frame)
             {
                 var any = Any.Parser.ParseFrom(frame.Span);
-                if (!any.TypeUrl.EndsWith(OutputRelay.DataTypeUrl, StringComparison.Ordinal))
+                if (!any.TypeUrl.EndsWith(StdioStreaming.DataTypeUrl, StringComparison.Ordinal))
                 {
                     continue;
                 }
@@ -111,5 +111,5 @@ internal sealed class InputRelay : IDisposable
     }
 
     private static Any WindowUpdate(int bytes) =>
-        new() { TypeUrl = WindowUpdateTypeUrl, Value = new WindowUpdate { Update = bytes }.ToByteString() };
+        new() { TypeUrl = StdioStreaming.WindowUpdateTypeUrl, Value = new WindowUpdate { Update = bytes }.ToByteString() };
 }

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using Isola.TaskApi.Protos.Streaming;
 using Isola.TaskApi.Protos.Transfer;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
@@ -16,7 +17,6 @@ namespace Isola.Agent.Streaming;
 internal sealed class OutputRelay : IDisposable
 {
     public const int HeldLimit = 1 << 20;
-    public const string DataTypeUrl = "containerd.types.transfer.Data";
     private const int ChunkSize = 32 * 1024;
 
     private readonly object _gate = new();
@@ -133,7 +133,7 @@ internal sealed class OutputRelay : IDisposable
 
             try
             {
-                var message = new Any { TypeUrl = DataTypeUrl, Value = new Data { Data_ = ByteString.CopyFrom(chunk) }.ToByteString() };
+                var message = new Any { TypeUrl = StdioStreaming.DataTypeUrl, Value = new Data { Data_ = ByteString.CopyFrom(chunk) }.ToByteString() };
                 await attachment.Stream.SendAsync(message, attachment.ConnectionClosing).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)

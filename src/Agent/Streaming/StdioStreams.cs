@@ -14,27 +14,9 @@ namespace Isola.Agent.Streaming;
 /// </summary>
 internal sealed class StdioStreams(ILogger logger)
 {
-    public const string ServiceName = "containerd.services.streaming.v1.Streaming";
-    public const string StreamInitTypeUrl = "containerd.services.streaming.v1.StreamInit";
-    private const string IdKey = "streaming_id=";
-
     private readonly ConcurrentDictionary<string, StreamSlot> _slots = new(StringComparer.Ordinal);
 
-    public void Register(TtrpcServer server) => server.AddStreaming(ServiceName, "Stream", ServeAsync);
-
-    /// <summary>The stream id in a stdio string (`...?streaming_id=ID`), or null when it names a file.</summary>
-    public static string? StreamingId(string stdio)
-    {
-        var at = stdio.IndexOf(IdKey, StringComparison.Ordinal);
-        if (at < 0)
-        {
-            return null;
-        }
-
-        var value = stdio[(at + IdKey.Length)..];
-        var end = value.IndexOf('&', StringComparison.Ordinal);
-        return end < 0 ? value : value[..end];
-    }
+    public void Register(TtrpcServer server) => server.AddStreaming(StdioStreaming.ServiceName, "Stream", ServeAsync);
 
     /// <summary>Claims the slot of stream <paramref name="id"/> for a process's stdio.</summary>
     /// <exception cref="IsolaException">Another live process already uses that stream.</exception>
@@ -71,13 +53,13 @@ internal sealed class StdioStreams(ILogger logger)
         var first = await stream.ReadAsync(context.CancellationToken).ConfigureAwait(false)
             ?? throw IsolaException.InvalidArgument("streaming: the stream closed before its StreamInit");
         var init = Any.Parser.ParseFrom(first.Span);
-        if (!init.TypeUrl.EndsWith(StreamInitTypeUrl, StringComparison.Ordinal))
+        if (!init.TypeUrl.EndsWith(StdioStreaming.StreamInitTypeUrl, StringComparison.Ordinal))
         {
             throw IsolaException.InvalidArgument($"streaming: the first message is a {init.TypeUrl}, not a StreamInit");
         }
 
         var id = ValidateId(StreamInit.Parser.ParseFrom(init.Value).Id);
-        await stream.SendAsync(new Any { TypeUrl = "google.protobuf.Empty" }, context.CancellationToken).ConfigureAwait(false);
+        await stream.SendAsync(new Any { TypeUrl = StdioStreaming.EmptyTypeUrl }, context.CancellationToken).ConfigureAwait(false);
         var slot = _slots.GetOrAdd(id, key => new StreamSlot(key));
         logger.LogDebug("stream {Id}: a host attached", id);
         try

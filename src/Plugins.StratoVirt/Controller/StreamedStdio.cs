@@ -1,3 +1,5 @@
+using Isola.TaskApi.Protos.Streaming;
+
 namespace Isola.Plugins.StratoVirt.Controller;
 
 /// <summary>
@@ -19,5 +21,5 @@ internal static class StreamedStdio
     }
 
     private static string Stream(string taskAddress, string process, string name, string host) =>
-        host.Length == 0 ? "" : $"{taskAddress}?streaming_id={process}-{name}";
+        host.Length == 0 ? "" : StdioStreaming.Url(taskAddress, $"{process}-{name}");
 }
