@@ -11,7 +11,7 @@ namespace Isola.Scripting;
 internal sealed class ScriptCache
 {
     /// <summary>Bumped whenever the entry layout or the way scripts are compiled changes (4: scripts compile against
-    /// Isola.Scripting as well as Isola.Host, since the globals moved out of the host).</summary>
+    /// Isola.Scripting as well as Isola.Hosting, since the globals moved out of the host).</summary>
     public const int FormatVersion = 4;
 
     private const string ManifestFile = "manifest";

@@ -5,8 +5,8 @@ namespace Isola.Scripting;
 
 /// <summary>
 /// A collectible context holding one script run's assembly and the assemblies it <c>#r</c>s. Everything else
-/// (Isola.Abstractions, Isola.Host, Isola.Scripting, the BCL) resolves to the context that loaded Isola.Scripting, so
-/// the script shares the host's types. Unloaded when the run ends; it is collected once nothing from the script is referenced any more.
+/// (Isola.Abstractions, Isola.Hosting, Isola.Scripting, the BCL) resolves to the context that loaded Isola.Scripting,
+/// so the script shares the host's types. Unloaded when the run ends; it is collected once nothing from the script is referenced any more.
 /// </summary>
 internal sealed class ScriptLoadContext : AssemblyLoadContext
 {

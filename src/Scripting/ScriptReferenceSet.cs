@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Isola.Scripting;
 
 /// <summary>
-/// The only assemblies a script compiles against: Isola.Abstractions, the public API of Isola.Host and of
+/// The only assemblies a script compiles against: Isola.Abstractions, the public API of Isola.Hosting and of
 /// Isola.Scripting (the globals, scoped sandboxes), the logging and configuration abstractions, and an allow-listed
 /// part of the BCL. Plugin assemblies are never on the list, so a
 /// script cannot name a plugin's implementation types.

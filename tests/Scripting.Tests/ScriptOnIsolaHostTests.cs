@@ -1,4 +1,4 @@
-using Isola.Host.Tests.Doubles;
+using Isola.Hosting.Tests.Doubles;
 
 namespace Isola.Scripting.Tests;
 
