@@ -78,7 +78,7 @@ internal sealed class TaskServiceClient : ITaskClient
         }
         catch
         {
-            await CloseStreamsAsync(request.Id, null).ConfigureAwait(false);
+            await CloseStreamsAsync(Key(request.Id, null)).ConfigureAwait(false);
             throw;
         }
     }
@@ -121,13 +121,10 @@ internal sealed class TaskServiceClient : ITaskClient
     public async Task<TaskDeleteResult> DeleteAsync(string id, string? execId, CancellationToken cancellationToken)
     {
         var r = await CallAsync("Delete", new DeleteRequest { Id = id, ExecId = execId ?? "" }, DeleteResponse.Parser, id, cancellationToken).ConfigureAwait(false);
-        await CloseStreamsAsync(id, execId).ConfigureAwait(false);
-        if (execId is null)
+        // Deleting a container ends its exec processes' streams too ("id/" prefixes every key of the container).
+        foreach (var key in _streamed.Keys.Where(k => execId is null ? k.StartsWith(id + "/", StringComparison.Ordinal) : k == Key(id, execId)))
         {
-            foreach (var key in _streamed.Keys.Where(k => k.StartsWith(id + "/", StringComparison.Ordinal)))
-            {
-                await CloseStreamsAsync(key, null, keyed: true).ConfigureAwait(false);
-            }
+            await CloseStreamsAsync(key).ConfigureAwait(false);
         }
 
         return new TaskDeleteResult(r.Pid, new ExitStatus(r.ExitStatus, ToTime(r.ExitedAt)));
@@ -150,7 +147,7 @@ internal sealed class TaskServiceClient : ITaskClient
         }
         catch
         {
-            await CloseStreamsAsync(request.Id, request.ExecId).ConfigureAwait(false);
+            await CloseStreamsAsync(Key(request.Id, request.ExecId)).ConfigureAwait(false);
             throw;
         }
     }
@@ -220,7 +217,7 @@ internal sealed class TaskServiceClient : ITaskClient
     {
         foreach (var key in _streamed.Keys)
         {
-            await CloseStreamsAsync(key, null, keyed: true).ConfigureAwait(false);
+            await CloseStreamsAsync(key).ConfigureAwait(false);
         }
 
         await _client.DisposeAsync().ConfigureAwait(false);
@@ -243,9 +240,9 @@ internal sealed class TaskServiceClient : ITaskClient
         }
     }
 
-    private async Task CloseStreamsAsync(string id, string? execId, bool keyed = false)
+    private async Task CloseStreamsAsync(string key)
     {
-        if (_streamed.TryRemove(keyed ? id : Key(id, execId), out var streamed))
+        if (_streamed.TryRemove(key, out var streamed))
         {
             await streamed.DisposeAsync().ConfigureAwait(false);
         }

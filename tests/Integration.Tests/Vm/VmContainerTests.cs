@@ -75,7 +75,7 @@ public sealed class VmContainerTests : IAsyncLifetime
     public async Task A_container_on_a_hot_plugged_ext4_image_runs_and_its_device_is_unplugged_when_it_is_removed()
     {
         var image = Path.Combine(_vm.Work, "rootfs.ext4");
-        Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
+        VmTools.Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
         var sandbox = await _vm.Host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
         var console = Path.Combine(_vm.Root, sandbox.Id, "console.log");
 
@@ -84,7 +84,7 @@ public sealed class VmContainerTests : IAsyncLifetime
         var output = await File.ReadAllTextAsync(_vm.Log(sandbox.Id, c.Id));
         var added = File.ReadAllText(console);
         await c.DeleteAsync();
-        await WaitForAsync(() => File.ReadAllText(console).Contains("ISOLA-BLOCK-REMOVED", StringComparison.Ordinal), "the guest to see the unplug");
+        await VmTools.WaitForAsync(() => File.ReadAllText(console).Contains("ISOLA-BLOCK-REMOVED", StringComparison.Ordinal), "the guest to see the unplug");
 
         Assert.Equal(0u, exit.Code);
         Assert.StartsWith("from-ext4\n", output);
@@ -164,28 +164,5 @@ public sealed class VmContainerTests : IAsyncLifetime
         var id = sandbox.Id;
         await sandbox.RemoveAsync();
         Assert.Empty(VmLeftovers.Of(_vm.Root, id));
-    }
-
-    private static void Run(string file, params string[] args)
-    {
-        if (Peers.Which(file) is null)
-        {
-            throw new InvalidOperationException($"{file} is missing: apt-get install e2fsprogs (scripts/setup does)");
-        }
-
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} failed: {error}");
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, $"timed out waiting for {what}");
-            await Task.Delay(100);
-        }
     }
 }

@@ -20,7 +20,7 @@ public sealed class VmStreamedStdioTests : IAsyncLifetime
     public async Task Without_a_shared_filesystem_stdio_is_streamed_over_the_agent_channel_for_containers_and_execs()
     {
         var image = Path.Combine(_vm.Work, "rootfs.ext4");
-        Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
+        VmTools.Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
         var sandbox = await _vm.Host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
         var stdin = Path.Combine(_vm.Work, "stdin.txt");
         await File.WriteAllTextAsync(stdin, "typed-in\n");
@@ -66,11 +66,11 @@ public sealed class VmStreamedStdioTests : IAsyncLifetime
     public async Task Output_written_while_no_host_process_is_connected_reaches_the_file_through_the_next_host()
     {
         var image = Path.Combine(_vm.Work, "rootfs.ext4");
-        Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
+        VmTools.Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
         var sandbox = await _vm.Host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = image, Args = ["sh", "-c", "echo before; sleep 4; echo after"] });
         var log = _vm.Log(sandbox.Id, c.Id);
-        await WaitForAsync(() => File.Exists(log) && File.ReadAllText(log) == "before\n", "the first line through the first host");
+        await VmTools.WaitForAsync(() => File.Exists(log) && File.ReadAllText(log) == "before\n", "the first line through the first host", TimeSpan.FromSeconds(60));
 
         // The first host's connection closes: "after" is written while no host is connected, and held in the guest.
         var atRestart = "";
@@ -112,24 +112,5 @@ public sealed class VmStreamedStdioTests : IAsyncLifetime
         var id = sandbox.Id;
         await sandbox.RemoveAsync();
         Assert.Empty(VmLeftovers.Of(_vm.Root, id));
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(100);
-        }
-    }
-
-    private static void Run(string file, params string[] args)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })
-            ?? throw new InvalidOperationException($"cannot start {file}");
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{file} failed ({process.ExitCode}): {stderr}");
     }
 }
