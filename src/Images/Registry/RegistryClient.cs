@@ -87,9 +87,16 @@ internal sealed partial class RegistryClient(HttpClient http, RegistryOptions op
                 throw IsolaException.Unavailable($"registry {image.Registry} ({uri.GetLeftPart(UriPartial.Authority)}) did not answer in time", e);
             }
 
-            if (response.StatusCode != HttpStatusCode.Unauthorized || attempt > 0)
+            if (response.StatusCode != HttpStatusCode.Unauthorized)
             {
                 return response;
+            }
+
+            if (attempt > 0)
+            {
+                // Answered the challenge and still refused: the credentials are wrong, or missing.
+                response.Dispose();
+                throw Refused(image, options.For(image.Registry));
             }
 
             using (response)
@@ -170,11 +177,6 @@ internal sealed partial class RegistryClient(HttpClient http, RegistryOptions op
         if (response.IsSuccessStatusCode)
         {
             return;
-        }
-
-        if (response.StatusCode == HttpStatusCode.Unauthorized)
-        {
-            throw IsolaException.FailedPrecondition($"registry {image.Registry} refused access to {image.Repository} ({what}) after authentication");
         }
 
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
