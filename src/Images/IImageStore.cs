@@ -61,6 +61,10 @@ public sealed record PullProgress(string Digest, string What, long Bytes, long T
 public static class ImageStores
 {
     /// <summary>Opens (creating it when missing) the image store in <paramref name="root"/>.</summary>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux: layers unpack into overlayfs form (device nodes,
+    /// extended attributes, owners).</exception>
     public static IImageStore Open(string root, RegistryOptions? registries = null, HttpMessageHandler? handler = null) =>
-        new ImageStore(root, registries ?? new RegistryOptions(), handler);
+        OperatingSystem.IsLinux()
+            ? new ImageStore(root, registries ?? new RegistryOptions(), handler)
+            : throw new PlatformNotSupportedException("the image store needs Linux (overlayfs layers)");
 }

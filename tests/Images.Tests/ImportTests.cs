@@ -139,6 +139,18 @@ public sealed class ImportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_layer_without_the_tar_end_blocks_unpacks_whole()
+    {
+        var builder = new OciArchiveBuilder();
+        var image = builder.AddImage([builder.AddLayer([LayerEntry.Dir("etc/"), LayerEntry.File("etc/last", "the end")], endBlocks: false)]);
+        builder.Name(image.Digest, image.Size, "localhost/short:1");
+
+        var info = Assert.Single(await _store.ImportAsync(builder.WriteArchive(_dir.Combine("short.tar"))));
+
+        Assert.Equal("the end", File.ReadAllText(Path.Combine(_store.LayerDirectories(info)[0], "etc", "last")));
+    }
+
+    [Fact]
     public async Task Not_an_archive_is_a_one_line_error_naming_the_file()
     {
         var file = _dir.Combine("junk.tar");

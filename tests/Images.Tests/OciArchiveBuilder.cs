@@ -29,9 +29,15 @@ internal sealed class OciArchiveBuilder
     private readonly List<JsonObject> _index = [];
 
     /// <summary>A gzip layer from <paramref name="entries"/>; returns (digest, size, diff id).</summary>
-    public (string Digest, long Size, string DiffId) AddLayer(IEnumerable<LayerEntry> entries, bool gzip = true)
+    public (string Digest, long Size, string DiffId) AddLayer(IEnumerable<LayerEntry> entries, bool gzip = true, bool endBlocks = true)
     {
         var tar = Tar(entries);
+        if (!endBlocks)
+        {
+            // As umoci writes layers: the last entry, then nothing.
+            tar = tar[..^1024];
+        }
+
         var blob = gzip ? Gzip(tar) : tar;
         return (Add(blob), blob.Length, Digest(tar));
     }

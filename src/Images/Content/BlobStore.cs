@@ -7,6 +7,7 @@ namespace Isola.Images.Content;
 /// into place only once its digest (and size, when known) match, so a reader never sees a partial or wrong blob, and
 /// concurrent writers of the same blob both end with the same file.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class BlobStore
 {
     private const int Enospc = 28;

@@ -14,6 +14,7 @@ namespace Isola.Images.Import;
 /// by its digest (a content-addressed name must match its content), then the images the index or manifest names are
 /// committed.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class ArchiveImporter
 {
     private const long MetadataLimit = 4 * 1024 * 1024;

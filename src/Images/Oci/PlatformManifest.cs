@@ -3,6 +3,7 @@ using Isola.Images.Content;
 namespace Isola.Images.Oci;
 
 /// <summary>Picks the linux/amd64 manifest out of an index (nested indexes included); a manifest stands for itself.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class PlatformManifest
 {
     public const string Os = "linux";

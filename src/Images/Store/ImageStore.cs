@@ -17,6 +17,7 @@ namespace Isola.Images.Store;
 /// </code>
 /// Safe under concurrent processes: writes land by rename, record changes and collection hold the lock.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed partial class ImageStore : IImageStore
 {
     private readonly string _root;

@@ -13,6 +13,7 @@ namespace Isola.Images.Unpack;
 /// Entries may not leave the directory: <c>..</c> components are refused, and no entry is written through a symbolic
 /// link an earlier entry made. The uncompressed stream's digest is returned, to be checked against the config's diff id.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class LayerUnpacker
 {
     private const string WhiteoutPrefix = ".wh.";
@@ -26,8 +27,7 @@ internal static class LayerUnpacker
         await using (var hashing = new HashingReadStream(tar, hash))
         {
             var reader = new TarReader(hashing, leaveOpen: true);
-            TarEntry? entry;
-            while ((entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false)) is not null)
+            while (await NextAsync(reader, cancellationToken).ConfigureAwait(false) is { } entry)
             {
                 await ApplyAsync(entry, target, origin, cancellationToken).ConfigureAwait(false);
             }
@@ -39,6 +39,21 @@ internal static class LayerUnpacker
         // Drain the compressed blob too, so its own digest check (a VerifyingStream) runs.
         await compressed.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         return Digest.FromHash(hash.GetHashAndReset());
+    }
+
+    /// <summary>The next entry, or null at the end. Some writers (umoci among them) end a layer right after its last
+    /// entry, without the two zero blocks the format asks for; .NET reports that as the end of the stream mid-header.
+    /// The diff id check still covers every byte.</summary>
+    private static async Task<TarEntry?> NextAsync(TarReader reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException)
+        {
+            return null;
+        }
     }
 
     private static Stream Decompress(Stream compressed, LayerCompression compression) => compression switch

@@ -4,6 +4,7 @@ namespace Isola.Images.Unpack;
 
 /// <summary>The file-system calls a layer needs that .NET has no API for: hard links, device nodes (overlayfs
 /// whiteouts are 0/0 character devices), extended attributes (the opaque-directory mark), owners of symlinks.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static partial class LibC
 {
     public const uint S_IFCHR = 0x2000;
