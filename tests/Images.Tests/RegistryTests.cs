@@ -1,3 +1,4 @@
+using Isola.TestSupport;
 namespace Isola.Images.Tests;
 
 /// <summary>Pulls from a real registry (Debian's docker-registry on loopback) holding images skopeo pushed.</summary>

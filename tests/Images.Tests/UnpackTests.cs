@@ -1,3 +1,4 @@
+using Isola.TestSupport;
 using System.Formats.Tar;
 using System.Security.Cryptography;
 

@@ -5,10 +5,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Isola.Images.Tests;
+namespace Isola.TestSupport;
 
 /// <summary>One entry of a test layer.</summary>
-internal sealed record LayerEntry(string Path, TarEntryType Type, string Content = "", string LinkName = "", UnixFileMode Mode = (UnixFileMode)0b111_101_101)
+public sealed record LayerEntry(string Path, TarEntryType Type, string Content = "", string LinkName = "", UnixFileMode Mode = (UnixFileMode)0b111_101_101)
 {
     public static LayerEntry Dir(string path) => new(path, TarEntryType.Directory);
 
@@ -23,7 +23,7 @@ internal sealed record LayerEntry(string Path, TarEntryType Type, string Content
 /// Builds OCI image archives by hand, as reference/cri.md describes: gzip tar layers, a config with their diff ids and
 /// run defaults, a manifest, an index naming the image, all content-addressed by sha256. Also a docker-save layout.
 /// </summary>
-internal sealed class OciArchiveBuilder
+public sealed class OciArchiveBuilder
 {
     private readonly Dictionary<string, byte[]> _blobs = new(StringComparer.Ordinal);
     private readonly List<JsonObject> _index = [];
