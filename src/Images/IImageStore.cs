@@ -45,6 +45,15 @@ public interface IImageStore
     /// <summary>Ends <paramref name="holder"/>'s lease and collects what only it kept.</summary>
     Task ReleaseAsync(string holder, CancellationToken cancellationToken = default);
 
+    /// <summary>Mounts a container's root filesystem from <paramref name="image"/> in <paramref name="directory"/>
+    /// (<c>rootfs/</c>, an overlay of the image's layers under the container's own <c>upper/</c> and <c>work/</c>) and
+    /// leases the layers to <paramref name="holder"/>; returns the rootfs path. Calling it again is harmless.</summary>
+    Task<string> MountRootfsAsync(ImageInfo image, string directory, string holder, CancellationToken cancellationToken = default);
+
+    /// <summary>Undoes <see cref="MountRootfsAsync"/>: unmounts, deletes the container's layer, ends the lease.
+    /// Nothing to undo is not an error.</summary>
+    Task UnmountRootfsAsync(string directory, string holder, CancellationToken cancellationToken = default);
+
     /// <summary>Deletes blobs and layers no image or lease needs, and what crashed writers left.</summary>
     Task CollectGarbageAsync(CancellationToken cancellationToken = default);
 }

@@ -99,6 +99,26 @@ internal sealed partial class ImageStore : IImageStore
         }
     }
 
+    public async Task<string> MountRootfsAsync(ImageInfo image, string directory, string holder, CancellationToken cancellationToken = default)
+    {
+        await LeaseAsync(holder, image, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return Rootfs.OverlayRootfs.Mount(directory, LayerDirectories(image));
+        }
+        catch
+        {
+            await ReleaseAsync(holder, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task UnmountRootfsAsync(string directory, string holder, CancellationToken cancellationToken = default)
+    {
+        Rootfs.OverlayRootfs.Unmount(directory);
+        await ReleaseAsync(holder, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task CollectGarbageAsync(CancellationToken cancellationToken = default)
     {
         using (await StoreLock.AcquireAsync(LockPath, cancellationToken).ConfigureAwait(false))
