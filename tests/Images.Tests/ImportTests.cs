@@ -199,6 +199,22 @@ public sealed class ImportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_directory_a_layer_replaces_with_a_symlink_is_not_written_through()
+    {
+        var outside = _dir.Combine("outside2");
+        Directory.CreateDirectory(outside);
+        var builder = new OciArchiveBuilder();
+        var image = builder.AddImage([builder.AddLayer([
+            LayerEntry.Dir("d/"), LayerEntry.File("d/first", "x"), LayerEntry.Symlink("d", outside), LayerEntry.File("d/planted", "x")])]);
+        builder.Name(image.Digest, image.Size, "localhost/evil:3");
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => _store.ImportAsync(builder.WriteArchive(_dir.Combine("evil3.tar"))));
+
+        Assert.Contains("symbolic link", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+    }
+
+    [Fact]
     public async Task Concurrent_imports_of_the_same_image_both_succeed_with_one_copy()
     {
         var builder = new OciArchiveBuilder();

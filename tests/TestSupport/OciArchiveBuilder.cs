@@ -61,6 +61,16 @@ public sealed class OciArchiveBuilder
         return (Add(blob), blob.Length, Digest(bytes));
     }
 
+    /// <summary>A gzip layer holding the tree under <paramref name="directory"/> (as <c>tar -C directory .</c>).</summary>
+    public (string Digest, long Size, string DiffId) AddDirectoryLayer(string directory)
+    {
+        var tar = new MemoryStream();
+        TarFile.CreateFromDirectory(directory, tar, includeBaseDirectory: false);
+        var bytes = tar.ToArray();
+        var blob = Gzip(bytes);
+        return (Add(blob), blob.Length, Digest(bytes));
+    }
+
     /// <summary>A config and manifest over <paramref name="layers"/>; returns the manifest's (digest, size) and the config digest.</summary>
     public (string Digest, long Size, string ConfigDigest) AddImage(
         IReadOnlyList<(string Digest, long Size, string DiffId)> layers, string architecture = "amd64",

@@ -52,13 +52,11 @@ internal sealed partial class ImageStore
             throw IsolaException.InvalidArgument($"image from {origin} is for {os}, not linux");
         }
 
-        var layers = new List<ImageLayer>();
-        for (var i = 0; i < manifest.Layers.Count; i++)
-        {
-            var layer = manifest.Layers[i];
-            await UnpackAsync(layer, diffIds[i], origin, cancellationToken).ConfigureAwait(false);
-            layers.Add(new ImageLayer(layer.Digest, layer.MediaType, layer.Size, diffIds[i]));
-        }
+        // Each layer unpacks into a directory of its own (overlayfs stacks them at mount time), so they unpack in
+        // parallel, in no particular order.
+        await Parallel.ForAsync(0, manifest.Layers.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken },
+            async (i, ct) => await Task.Run(() => Unpack(manifest.Layers[i], diffIds[i], origin, ct), ct).ConfigureAwait(false)).ConfigureAwait(false);
+        var layers = manifest.Layers.Select((layer, i) => new ImageLayer(layer.Digest, layer.MediaType, layer.Size, diffIds[i])).ToList();
 
         var run = config.Config;
         var image = new ImageInfo
@@ -93,7 +91,7 @@ internal sealed partial class ImageStore
         return image with { Reference = references.Count > 0 ? references[0] : "" };
     }
 
-    private async Task UnpackAsync(Descriptor layer, Digest diffId, string origin, CancellationToken cancellationToken)
+    private void Unpack(Descriptor layer, Digest diffId, string origin, CancellationToken cancellationToken)
     {
         var target = Path.Combine(_snapshots, diffId.Hex);
         if (Directory.Exists(target))
@@ -105,9 +103,9 @@ internal sealed partial class ImageStore
         try
         {
             Digest actual;
-            await using (var blob = _blobs.OpenRead(layer.Digest))
+            using (var blob = _blobs.OpenRead(layer.Digest))
             {
-                actual = await LayerUnpacker.UnpackAsync(blob, MediaTypes.Compression(layer.MediaType), temp, $"{layer.Digest} from {origin}", cancellationToken).ConfigureAwait(false);
+                actual = LayerUnpacker.Unpack(blob, MediaTypes.Compression(layer.MediaType), temp, $"{layer.Digest} from {origin}", cancellationToken);
             }
 
             if (actual != diffId)
