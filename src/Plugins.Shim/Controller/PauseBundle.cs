@@ -3,22 +3,19 @@ using Isola.Controllers;
 
 namespace Isola.Plugins.Shim.Controller;
 
-/// <summary>Writes the pause container's OCI bundle: a rootfs holding only the pause binary (and the
-/// empty /proc mount point), and its config.json.</summary>
+/// <summary>Writes the pause container's OCI bundle: its config.json, whose root is the shared read-only
+/// <see cref="PauseRootfs"/> (the pause binary and the empty /proc mount point).</summary>
 internal static class PauseBundle
 {
     public const string PauseInRootfs = "/pause";
 
-    /// <summary>Creates <paramref name="bundle"/> (0700) with rootfs/pause and config.json.</summary>
-    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string pauseBinary)
+    /// <summary>Creates <paramref name="bundle"/> (0700) with config.json, rooted at <paramref name="rootfs"/>.</summary>
+    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string rootfs)
     {
-        var rootfs = Path.Combine(bundle, "rootfs");
         Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(Path.Combine(rootfs, "proc"));
-        File.Copy(pauseBinary, Path.Combine(rootfs, PauseInRootfs.TrimStart('/')), overwrite: true);
-        File.SetUnixFileMode(Path.Combine(rootfs, "pause"), UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
-            UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), Config(sandboxId, spec, hostname, cgroupsPath).ToJsonString());
+        var config = Config(sandboxId, spec, hostname, cgroupsPath);
+        config["root"]!["path"] = rootfs;
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
     }
 
     /// <summary>The pause's OCI runtime spec. New pid, ipc, uts and mount namespaces; the network namespace is new,

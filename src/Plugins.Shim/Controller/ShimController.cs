@@ -97,7 +97,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         using var phase = ShimActivities.Phase("pause bundle", sandbox.Id);
         try
         {
-            PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, _pauseBinary);
+            PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, PauseRootfs.Ensure(_pauseBinary));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
