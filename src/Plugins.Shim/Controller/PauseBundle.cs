@@ -10,11 +10,18 @@ internal static class PauseBundle
     public const string PauseInRootfs = "/pause";
 
     /// <summary>Creates <paramref name="bundle"/> (0700) with config.json, rooted at <paramref name="rootfs"/>.</summary>
-    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string rootfs)
+    /// <paramref name="group"/>, when the pod joins a shared shim, is written as the shim's grouping annotation: the
+    /// pause says which shim it belongs to, as containerd's pods do.
+    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string rootfs, string? group)
     {
         Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var config = Config(sandboxId, spec, hostname, cgroupsPath);
         config["root"]!["path"] = rootfs;
+        if (group is not null)
+        {
+            config["annotations"]![ShimController.GroupAnnotation] = group;
+        }
+
         File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
     }
 
