@@ -62,6 +62,8 @@ public sealed class PauseBinaryTests : IAsyncLifetime
         Assert.Equal(Inode(Path.Combine(rootfs, "pause")), inodes[0]);
         Assert.False(Directory.Exists(Path.Combine(first.ControllerData[ControllerDataKeys.Bundle], "rootfs")));
         Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(Path.Combine(rootfs, "pause")) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+        // runc wrote nothing into it (its /dev nodes go to the pause's own tmpfs): no pod can disturb another through it.
+        Assert.Equal(["dev", "pause", "proc"], Directory.EnumerateFileSystemEntries(rootfs, "*", SearchOption.AllDirectories).Select(e => Path.GetRelativePath(rootfs, e)).Order());
         await _pods.TeardownAsync(first);
         await _pods.TeardownAsync(second);
         Assert.True(File.Exists(Path.Combine(rootfs, "pause")), "the shared pause rootfs must outlive any one pod");

@@ -166,6 +166,21 @@ public sealed class SharedShimTests(RootfsFixture rootfs) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ten_pods_started_and_removed_at_once_join_one_shim_which_ends_with_them()
+    {
+        // Concurrent `shim start`s in the group's directory, and last-pod decisions racing with each other.
+        var pods = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => _pods.RunSandboxAsync()));
+        var shims = pods.Select(PodHarness.ShimPidOf).Distinct().ToList();
+
+        await Task.WhenAll(pods.Select(_pods.TeardownAsync));
+
+        Assert.Single(shims);
+        Assert.True(Leftovers.Gone(shims[0]), $"shared shim pid {shims[0]} outlived its pods");
+        Assert.All(pods, p => Assert.Empty(Leftovers.Of(p, [], Leftovers.SocketOf(p.TaskAddress))));
+        Assert.False(Directory.Exists(_pods.Settings.GroupDirectory), $"{_pods.Settings.GroupDirectory} left");
+    }
+
+    [Fact]
     public void An_unknown_grouping_is_refused_naming_the_option()
     {
         var e = Assert.Throws<IsolaException>(() => new PodHarness(new Dictionary<string, string?> { ["ShimGrouping"] = "Node" }));

@@ -67,14 +67,24 @@ internal static class PauseBundle
             },
             ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = true },
             ["hostname"] = hostname,
-            // runc needs /proc in the container to close inherited fds before exec; nothing else is mounted.
-            ["mounts"] = new JsonArray(new JsonObject
-            {
-                ["destination"] = "/proc",
-                ["type"] = "proc",
-                ["source"] = "proc",
-                ["options"] = new JsonArray("nosuid", "noexec", "nodev"),
-            }),
+            // runc needs /proc in the container to close inherited fds before exec. /dev is a small tmpfs because
+            // without a /dev mount runc makes its device nodes and the ptmx link in the rootfs itself, and the rootfs
+            // is shared by every pause (PauseRootfs): concurrent runcs would race on those files.
+            ["mounts"] = new JsonArray(
+                new JsonObject
+                {
+                    ["destination"] = "/proc",
+                    ["type"] = "proc",
+                    ["source"] = "proc",
+                    ["options"] = new JsonArray("nosuid", "noexec", "nodev"),
+                },
+                new JsonObject
+                {
+                    ["destination"] = "/dev",
+                    ["type"] = "tmpfs",
+                    ["source"] = "tmpfs",
+                    ["options"] = new JsonArray("nosuid", "noexec", "strictatime", "mode=755", "size=64k"),
+                }),
             ["annotations"] = new JsonObject
             {
                 [OciSpecEdits.ContainerTypeAnnotation] = "sandbox",

@@ -4,7 +4,7 @@ namespace Isola.Plugins.Shim.Controller;
 
 /// <summary>
 /// The one read-only rootfs every pause bundle points at: a directory named after the pause binary's content, holding
-/// that binary and the empty /proc mount point. One file means one inode, so the binary's pages in the page cache are
+/// that binary and the empty /proc and /dev mount points (the pause's config mounts both, so runc writes nothing here). One file means one inode, so the binary's pages in the page cache are
 /// shared by every pause on the machine instead of each pod mapping a private copy (issue 14: 690 kB PSS per pause with
 /// copies). runc only bind-mounts the rootfs inside each pause's own mount namespace, so sharing it is safe.
 /// </summary>
@@ -30,6 +30,7 @@ internal static class PauseRootfs
         try
         {
             System.IO.Directory.CreateDirectory(Path.Combine(staging, "proc"));
+            System.IO.Directory.CreateDirectory(Path.Combine(staging, "dev"));
             var binary = Path.Combine(staging, "pause");
             File.WriteAllBytes(binary, content);
             File.SetUnixFileMode(binary, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |

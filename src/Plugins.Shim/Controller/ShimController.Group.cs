@@ -22,6 +22,7 @@ internal sealed partial class ShimController
 
     private const string MembersDir = "members";
     private static readonly TimeSpan LastLeavePatience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan GroupStartPatience = TimeSpan.FromSeconds(30);
 
     /// <summary>The group of a pod in a shared shim, recorded at Create; null for a pod with its own shim.</summary>
     private static string? GroupOf(SandboxContext sandbox) => sandbox.ControllerData.TryGetValue(Keys.Group, out var group) ? group : null;

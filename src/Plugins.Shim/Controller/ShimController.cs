@@ -142,7 +142,11 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
             {
                 // The shared shim's `start` runs in the group's directory, under the group's id: it launches the shim
                 // or finds the live one.
-                started = await _launcher.StartAsync(group, JoinGroup(sandbox), SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
+                // One `start` at a time in the directory: each writes the address file through the same temporary name.
+                var dir = JoinGroup(sandbox);
+                using var serial = await Shim.Events.DirectoryLock.TryExclusiveAsync(dir, GroupStartPatience).ConfigureAwait(false)
+                    ?? throw IsolaException.Unavailable($"sandbox '{sandbox.Id}': other pods kept starting the shared shim in {dir} for {GroupStartPatience.TotalSeconds:F0} s");
+                started = await _launcher.StartAsync(group, dir, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
             }
             else
             {
