@@ -113,7 +113,7 @@ public sealed class SharedShimTests(RootfsFixture rootfs) : IAsyncLifetime
         var fresh = await _pods.RunSandboxAsync();
         var freshShim = PodHarness.ShimPidOf(fresh);
         var freshStatus = await _pods.Controller.StatusAsync(fresh, false, CancellationToken.None);
-        var oldStatus = await _pods.Controller.StatusAsync(old, false, CancellationToken.None);
+        var oldStatus = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.StatusAsync(old, false, CancellationToken.None));
         await _pods.TeardownAsync(old);
         var freshAfter = await _pods.Controller.StatusAsync(fresh, false, CancellationToken.None);
         await _pods.TeardownAsync(fresh);
@@ -121,7 +121,9 @@ public sealed class SharedShimTests(RootfsFixture rootfs) : IAsyncLifetime
         Assert.NotEqual(deadShim, freshShim);
         Assert.Equal(old.TaskAddress, fresh.TaskAddress);
         Assert.True(freshStatus.Ready);
-        Assert.False(oldStatus.Ready); // the new shim answers at the old address, without the old pod's pause
+        // The new shim answers at the old address without the old pod's pause, which still runs: orphaned, so Pending.
+        Assert.Equal(IsolaErrorCode.Unavailable, oldStatus.Code);
+        Assert.Contains("serves no pause task", oldStatus.Message);
         Assert.True(freshAfter.Ready, "removing a pod of the dead shim disturbed the new one");
         Assert.Empty(Leftovers.Of(old, [], null));
         Assert.Empty(Leftovers.Of(fresh, [], Leftovers.SocketOf(fresh.TaskAddress)));
