@@ -30,9 +30,10 @@ internal sealed partial record ShimControllerOptions
     /// <summary>
     /// How pods map to shim processes. <see cref="ShimGrouping.Pod"/> (the default): one containerd-shim-runc-v2 per
     /// pod, so a shim's failure reaches that pod only. <see cref="ShimGrouping.Runtime"/>: every pod of this runtime
-    /// and state root joins one shim, started with the first pod and shut down with the last, which saves the ~4 MB
-    /// (PSS) a shim costs per pod; the trade-off is that one shim's crash or hang reaches every pod in it at once (the
-    /// pods keep running without it, are reported unreachable, and Stop/Remove clean each up; see docs/shim-grouping.md).
+    /// and state root joins one shim, started with the first pod and shut down with the last, which saves most of the
+    /// ~2.8 MB (PSS) a shim costs per pod; the trade-off is that one shim's crash or hang reaches every pod in it at
+    /// once (the pods keep running without it, are reported unreachable, and Stop/Remove clean each up; see
+    /// docs/shim.md, "Shared-shim pods").
     /// </summary>
     public ShimGrouping ShimGrouping { get; init; } = ShimGrouping.Pod;
 
