@@ -39,10 +39,44 @@ public sealed class PauseBinaryTests : IAsyncLifetime
         var sandbox = _pods.NewContext();
 
         await _pods.Controller.CreateAsync(sandbox, CancellationToken.None);
-        var inBundle = Path.Combine(sandbox.ControllerData[ControllerDataKeys.Bundle], "rootfs", "pause");
+        var inBundle = Path.Combine(RootOf(sandbox), "pause");
 
         Assert.Equal(await File.ReadAllBytesAsync(built), await File.ReadAllBytesAsync(inBundle));
         await _pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Every_pause_runs_the_same_read_only_file_not_a_copy_per_pod()
+    {
+        var first = await _pods.RunSandboxAsync();
+        var second = await _pods.RunSandboxAsync();
+        var pids = new[] { first, second }.Select(s => s.ControllerData[ControllerDataKeys.PausePid]).ToList();
+
+        // The executable each pause maps: same device and inode means one copy in the page cache for all pods.
+        var inodes = pids.Select(pid => Inode($"/proc/{pid}/exe")).ToList();
+        var rootfs = RootOf(first);
+
+        Assert.Equal(rootfs, RootOf(second));
+        Assert.DoesNotContain(_pods.StateRoot, rootfs, StringComparison.Ordinal);
+        Assert.Equal(inodes[0], inodes[1]);
+        Assert.Equal(Inode(Path.Combine(rootfs, "pause")), inodes[0]);
+        Assert.False(Directory.Exists(Path.Combine(first.ControllerData[ControllerDataKeys.Bundle], "rootfs")));
+        Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(Path.Combine(rootfs, "pause")) & (UnixFileMode.UserWrite | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite));
+        // runc wrote nothing into it (its /dev nodes go to the pause's own tmpfs): no pod can disturb another through it.
+        Assert.Equal(["dev", "pause", "proc"], Directory.EnumerateFileSystemEntries(rootfs, "*", SearchOption.AllDirectories).Select(e => Path.GetRelativePath(rootfs, e)).Order());
+        await _pods.TeardownAsync(first);
+        await _pods.TeardownAsync(second);
+        Assert.True(File.Exists(Path.Combine(rootfs, "pause")), "the shared pause rootfs must outlive any one pod");
+    }
+
+    private static string RootOf(Isola.Controllers.SandboxContext sandbox) =>
+        System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(sandbox.ControllerData[ControllerDataKeys.Bundle], "config.json")))!["root"]!["path"]!.GetValue<string>();
+
+    private static string Inode(string path)
+    {
+        var (exit, output) = Run("stat", "/", "-L", "-c", "%d:%i", path);
+        Assert.True(exit == 0, "stat failed: " + output);
+        return output.Trim();
     }
 
     private static bool IsElf(string path)

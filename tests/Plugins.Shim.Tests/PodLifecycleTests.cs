@@ -4,11 +4,18 @@ using Isola.Plugins.Shim.Tests.Infrastructure;
 
 namespace Isola.Plugins.Shim.Tests;
 
-/// <summary>Pause sandboxes and containers on the real containerd-shim-runc-v2 and runc.</summary>
+/// <summary>Pause sandboxes and containers on the real containerd-shim-runc-v2 and runc, with a shim per pod.</summary>
 [Collection(ShimCollection.Name)]
-public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
+public sealed class PodLifecyclePerPodShimTests(RootfsFixture rootfs) : PodLifecycleTests(rootfs, "Pod");
+
+/// <summary>The same, every pod of the runtime in one shared shim (ShimGrouping Runtime).</summary>
+[Collection(ShimCollection.Name)]
+public sealed class PodLifecycleSharedShimTests(RootfsFixture rootfs) : PodLifecycleTests(rootfs, "Runtime");
+
+/// <summary>Pause sandboxes and containers on the real containerd-shim-runc-v2 and runc, in either shim grouping.</summary>
+public abstract class PodLifecycleTests(RootfsFixture rootfs, string grouping) : IAsyncLifetime
 {
-    private readonly PodHarness _pods = new();
+    private readonly PodHarness _pods = new(new Dictionary<string, string?> { ["ShimGrouping"] = grouping });
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -120,8 +127,8 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         await using var client = await _pods.TaskClientAsync(sandbox);
         var (running, _, _) = await _pods.CreateContainerAsync(client, sandbox, rootfs.Dir, ["sleep", "600"]);
         await client.StartAsync(running, null, CancellationToken.None);
-        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
-        Assert.NotNull(shimPid);
+        int? shimPid = PodHarness.ShimPidOf(sandbox);
+        Assert.True(ShimProcesses.FindBySocket(socket) == shimPid, $"shim pid {shimPid} does not serve {socket}");
         var pendingWait = client.WaitAsync(running, null, CancellationToken.None);
 
         await ShimProcesses.KillAsync(shimPid.Value);
@@ -146,8 +153,8 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         var sandbox = await _pods.RunSandboxAsync();
         var socket = Leftovers.SocketOf(sandbox.TaskAddress);
         var pausePid = int.Parse(sandbox.ControllerData[ControllerDataKeys.PausePid], System.Globalization.CultureInfo.InvariantCulture);
-        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
-        Assert.NotNull(shimPid);
+        int? shimPid = PodHarness.ShimPidOf(sandbox);
+        Assert.True(ShimProcesses.FindBySocket(socket) == shimPid, $"shim pid {shimPid} does not serve {socket}");
 
         await ShimProcesses.KillAsync(shimPid.Value);
         await ShimProcesses.KillAsync(pausePid);
@@ -168,7 +175,7 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         var socket = Leftovers.SocketOf(sandbox.TaskAddress);
 
         // A second host process: a fresh controller, handed only what the host persisted.
-        await using var restarted = new PodHarness(stateRoot: _pods.StateRoot);
+        await using var restarted = new PodHarness(new Dictionary<string, string?> { ["ShimGrouping"] = grouping }, stateRoot: _pods.StateRoot);
         var recovered = restarted.NewContext(sandbox.Id, sandbox.Spec, new Dictionary<string, string>(sandbox.ControllerData));
         var status = await restarted.Controller.StatusAsync(recovered, false, CancellationToken.None);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -63,7 +63,7 @@ public sealed class StateRootIsolationTests : IAsyncLifetime
         await legacy.Controller.CreateAsync(sandbox, CancellationToken.None);
         sandbox.ControllerData[ControllerDataKeys.CgroupsPath] = $"{PodHarness.CgroupParent}/{id}";
         Controller.PauseBundle.Write(sandbox.ControllerData[ControllerDataKeys.Bundle], id, sandbox.Spec, id,
-            sandbox.ControllerData[ControllerDataKeys.CgroupsPath], Path.Combine(AppContext.BaseDirectory, "isola-pause"));
+            sandbox.ControllerData[ControllerDataKeys.CgroupsPath], Controller.PauseRootfs.Ensure(Path.Combine(AppContext.BaseDirectory, "isola-pause")), group: null);
         await legacy.Controller.StartAsync(sandbox, CancellationToken.None);
         var recorded = new Dictionary<string, string>(sandbox.ControllerData);
 

@@ -13,6 +13,10 @@ internal static class ControllerDataKeys
     public const string Runtime = "shim.runtime";
     public const string CgroupsPath = "shim.cgroups-path";
     public const string ShimPid = "shim.pid";
+
+    /// <summary>Present only for a pod in a shared shim (ShimGrouping Runtime): the group's id, and its directory.</summary>
+    public const string Group = "shim.group";
+    public const string GroupDirectory = "shim.group-directory";
     public const string PausePid = "pause.pid";
 
     /// <summary>The pause's start time in clock ticks after boot (/proc/PID/stat field 22): with the pid, it tells the

@@ -3,22 +3,26 @@ using Isola.Controllers;
 
 namespace Isola.Plugins.Shim.Controller;
 
-/// <summary>Writes the pause container's OCI bundle: a rootfs holding only the pause binary (and the
-/// empty /proc mount point), and its config.json.</summary>
+/// <summary>Writes the pause container's OCI bundle: its config.json, whose root is the shared read-only
+/// <see cref="PauseRootfs"/> (the pause binary and the empty /proc mount point).</summary>
 internal static class PauseBundle
 {
     public const string PauseInRootfs = "/pause";
 
-    /// <summary>Creates <paramref name="bundle"/> (0700) with rootfs/pause and config.json.</summary>
-    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string pauseBinary)
+    /// <summary>Creates <paramref name="bundle"/> (0700) with config.json, rooted at <paramref name="rootfs"/>.</summary>
+    /// <paramref name="group"/>, when the pod joins a shared shim, is written as the shim's grouping annotation: the
+    /// pause says which shim it belongs to, as containerd's pods do.
+    public static void Write(string bundle, string sandboxId, SandboxSpec spec, string hostname, string cgroupsPath, string rootfs, string? group)
     {
-        var rootfs = Path.Combine(bundle, "rootfs");
         Directory.CreateDirectory(bundle, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(Path.Combine(rootfs, "proc"));
-        File.Copy(pauseBinary, Path.Combine(rootfs, PauseInRootfs.TrimStart('/')), overwrite: true);
-        File.SetUnixFileMode(Path.Combine(rootfs, "pause"), UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
-            UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), Config(sandboxId, spec, hostname, cgroupsPath).ToJsonString());
+        var config = Config(sandboxId, spec, hostname, cgroupsPath);
+        config["root"]!["path"] = rootfs;
+        if (group is not null)
+        {
+            config["annotations"]![ShimController.GroupAnnotation] = group;
+        }
+
+        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
     }
 
     /// <summary>The pause's OCI runtime spec. New pid, ipc, uts and mount namespaces; the network namespace is new,
@@ -63,14 +67,24 @@ internal static class PauseBundle
             },
             ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = true },
             ["hostname"] = hostname,
-            // runc needs /proc in the container to close inherited fds before exec; nothing else is mounted.
-            ["mounts"] = new JsonArray(new JsonObject
-            {
-                ["destination"] = "/proc",
-                ["type"] = "proc",
-                ["source"] = "proc",
-                ["options"] = new JsonArray("nosuid", "noexec", "nodev"),
-            }),
+            // runc needs /proc in the container to close inherited fds before exec. /dev is a small tmpfs because
+            // without a /dev mount runc makes its device nodes and the ptmx link in the rootfs itself, and the rootfs
+            // is shared by every pause (PauseRootfs): concurrent runcs would race on those files.
+            ["mounts"] = new JsonArray(
+                new JsonObject
+                {
+                    ["destination"] = "/proc",
+                    ["type"] = "proc",
+                    ["source"] = "proc",
+                    ["options"] = new JsonArray("nosuid", "noexec", "nodev"),
+                },
+                new JsonObject
+                {
+                    ["destination"] = "/dev",
+                    ["type"] = "tmpfs",
+                    ["source"] = "tmpfs",
+                    ["options"] = new JsonArray("nosuid", "noexec", "strictatime", "mode=755", "size=64k"),
+                }),
             ["annotations"] = new JsonObject
             {
                 [OciSpecEdits.ContainerTypeAnnotation] = "sandbox",

@@ -69,6 +69,17 @@ internal sealed partial class ShimController
     // After a host restart the shim still writes to its bundle's FIFO; resume copying it.
     private void ReattachLog(SandboxContext sandbox)
     {
+        if (GroupOf(sandbox) is { } group)
+        {
+            var groupFifo = Path.Combine(GroupDirectoryOf(sandbox), "log");
+            if (File.Exists(groupFifo) && !_logs.IsAttached(GroupLogKey(group)))
+            {
+                _logs.Attach(GroupLogKey(group), groupFifo, Path.Combine(GroupDirectoryOf(sandbox), ShimLogFile), reuse: true);
+            }
+
+            return;
+        }
+
         var fifo = Path.Combine(BundleOf(sandbox), "log");
         if (File.Exists(fifo) && !_logs.IsAttached(sandbox.Id))
         {

@@ -36,7 +36,9 @@ internal sealed partial class ShimController
             return (recorded, uint.TryParse(Get(data, Keys.Version), CultureInfo.InvariantCulture, out var v) ? v : 2);
         }
 
-        if (ShimLauncher.ReadBundleFile(BundleOf(sandbox), ShimLauncher.AddressFile) is not { Length: > 0 } written)
+        // A shared shim's `start` writes it into the group's directory.
+        var startedIn = GroupOf(sandbox) is null ? BundleOf(sandbox) : GroupDirectoryOf(sandbox);
+        if (ShimLauncher.ReadBundleFile(startedIn, ShimLauncher.AddressFile) is not { Length: > 0 } written)
         {
             return null;
         }
@@ -131,7 +133,8 @@ internal sealed partial class ShimController
             podEmpty = !CgroupCleaner.HasMembers(cgroupsPath);
         }
 
-        if (FindShim(sandbox, shimAddress) is { } shimPid)
+        // A shared shim serves other pods: only its last pod's LeaveGroupAsync may end it.
+        if (GroupOf(sandbox) is null && FindShim(sandbox, shimAddress) is { } shimPid)
         {
             _logger.LogInformation("sandbox {Id}: shim pid {Pid} still runs after teardown; killing it", sandbox.Id, shimPid);
             await ShimProcesses.KillAsync(shimPid).ConfigureAwait(false);

@@ -25,12 +25,12 @@ internal sealed partial class ShimController
 
     // The shim at address is unreachable: Unavailable while the pod's pause still runs, so the host keeps the sandbox
     // Pending and retries, rather than reporting an exit that did not happen.
-    private static void ThrowIfPauseAlive(SandboxContext sandbox, string address, IsolaException unreachable)
+    private static void ThrowIfPauseAlive(SandboxContext sandbox, string address, IsolaException unreachable, string what = "unreachable")
     {
         if (RecordedPause(sandbox) is var (pid, startTime) && PauseProcess.IsAlive(pid, Get(sandbox.ControllerData, Keys.CgroupsPath), startTime))
         {
             throw new IsolaException(IsolaErrorCode.Unavailable,
-                $"sandbox '{sandbox.Id}': shim socket {SocketPath(address)} unreachable while pause pid {pid} still runs: {unreachable.Message}",
+                $"sandbox '{sandbox.Id}': shim socket {SocketPath(address)} {what} while pause pid {pid} still runs: {unreachable.Message}",
                 unreachable);
         }
     }
@@ -68,8 +68,10 @@ internal sealed partial class ShimController
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.NotFound)
         {
-            // The shim answers but has no pause task (deleted, or another shim took its socket): whatever runs, this
-            // pod cannot be driven through it.
+            // The shim answers but has no pause task (deleted, or another shim took its socket: a shared shim's
+            // successor serves the same address). A pause that still runs is orphaned, not stopped: Unavailable keeps
+            // the pod Pending, so Stop and Remove clean it up. Otherwise this pod cannot be driven through the shim.
+            ThrowIfPauseAlive(sandbox, address, e, "serves no pause task of this pod");
             return NotReady("the shim has no pause task", e.Message);
         }
 

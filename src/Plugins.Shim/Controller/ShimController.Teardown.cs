@@ -66,9 +66,18 @@ internal sealed partial class ShimController
         await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
         var cgroup = CgroupsPathOf(sandbox);
         await ReclaimAsync(sandbox, shim?.Address, cgroup, cancellationToken).ConfigureAwait(false);
+        if (GroupOf(sandbox) is not null)
+        {
+            // After Reclaim: the pod's tasks and runc state are gone, so only the shim itself can be left.
+            await LeaveGroupAsync(sandbox, shim?.Address, shim?.Version ?? 2, cancellationToken).ConfigureAwait(false);
+        }
 
         using var cleanup = ShimActivities.Phase("socket, log, cgroup, bundles", sandbox.Id);
-        RemoveShimSocket(shim?.Address);
+        if (GroupOf(sandbox) is null)
+        {
+            RemoveShimSocket(shim?.Address);
+        }
+
         _logs.Detach(sandbox.Id);
         if (cgroup is not null && CgroupCleaner.Remove(cgroup) is { Count: > 0 } left)
         {
@@ -106,9 +115,12 @@ internal sealed partial class ShimController
                 await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
             }
 
-            using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id))
+            if (GroupOf(sandbox) is null)
             {
-                await ShutdownShimAsync(client, sandbox, address, cancellationToken).ConfigureAwait(false);
+                using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id))
+                {
+                    await ShutdownShimAsync(client, sandbox, address, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             return true;
@@ -198,6 +210,11 @@ internal sealed partial class ShimController
     // always checked by command line, so a reused pid is never signalled.
     private int? FindShim(SandboxContext sandbox, string? address)
     {
+        if (GroupOf(sandbox) is not null)
+        {
+            return GroupShim(sandbox, address);
+        }
+
         var settings = SettingsOf(sandbox);
         if (int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid))
         {

@@ -13,7 +13,8 @@ namespace Isola.Plugins.Shim.Controller;
 
 /// <summary>
 /// Pause-container sandboxes on a containerd runtime-v2 shim (containerd-shim-runc-v2 with runc or crun): one shim per
-/// pod, whose Task API socket is the sandbox's task address; the pause task is the sandbox's main process.
+/// pod (or one for all pods of the runtime: ShimController.Group.cs), whose Task API socket is the sandbox's task
+/// address; the pause task is the sandbox's main process.
 /// </summary>
 internal sealed partial class ShimController : ISandboxController, IAsyncDisposable
 {
@@ -97,7 +98,8 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         using var phase = ShimActivities.Phase("pause bundle", sandbox.Id);
         try
         {
-            PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, _pauseBinary);
+            var group = _options.ShimGrouping == ShimGrouping.Runtime ? _settings.GroupId : null;
+            PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, PauseRootfs.Ensure(_pauseBinary), group);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -112,6 +114,12 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         data[Keys.ShimBinary] = _settings.ShimBinary;
         data[Keys.ContainerdAddress] = _settings.ContainerdAddress;
         data[Keys.Runtime] = _options.Runtime;
+        if (_options.ShimGrouping == ShimGrouping.Runtime)
+        {
+            data[Keys.Group] = _settings.GroupId;
+            data[Keys.GroupDirectory] = _settings.GroupDirectory;
+        }
+
         return Task.CompletedTask;
     }
 
@@ -130,8 +138,21 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         ShimStartResult started;
         using (ShimActivities.Phase("shim start", sandbox.Id))
         {
-            _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
-            started = await _launcher.StartAsync(sandbox.Id, bundle, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
+            if (GroupOf(sandbox) is { } group)
+            {
+                // The shared shim's `start` runs in the group's directory, under the group's id: it launches the shim
+                // or finds the live one.
+                // One `start` at a time in the directory: each writes the address file through the same temporary name.
+                var dir = JoinGroup(sandbox);
+                using var serial = await Shim.Events.DirectoryLock.TryExclusiveAsync(dir, GroupStartPatience).ConfigureAwait(false)
+                    ?? throw IsolaException.Unavailable($"sandbox '{sandbox.Id}': other pods kept starting the shared shim in {dir} for {GroupStartPatience.TotalSeconds:F0} s");
+                started = await _launcher.StartAsync(group, dir, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
+                started = await _launcher.StartAsync(sandbox.Id, bundle, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
+            }
         }
 
         // Everything a later host needs to find this shim is known from here on: persisting the data now (a checkpoint)

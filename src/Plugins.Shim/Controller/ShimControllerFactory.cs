@@ -34,7 +34,8 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
     internal static ShimSettings SettingsFor(ShimControllerOptions options, string stateRoot, string runtimeName)
     {
         var root = Path.GetFullPath(stateRoot);
-        var address = Path.Combine(EventsDirectory, Hash(root + "\0" + runtimeName)[..16] + ".sock");
+        var key = Hash(root + "\0" + runtimeName)[..16];
+        var address = Path.Combine(EventsDirectory, key + ".sock");
         var tag = Hash(root)[..12];
         return new ShimSettings
         {
@@ -43,6 +44,8 @@ internal sealed class ShimControllerFactory : ISandboxControllerFactory
             ContainerdAddress = address,
             TtrpcAddress = address + ".ttrpc",
             StateRootTag = tag,
+            GroupId = "isola-group-" + key,
+            GroupDirectory = Path.Combine(EventsDirectory, key + ".group"),
         };
     }
 

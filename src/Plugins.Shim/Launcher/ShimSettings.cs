@@ -20,6 +20,14 @@ internal sealed record ShimSettings
     /// <summary>A short hash of the state root's full path: the default namespace and each pod's cgroup leaf carry it.</summary>
     public required string StateRootTag { get; init; }
 
+    /// <summary>The shared shim's group id (ShimGrouping Runtime): its -id, and the io.containerd.runc.v2.group
+    /// annotation the shim hashes into its socket address instead of a pod's id.</summary>
+    public required string GroupId { get; init; }
+
+    /// <summary>The shared shim's working directory (its config.json naming the group, its log FIFO, the member
+    /// records): what a pod's bundle is to a per-pod shim.</summary>
+    public required string GroupDirectory { get; init; }
+
     /// <summary>-publish-binary: the legacy event publisher. 1.x+ shims publish over TTRPC_ADDRESS instead, so this
     /// is a program that accepts any arguments and drops the event.</summary>
     public string PublishBinary { get; init; } = "/bin/true";

@@ -36,6 +36,12 @@ internal sealed class FaultWorld : IDisposable
         _settings = settings(Root);
     }
 
+    private FaultWorld(FaultWorld other)
+    {
+        Work = other.Work;
+        _settings = other._settings;
+    }
+
     public string Work { get; }
 
     public string Root => Path.Combine(Work, "root");
@@ -43,12 +49,17 @@ internal sealed class FaultWorld : IDisposable
     /// <summary>A busybox root filesystem for containers (made by <see cref="ForShim"/>).</summary>
     public string Rootfs => Path.Combine(Work, "rootfs");
 
+    /// <summary>The shared shim's group id and directory when the world's pods share one shim (ShimGrouping
+    /// Runtime), derived as the shim controller derives them from the state root and runtime name; else null.</summary>
+    public (string Id, string Directory)? SharedShim { get; private init; }
+
     /// <summary>A world on the shim runtime (containerd-shim-runc-v2 + runc) with a busybox rootfs, pods under the
-    /// cgroup parent /isola-faults.</summary>
-    public static FaultWorld ForShim(string kind)
+    /// cgroup parent /isola-faults, with a shim per pod or (<paramref name="grouping"/> "Runtime") one for all.</summary>
+    public static FaultWorld ForShim(string kind, string grouping = "Pod")
     {
         var world = new FaultWorld(kind, root => new Dictionary<string, string?>
         {
+            ["Isola:Runtimes:runc:Options:ShimGrouping"] = grouping,
             ["Isola:Root"] = root,
             ["Isola:PluginsDir"] = Path.Combine(AppContext.BaseDirectory, "plugins"),
             ["Isola:DefaultRuntime"] = "runc",
@@ -58,6 +69,13 @@ internal sealed class FaultWorld : IDisposable
             ["Isola:Timeouts:Stop"] = "00:00:02",
         });
         TestRootfs.Make(world.Rootfs);
+        if (grouping == "Runtime")
+        {
+            var key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(world.Root) + "\0runc")))[..16];
+            return new FaultWorld(world) { SharedShim = ("isola-group-" + key, $"/run/isola/shim/{key}.group") };
+        }
+
         return world;
     }
 
@@ -159,7 +177,9 @@ internal sealed class FaultWorld : IDisposable
                 var cmdline = File.ReadAllText(Path.Combine(proc, "cmdline")).Replace('\0', ' ').Trim();
                 var cgroup = File.ReadAllText(Path.Combine(proc, "cgroup"));
                 var state = File.ReadAllText(Path.Combine(proc, "stat")).Split(") ")[1][0];
-                if (state != 'Z' && (cmdline.Contains(id, StringComparison.Ordinal) || cgroup.Contains(id, StringComparison.Ordinal)))
+                // A shared shim names no pod: with one pod per trial, it must end with that pod.
+                var sharedShim = SharedShim is { } shared && cmdline.Contains($"-id {shared.Id} ", StringComparison.Ordinal);
+                if (state != 'Z' && (sharedShim || cmdline.Contains(id, StringComparison.Ordinal) || cgroup.Contains(id, StringComparison.Ordinal)))
                 {
                     found.Add($"process {Path.GetFileName(proc)}: {cmdline}");
                 }
@@ -188,6 +208,11 @@ internal sealed class FaultWorld : IDisposable
         }
 
         found.AddRange((sockets ?? []).Where(File.Exists).Select(s => $"socket {s}"));
+        if (SharedShim is { } group && Directory.Exists(group.Directory))
+        {
+            found.Add($"shared shim directory {group.Directory}: {string.Join(", ", Directory.EnumerateFileSystemEntries(group.Directory, "*", SearchOption.AllDirectories))}");
+        }
+
         var dir = Path.Combine(Root, id);
         if (Directory.Exists(dir))
         {
@@ -207,8 +232,15 @@ internal sealed class FaultWorld : IDisposable
             return [];
         }
 
+        // A shared shim's `start` writes its address into the group's directory, not the pod's bundle.
+        var files = Directory.EnumerateFiles(dir, "address", SearchOption.AllDirectories).ToList();
+        if (SharedShim is { } shared && File.Exists(Path.Combine(shared.Directory, "address")))
+        {
+            files.Add(Path.Combine(shared.Directory, "address"));
+        }
+
         var sockets = new List<string>();
-        foreach (var file in Directory.EnumerateFiles(dir, "address", SearchOption.AllDirectories))
+        foreach (var file in files)
         {
             var address = File.ReadAllText(file).Trim();
             if (address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0)

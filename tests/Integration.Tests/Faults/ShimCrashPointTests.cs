@@ -8,11 +8,21 @@ namespace Isola.Integration.Tests.Faults;
 /// no process, runc state, cgroup, mount, netns, socket, bundle or state directory.
 /// </summary>
 [Collection(FaultCollection.Name)]
-public sealed class ShimCrashPointTests : IDisposable
-{
-    private readonly FaultWorld _world = FaultWorld.ForShim("shim");
+public sealed class ShimCrashPointPerPodShimTests() : ShimCrashPointTests("Pod");
 
-    public void Dispose() => _world.Dispose();
+/// <summary>The same suite with the pod in a shared shim (ShimGrouping Runtime): the shared shim must end with the pod.</summary>
+[Collection(FaultCollection.Name)]
+public sealed class ShimCrashPointSharedShimTests() : ShimCrashPointTests("Runtime");
+
+public abstract class ShimCrashPointTests(string grouping) : IDisposable
+{
+    private readonly FaultWorld _world = FaultWorld.ForShim("shim", grouping);
+
+    public void Dispose()
+    {
+        _world.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     public static TheoryData<string> RunPoints =>
     [

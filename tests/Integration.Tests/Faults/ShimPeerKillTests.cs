@@ -7,11 +7,22 @@ namespace Isola.Integration.Tests.Faults;
 /// <summary>The same suite's other half on the shim runtime: the peers die instead of the host (the shim, the pause,
 /// both), with a container running in the pod. The next commands must say what is true and remove it all.</summary>
 [Collection(FaultCollection.Name)]
-public sealed class ShimPeerKillTests : IDisposable
-{
-    private readonly FaultWorld _world = FaultWorld.ForShim("peer");
+public sealed class ShimPeerKillPerPodShimTests() : ShimPeerKillTests("Pod");
 
-    public void Dispose() => _world.Dispose();
+/// <summary>The same with the pod in a shared shim (ShimGrouping Runtime): killing "the shim" kills the shim of every pod
+/// of the runtime.</summary>
+[Collection(FaultCollection.Name)]
+public sealed class ShimPeerKillSharedShimTests() : ShimPeerKillTests("Runtime");
+
+public abstract class ShimPeerKillTests(string grouping) : IDisposable
+{
+    private readonly FaultWorld _world = FaultWorld.ForShim("peer", grouping);
+
+    public void Dispose()
+    {
+        _world.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     [Theory]
     [InlineData("pause")]
@@ -26,7 +37,8 @@ public sealed class ShimPeerKillTests : IDisposable
         var sandbox = Find(await _world.ListAsync(), id);
         var pause = sandbox.GetProperty("pid").GetUInt32();
         var container = sandbox.GetProperty("containers")[0].GetProperty("pid").GetUInt32();
-        var shim = ShimHost.ProcessWhere(c => c.Contains("containerd-shim", StringComparison.Ordinal) && c.Contains($"-id {id} ", StringComparison.Ordinal),
+        var shimId = _world.SharedShim?.Id ?? id;
+        var shim = ShimHost.ProcessWhere(c => c.Contains("containerd-shim", StringComparison.Ordinal) && c.Contains($"-id {shimId} ", StringComparison.Ordinal),
             $"the shim of {id}");
 
         var killed = new List<uint>();

@@ -13,11 +13,27 @@ internal sealed class ShimHost : IAsyncDisposable
     public const string Namespace = "isola-it";
     public const string CgroupParent = "/isola-it";
 
-    private ShimHost(string work, IsolaHost host)
+    private readonly string _grouping;
+
+    private ShimHost(string work, IsolaHost host, string grouping)
     {
         Work = work;
         Host = host;
+        _grouping = grouping;
+        if (grouping == "Runtime")
+        {
+            // As the shim controller derives them from the state root and runtime name.
+            var key = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(Root) + "\0runc")))[..16];
+            SharedShim = ("isola-group-" + key, $"/run/isola/shim/{key}.group");
+        }
     }
+
+    /// <summary>The shared shim's id and group directory with ShimGrouping Runtime; null with a shim per pod.</summary>
+    public (string Id, string Directory)? SharedShim { get; }
+
+    /// <summary>The -id of the shim serving <paramref name="sandboxId"/>: the pod's own, or the shared shim's group id.</summary>
+    public string ShimIdOf(string sandboxId) => SharedShim?.Id ?? sandboxId;
 
     public string Work { get; }
 
@@ -27,7 +43,7 @@ internal sealed class ShimHost : IAsyncDisposable
 
     public IsolaHost Host { get; private set; }
 
-    public static async Task<ShimHost> StartAsync(string? work = null)
+    public static async Task<ShimHost> StartAsync(string? work = null, string grouping = "Pod")
     {
         Peers.RequireShimAndBusybox();
         var fresh = work is null;
@@ -38,7 +54,7 @@ internal sealed class ShimHost : IAsyncDisposable
             TestRootfs.Make(Path.Combine(work, "rootfs"));
         }
 
-        return new ShimHost(work, await BuildAsync(work));
+        return new ShimHost(work, await BuildAsync(work, grouping), grouping);
     }
 
     /// <summary>Disposes this host and starts a new one on the same state root, as a restarted process would;
@@ -47,7 +63,7 @@ internal sealed class ShimHost : IAsyncDisposable
     {
         await Host.DisposeAsync();
         whileDown?.Invoke();
-        Host = await BuildAsync(Work);
+        Host = await BuildAsync(Work, _grouping);
     }
 
     public async ValueTask DisposeAsync()
@@ -108,7 +124,8 @@ internal sealed class ShimHost : IAsyncDisposable
                 var inPod = File.ReadAllLines(Path.Combine(proc, "cgroup")).Select(l => l[(l.LastIndexOf(':') + 1)..])
                     .Any(path => path.StartsWith(CgroupParent + "/", StringComparison.Ordinal) &&
                                  IsPodLeaf(path[(CgroupParent.Length + 1)..].Split('/')[0], sandboxId));
-                if (cmdline.Length > 0 && (cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) || inPod))
+                // A shared shim names no pod; the tests remove all their pods before they look, so it must be gone too.
+                if (cmdline.Length > 0 && (cmdline.Contains($"-id {ShimIdOf(sandboxId)} ", StringComparison.Ordinal) || inPod))
                 {
                     found.Add($"process {Path.GetFileName(proc)}: {cmdline}");
                 }
@@ -132,6 +149,11 @@ internal sealed class ShimHost : IAsyncDisposable
             found.Add($"state directory {Path.Combine(Root, sandboxId)}");
         }
 
+        if (SharedShim is { } shared && Directory.Exists(shared.Directory))
+        {
+            found.Add($"shared shim directory {shared.Directory}");
+        }
+
         var socket = taskAddress[(taskAddress.IndexOf("unix://", StringComparison.Ordinal) + 7)..];
         if (File.Exists(socket))
         {
@@ -144,7 +166,7 @@ internal sealed class ShimHost : IAsyncDisposable
     // The shim controller names a pod's cgroup ROOTTAG-ID under the parent (plain ID for sandboxes recorded before).
     private static bool IsPodLeaf(string leaf, string sandboxId) => leaf == sandboxId || leaf.EndsWith("-" + sandboxId, StringComparison.Ordinal);
 
-    private static async Task<IsolaHost> BuildAsync(string work)
+    private static async Task<IsolaHost> BuildAsync(string work, string grouping)
     {
         var builder = IsolaHost.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -156,6 +178,7 @@ internal sealed class ShimHost : IAsyncDisposable
             ["Isola:Runtimes:runc:Options:Runtime"] = "runc",
             ["Isola:Runtimes:runc:Options:Namespace"] = Namespace,
             ["Isola:Runtimes:runc:Options:CgroupParent"] = CgroupParent,
+            ["Isola:Runtimes:runc:Options:ShimGrouping"] = grouping,
             ["Isola:Timeouts:Stop"] = "00:00:03",
         });
         return await builder.StartAsync();

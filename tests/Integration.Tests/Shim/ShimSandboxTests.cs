@@ -1,12 +1,18 @@
 namespace Isola.Integration.Tests.Shim;
 
+/// <summary>Pause sandboxes through IsolaHost with a shim per pod.</summary>
+public sealed class ShimSandboxPerPodShimTests() : ShimSandboxTests("Pod");
+
+/// <summary>Pause sandboxes through IsolaHost with every pod in one shared shim (ShimGrouping Runtime).</summary>
+public sealed class ShimSandboxSharedShimTests() : ShimSandboxTests("Runtime");
+
 /// <summary>Pause sandboxes through IsolaHost with the shim plugin loaded from the plugins folder, on the real
 /// containerd-shim-runc-v2 and runc.</summary>
-public sealed class ShimSandboxTests : IAsyncLifetime
+public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
 {
     private ShimHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await ShimHost.StartAsync();
+    public async Task InitializeAsync() => _host = await ShimHost.StartAsync(grouping: grouping);
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
@@ -106,7 +112,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
         var address = sandbox.Info.TaskAddress;
-        var shim = ShimPid(sandbox.Id);
+        var shim = ShimPid(_host.ShimIdOf(sandbox.Id));
 
         ShimHost.Kill(shim, 9);
         var state = await EventuallyAsync(sandbox, s => s != SandboxState.Ready);
@@ -177,6 +183,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
 
         await Task.WhenAll(pods.Select(p => p.Sandbox.RemoveAsync()));
 
+        Assert.Equal(grouping == "Runtime" ? 1 : 20, pods.Select(p => p.Address).Distinct().Count()); // one shim, or one each
         Assert.All(pods, p => Assert.Equal(0u, p.Exit));
         Assert.All(pods, p => Assert.Equal(p.Sandbox.Name + "\n", p.Output)); // each pod has its own UTS namespace
         Assert.All(pods, p => Assert.Empty(_host.Leftovers(p.Sandbox.Id, [p.Container], p.Address)));
@@ -201,7 +208,7 @@ public sealed class ShimSandboxTests : IAsyncLifetime
         return state;
     }
 
-    private static int ShimPid(string sandboxId) => ShimHost.ProcessWhere(cmdline =>
-        cmdline.Contains("containerd-shim", StringComparison.Ordinal) && cmdline.Contains($"-id {sandboxId} ", StringComparison.Ordinal) &&
-        cmdline.Contains($"-namespace {ShimHost.Namespace} ", StringComparison.Ordinal), $"the shim of sandbox {sandboxId}");
+    private static int ShimPid(string shimId) => ShimHost.ProcessWhere(cmdline =>
+        cmdline.Contains("containerd-shim", StringComparison.Ordinal) && cmdline.Contains($"-id {shimId} ", StringComparison.Ordinal) &&
+        cmdline.Contains($"-namespace {ShimHost.Namespace} ", StringComparison.Ordinal), $"the shim {shimId}");
 }

@@ -79,6 +79,10 @@ internal sealed class PodHarness : IAsyncDisposable
         return sandbox;
     }
 
+    /// <summary>The shim pid the controller recorded at Start (a shared shim's for every pod in it).</summary>
+    public static int ShimPidOf(SandboxContext sandbox) =>
+        int.Parse(sandbox.ControllerData[ControllerDataKeys.ShimPid], System.Globalization.CultureInfo.InvariantCulture);
+
     public async Task<ITaskClient> TaskClientAsync(SandboxContext sandbox) =>
         await Executor.ConnectAsync(TaskEndpoint.Parse(sandbox.TaskAddress, sandbox.TaskApiVersion), CancellationToken.None);
 
