@@ -1,7 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
-using Isola.Hosting.State;
 
 namespace Isola.Hosting;
 
@@ -22,8 +20,6 @@ public static class IsolaJson
         {
             WriteIndented = true,
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-            // Generated code for the records and infos; reflection for any other type a caller serialises.
-            TypeInfoResolver = JsonTypeInfoResolver.Combine(IsolaJsonContext.Default, new DefaultJsonTypeInfoResolver()),
         };
         options.Converters.Add(new JsonStringEnumConverter());
         options.MakeReadOnly(populateMissingResolver: true);
