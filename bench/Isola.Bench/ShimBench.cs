@@ -207,7 +207,7 @@ internal sealed class ShimBench : IBenchmark
         return (value, sw.Elapsed.TotalMilliseconds);
     }
 
-    private static string CopyPauseBundle(string from, string to)
+    internal static string CopyPauseBundle(string from, string to)
     {
         Directory.CreateDirectory(Path.Combine(to, "rootfs", "proc"));
         File.Copy(Path.Combine(from, "rootfs", "pause"), Path.Combine(to, "rootfs", "pause"));
