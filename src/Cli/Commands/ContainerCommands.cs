@@ -185,7 +185,7 @@ internal static class ContainerCommands
         context.SetHostAction(command, async (parse, host, ct) =>
         {
             var container = await GetAsync(host, parse, sandboxArg, containerArg, ct).ConfigureAwait(false);
-            var execId = Guid.NewGuid().ToString("N")[..12];
+            var execId = ExecId.New();
             // The host's own default, asked for up front so its files can be followed while the exec runs.
             var stdio = host.DefaultExecStdio(container, execId);
             var spec = new ExecSpec { ExecId = execId, Args = parse.GetValue(commandArg)!, Env = OptionParsing.Env(parse.GetValue(env)), Cwd = parse.GetValue(cwd), Stdio = stdio };
