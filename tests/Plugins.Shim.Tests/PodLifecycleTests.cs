@@ -120,7 +120,7 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         await using var client = await _pods.TaskClientAsync(sandbox);
         var (running, _, _) = await _pods.CreateContainerAsync(client, sandbox, rootfs.Dir, ["sleep", "600"]);
         await client.StartAsync(running, null, CancellationToken.None);
-        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
+        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id.Value, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
         Assert.NotNull(shimPid);
         var pendingWait = client.WaitAsync(running, null, CancellationToken.None);
 
@@ -135,7 +135,7 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         Assert.Equal(IsolaErrorCode.Unavailable, dropped.Code); // the connection dropped mid-call
         Assert.Equal(IsolaErrorCode.Unavailable, status.Code);
         Assert.Contains(socket, status.Message);
-        Assert.Contains(sandbox.Id, status.Message);
+        Assert.Contains(sandbox.Id.Value, status.Message);
         Assert.Equal(IsolaErrorCode.Unavailable, wait.Code);
         Assert.Empty(Leftovers.Of(sandbox, [running], socket));
     }
@@ -146,7 +146,7 @@ public sealed class PodLifecycleTests(RootfsFixture rootfs) : IAsyncLifetime
         var sandbox = await _pods.RunSandboxAsync();
         var socket = Leftovers.SocketOf(sandbox.TaskAddress);
         var pausePid = int.Parse(sandbox.ControllerData[ControllerDataKeys.PausePid], System.Globalization.CultureInfo.InvariantCulture);
-        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
+        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id.Value, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
         Assert.NotNull(shimPid);
 
         await ShimProcesses.KillAsync(shimPid.Value);
