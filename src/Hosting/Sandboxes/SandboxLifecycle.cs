@@ -66,7 +66,7 @@ internal sealed class SandboxLifecycle(
                 throw IsolaException.AlreadyExists($"sandbox '{id}' already exists");
             }
 
-            if (name != id && (store.Names.Resolve(name) ?? store.TryLoad(name)) is { } owner)
+            if (name != id.Value && (store.Names.Resolve(name) ?? store.TryLoad(SandboxId.Parse(name))) is { } owner)
             {
                 throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{owner.Id}'");
             }

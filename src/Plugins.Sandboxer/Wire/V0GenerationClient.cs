@@ -31,7 +31,7 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
             NetnsPath = PodSandboxConfigMapper.NetnsPath(sandbox.Spec),
         };
         var response = await client.CreateAsync(request, options).ConfigureAwait(false);
-        if (response.SandboxId.Length > 0 && response.SandboxId != sandbox.Id)
+        if (response.SandboxId.Length > 0 && response.SandboxId != sandbox.Id.Value)
         {
             // A v1 server reads our sandboxer (field 1) as its sandbox_id and echoes it back.
             throw IsolaException.FailedPrecondition(

@@ -72,7 +72,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         if (request.ExecId is null)
         {
             var rootfs = Conversions.RootfsMount(request.Container);
-            list.Tasks.RemoveAll(t => t.TaskId == request.ContainerId);
+            list.Tasks.RemoveAll(t => t.TaskId == request.ContainerId.Value);
             list.Tasks.Add(new TaskResource
             {
                 TaskId = request.ContainerId.Value,
