@@ -109,7 +109,7 @@ internal sealed class VmBench : IBenchmark
     /// console line <paramref name="marker"/>, then kills the VMM (the console log stays in <paramref name="dir"/>).
     /// <paramref name="clock"/>, when given, watches the console from before the launch.</summary>
     internal static async Task<double> BareBootAsync(IReadOnlyList<string> argv, string dir, string marker, CancellationToken cancellationToken,
-        ConsoleClock? clock = null)
+        ConsoleClock? clock = null, Action<string>? prepareShared = null)
     {
         if (Directory.Exists(dir))
         {
@@ -128,6 +128,18 @@ internal sealed class VmBench : IBenchmark
         // Isola's command line includes the virtiofs share; the bare run gets the same daemon first.
         var virtiofs = argv.Any(a => a.Contains("vhost-user-fs", StringComparison.Ordinal));
         Process? daemon = null;
+        if (prepareShared is not null && !virtiofs)
+        {
+            throw new InvalidOperationException("the benchmark places files in the VM's share, but this command line has no virtiofs share");
+        }
+
+        if (prepareShared is not null)
+        {
+            // Before the clock starts: placing files is the benchmark's set-up, not the boot.
+            Directory.CreateDirectory(Path.Combine(dir, "shared"));
+            prepareShared(Path.Combine(dir, "shared"));
+        }
+
         var sw = Stopwatch.StartNew();
         if (virtiofs)
         {

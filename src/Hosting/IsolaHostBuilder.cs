@@ -1,3 +1,4 @@
+using Isola.Images;
 using Isola.Hosting.Configuration;
 using Isola.Hosting.Plugins;
 using Isola.Plugins;
@@ -47,6 +48,10 @@ public sealed class IsolaHostBuilder
         _externalLoggerFactory = loggerFactory;
         return this;
     }
+
+    /// <summary>The image store this configuration names (<c>Images:Root</c>, default <c>&lt;Isola:Root&gt;/images</c>),
+    /// opened without starting the host: image commands need no plugin.</summary>
+    public IImageStore OpenImages() => ImageSettings.Open(Configuration, IsolaSettings.Read(Configuration));
 
     /// <summary>Loads the plugins, validates the configuration, recovers the persisted sandboxes and returns the
     /// running host. Fails with an <see cref="IsolaException"/> naming the configuration key or plugin folder at fault.</summary>

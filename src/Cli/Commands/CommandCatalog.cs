@@ -12,6 +12,7 @@ internal static class CommandCatalog
     [
         SandboxCommands.Create,
         ContainerCommands.Create,
+        ImageCommands.Create,
         PluginCommands.Create,
         RuntimeCommands.Create,
         VersionCommand.Create,
