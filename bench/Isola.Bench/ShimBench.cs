@@ -59,7 +59,7 @@ internal sealed class ShimBench : IBenchmark
         {
             // Warm-up, and the pause bundle the floor runs: the very bundle the controller wrote, copied.
             var warm = await host.Sandboxes.RunAsync(new SandboxSpec(), cancellationToken);
-            var floorBundle = CopyPauseBundle(Path.Combine(work, "root", warm.Id, "pause", warm.Id), Path.Combine(work, "floor-bundle"));
+            var floorBundle = CopyPauseBundle(Path.Combine(work, "root", warm.Id.Value, "pause", warm.Id.Value), Path.Combine(work, "floor-bundle"));
             await warm.RemoveAsync(cancellationToken);
             for (var i = 1; i < WarmUpPods; i++)
             {
@@ -98,7 +98,7 @@ internal sealed class ShimBench : IBenchmark
             // Concurrent pods, with every shim measured while all of them run.
             concurrentPhases.Recording = true;
             var started = await Task.WhenAll(Enumerable.Range(0, n).Select(_ => TimeAsync(() => RunSandboxAsync(host, cancellationToken))));
-            var rss = started.Select(s => ShimRssKiB(s.Value.Id)).Where(r => r > 0).ToList();
+            var rss = started.Select(s => ShimRssKiB(s.Value.Id.Value)).Where(r => r > 0).ToList();
             var stopped = await Task.WhenAll(started.Select(s => TimeAsync(async () => { await s.Value.RemoveAsync(cancellationToken); return 0; })));
             var readyPar = started.Select(s => s.Ms).ToList();
             var downPar = stopped.Select(s => s.Ms).ToList();
@@ -126,7 +126,7 @@ internal sealed class ShimBench : IBenchmark
             // raw path's pods are taken down by its DisposeAsync).
             foreach (var sandbox in await host.Sandboxes.ListAsync(CancellationToken.None))
             {
-                await (await host.Sandboxes.GetAsync(sandbox.Id, CancellationToken.None)).RemoveAsync(CancellationToken.None);
+                await (await host.Sandboxes.GetAsync(sandbox.Id.Value, CancellationToken.None)).RemoveAsync(CancellationToken.None);
             }
 
             if (Directory.Exists(floorRoot))

@@ -94,7 +94,7 @@ internal sealed class VmBench : IBenchmark
         var ready = sw.Elapsed.TotalMilliseconds;
         var returnedAt = DateTime.UtcNow;
         var vmmStartedAtUptime = double.Parse(File.ReadAllText($"/proc/{sandbox.Info.Pid}/stat").Split(") ")[1].Split(' ')[19]) / 100;
-        var markerAt = File.GetLastWriteTimeUtc(Path.Combine(root, sandbox.Id, "console.log"));
+        var markerAt = File.GetLastWriteTimeUtc(Path.Combine(root, sandbox.Id.Value, "console.log"));
         var own = (vmmStartedAtUptime - calledAtUptime) * 1000 + (returnedAt - markerAt).TotalMilliseconds;
         sw.Restart();
         await sandbox.StopAsync(TimeSpan.FromSeconds(5), cancellationToken);

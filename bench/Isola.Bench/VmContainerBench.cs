@@ -167,7 +167,7 @@ internal sealed partial class VmContainerBench : IBenchmark
                 var c = await sandbox.Containers.CreateAsync(new ContainerSpec { Rootfs = rootfs, Args = ["true"] }, cancellationToken);
                 if (captureConfig && k == 0)
                 {
-                    config = (c.Id, await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "shared", c.Id, "config.json"), cancellationToken));
+                    config = (c.Id.Value, await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id.Value, "shared", c.Id.Value, "config.json"), cancellationToken));
                     sw.Restart();
                     await c.DeleteAsync(cancellationToken: cancellationToken);
                     break;
@@ -186,13 +186,13 @@ internal sealed partial class VmContainerBench : IBenchmark
         }
         catch (Exception e)
         {
-            var log = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "console.log"), CancellationToken.None);
+            var log = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id.Value, "console.log"), CancellationToken.None);
             await sandbox.RemoveAsync(CancellationToken.None);
             throw new InvalidOperationException($"{e.Message}; guest console: {log[Math.Max(0, log.Length - 3000)..]}", e);
         }
 
         await sandbox.StopAsync(TimeSpan.FromSeconds(5), cancellationToken);
-        var console = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id, "console.log"), cancellationToken);
+        var console = await File.ReadAllTextAsync(Path.Combine(root, sandbox.Id.Value, "console.log"), cancellationToken);
         await sandbox.RemoveAsync(cancellationToken);
         var rss = RssLine().Matches(console) is { Count: > 0 } m ? double.Parse(m[^1].Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
         return new IsolaRun(argv, config, ready, containers, rss);

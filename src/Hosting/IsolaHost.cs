@@ -62,13 +62,10 @@ public sealed class IsolaHost : IIsola, IAsyncDisposable
     /// these files while the exec runs, as <c>isola container exec</c> does. Nothing is created.</summary>
     /// <param name="container">A container of this host.</param>
     /// <param name="execId">The exec id the caller will put in <see cref="ExecSpec.ExecId"/>.</param>
-    /// <exception cref="IsolaException">InvalidArgument when an id is not valid (<see cref="IdValidator"/>).</exception>
-    public StdioSpec DefaultExecStdio(IContainer container, string execId)
+    public StdioSpec DefaultExecStdio(IContainer container, ExecId execId)
     {
         ArgumentNullException.ThrowIfNull(container);
-        // The ids become path segments: validated here as ExecAsync validates them, so no path leaves the state root.
-        return ContainerSet.DefaultExecStdio(_services.Store, container.SandboxId, IdValidator.Validate(container.Id, "container"),
-            IdValidator.Validate(execId, "exec"));
+        return ContainerSet.DefaultExecStdio(_services.Store, container.SandboxId, container.Id, execId);
     }
 
     /// <summary>The engine's services, for tests.</summary>

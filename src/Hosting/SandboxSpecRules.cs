@@ -21,7 +21,7 @@ public static class SandboxSpecRules
     }
 
     /// <summary>Throws InvalidArgument naming the sandbox and the value when a DNS server is not an IP address.</summary>
-    internal static void DnsServers(string id, IEnumerable<string> servers)
+    internal static void DnsServers(SandboxId id, IEnumerable<string> servers)
     {
         foreach (var server in servers)
         {

@@ -114,14 +114,14 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
         var deadline = DateTime.UtcNow + _options.Timeout;
         try
         {
-            var client = KnownClient() ?? await DetectAsync(sandbox.Id, new CallOptions(deadline: deadline, cancellationToken: cancellationToken))
+            var client = KnownClient() ?? await DetectAsync(sandbox.Id.Value, new CallOptions(deadline: deadline, cancellationToken: cancellationToken))
                 .ConfigureAwait(false);
             await call(client, sandbox, new CallOptions(deadline: longRunning ? null : deadline, cancellationToken: cancellationToken))
                 .ConfigureAwait(false);
         }
         catch (RpcException e)
         {
-            throw Translate(e, operation, sandbox.Id, cancellationToken);
+            throw Translate(e, operation, sandbox.Id.Value, cancellationToken);
         }
         catch (IsolaException e) when (!e.Message.Contains(_endpoint.SocketPath, StringComparison.Ordinal))
         {
@@ -136,14 +136,14 @@ internal sealed class SandboxerController : ISandboxController, IReportsRuntimeD
         var deadline = DateTime.UtcNow + _options.Timeout;
         try
         {
-            var client = KnownClient() ?? await DetectAsync(sandbox.Id, new CallOptions(deadline: deadline, cancellationToken: cancellationToken))
+            var client = KnownClient() ?? await DetectAsync(sandbox.Id.Value, new CallOptions(deadline: deadline, cancellationToken: cancellationToken))
                 .ConfigureAwait(false);
             return await call(client, sandbox, new CallOptions(deadline: longRunning ? null : deadline, cancellationToken: cancellationToken))
                 .ConfigureAwait(false);
         }
         catch (RpcException e)
         {
-            throw Translate(e, operation, sandbox.Id, cancellationToken);
+            throw Translate(e, operation, sandbox.Id.Value, cancellationToken);
         }
         catch (IsolaException e) when (!e.Message.Contains(_endpoint.SocketPath, StringComparison.Ordinal))
         {

@@ -21,7 +21,7 @@ public sealed class ScopedSandbox : ISandbox, IAsyncDisposable
     public static TimeSpan TeardownDeadline { get; } = TimeSpan.FromMinutes(2);
 
     /// <inheritdoc/>
-    public string Id => _inner.Id;
+    public SandboxId Id => _inner.Id;
 
     /// <inheritdoc/>
     public string Name => _inner.Name;

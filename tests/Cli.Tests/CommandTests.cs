@@ -29,10 +29,10 @@ public sealed class CommandTests(TestPluginBuild plugin) : IDisposable
     {
         var table = await _w.RunAsync("version");
         Assert.Equal(0, table.Code);
-        Assert.Contains("abstractions: 1.2.0.0", table.Out);
+        Assert.Contains("abstractions: 2.0.0.0", table.Out);
         var json = await _w.RunAsync("version", "-o", "json");
         using var doc = JsonDocument.Parse(json.Out);
-        Assert.Equal("1.2.0.0", doc.RootElement.GetProperty("abstractions").GetString());
+        Assert.Equal("2.0.0.0", doc.RootElement.GetProperty("abstractions").GetString());
         Assert.StartsWith(".NET 10", doc.RootElement.GetProperty("runtime").GetString());
     }
 

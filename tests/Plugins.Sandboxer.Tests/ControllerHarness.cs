@@ -33,7 +33,7 @@ internal static class ControllerHarness
             NullLoggerFactory.Instance, new NoServices());
     }
 
-    public static SandboxContext Sandbox(string id, SandboxSpec? spec = null, IDictionary<string, string>? data = null, JsonObject? state = null) =>
+    public static SandboxContext Sandbox(SandboxId id, SandboxSpec? spec = null, IDictionary<string, string>? data = null, JsonObject? state = null) =>
         new(id, "pod-" + id, spec ?? new SandboxSpec { Id = id }, Path.GetTempPath(), data ?? new Dictionary<string, string>())
         {
             ControllerState = state ?? [],

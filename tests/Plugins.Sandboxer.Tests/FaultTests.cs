@@ -24,7 +24,7 @@ public sealed class FaultTests
         var status = await Assert.ThrowsAsync<IsolaException>(() => controller.StatusAsync(sandbox, false, CancellationToken.None));
         Assert.Equal(IsolaErrorCode.Unavailable, status.Code);
         Assert.Contains(server.SocketPath, status.Message);
-        Assert.Contains(sandbox.Id, status.Message);
+        Assert.Contains(sandbox.Id.Value, status.Message);
         Assert.DoesNotContain("localhost:80", status.Message);
 
         await server.StartAsync();
@@ -50,7 +50,7 @@ public sealed class FaultTests
 
         Assert.Equal(IsolaErrorCode.DeadlineExceeded, e.Code);
         Assert.Contains(server.SocketPath, e.Message);
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         // The configured 1 s deadline, not gRPC's default of none; generous slack for a loaded CI machine.
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(10));
     }
@@ -66,7 +66,7 @@ public sealed class FaultTests
 
         Assert.Equal(IsolaErrorCode.Unavailable, e.Code);
         Assert.Contains(path, e.Message);
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.DoesNotContain("localhost", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }

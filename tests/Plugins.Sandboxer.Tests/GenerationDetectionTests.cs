@@ -28,7 +28,7 @@ public sealed class GenerationDetectionTests
         var probes = server.State.All<SandboxApi.V1.ControllerMetricsRequest>();
         Assert.Equal(kind == FakeKind.KuasarV1 ? 1 : 0, probes.Count);
         Assert.All(probes, p => Assert.Equal("vmm", p.Sandboxer));
-        Assert.True(server.State.Sandboxes.ContainsKey(sandbox.Id));
+        Assert.True(server.State.Sandboxes.ContainsKey(sandbox.Id.Value));
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed class GenerationDetectionTests
 
         var e = await Assert.ThrowsAsync<IsolaException>(() => controller.CreateAsync(sandbox, CancellationToken.None));
 
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.Contains(server.SocketPath, e.Message);
         Assert.Empty(server.State.Sandboxes);
     }
@@ -56,8 +56,8 @@ public sealed class GenerationDetectionTests
         // v1 puts the id at field 1, which v0 reads as the sandboxer: the server sees an empty id and refuses.
         var e = await Assert.ThrowsAsync<IsolaException>(() => v1.StartAsync(sandbox, CancellationToken.None));
         Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
-        Assert.Contains(sandbox.Id, e.Message);
-        Assert.False(server.State.Get(sandbox.Id).Running);
+        Assert.Contains(sandbox.Id.Value, e.Message);
+        Assert.False(server.State.Get(sandbox.Id.Value).Running);
     }
 
     [Fact]
@@ -71,9 +71,9 @@ public sealed class GenerationDetectionTests
 
         // v1 reads the v0 id (field 2) as a rootfs Mount and refuses it; should it decode, the echoed id
         // ("vmm", our sandboxer read as sandbox_id) differs from ours and the client refuses instead.
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.Contains(server.SocketPath, e.Message);
-        Assert.False(server.State.Sandboxes.ContainsKey(sandbox.Id));
+        Assert.False(server.State.Sandboxes.ContainsKey(sandbox.Id.Value));
         Assert.DoesNotContain('\n', e.Message);
     }
 
@@ -92,6 +92,6 @@ public sealed class GenerationDetectionTests
         await server.StartAsync();
         await controller.CreateAsync(sandbox, CancellationToken.None);
         Assert.Equal("v0 (detected)", ((IReportsRuntimeDetails)controller).Details["api"]);
-        Assert.True(server.State.Sandboxes.ContainsKey(sandbox.Id));
+        Assert.True(server.State.Sandboxes.ContainsKey(sandbox.Id.Value));
     }
 }

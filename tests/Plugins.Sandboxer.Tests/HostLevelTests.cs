@@ -28,9 +28,9 @@ public sealed class HostLevelTests : IAsyncLifetime
         Assert.Equal("ttrpc+vsock://3:1024", sandbox.Info.TaskAddress);
 
         await _kuasar.StopAsync();
-        await WaitForStateAsync(host, sandbox.Id, SandboxState.Pending);
+        await WaitForStateAsync(host, sandbox.Id.Value, SandboxState.Pending);
         await _kuasar.StartAsync();
-        await WaitForStateAsync(host, sandbox.Id, SandboxState.Ready);
+        await WaitForStateAsync(host, sandbox.Id.Value, SandboxState.Ready);
 
         Assert.Single(_kuasar.State.All<ControllerCreateRequest>());
         Assert.Single(_kuasar.State.All<ControllerStartRequest>());
@@ -44,7 +44,7 @@ public sealed class HostLevelTests : IAsyncLifetime
         string id;
         await using (var first = await StartHostAsync())
         {
-            id = (await first.Sandboxes.RunAsync(new SandboxSpec { Runtime = "kuasar-vmm" })).Id;
+            id = (await first.Sandboxes.RunAsync(new SandboxSpec { Runtime = "kuasar-vmm" })).Id.Value;
         }
 
         var waitsBefore = _kuasar.State.All<ControllerWaitRequest>().Count;

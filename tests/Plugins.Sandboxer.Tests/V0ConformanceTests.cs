@@ -77,7 +77,7 @@ public sealed class V0ConformanceTests : IAsyncLifetime
 
         await _controller.PurgeAsync(sandbox, new Isola.Controllers.PurgeRequest("c1"), CancellationToken.None);
         Assert.Equal(("vmm", sandbox.Id, "c1"), (_server.State.Last<V0Wire.PurgeRequest>().Sandboxer, _server.State.Last<V0Wire.PurgeRequest>().SandboxId, _server.State.Last<V0Wire.PurgeRequest>().ContainerId));
-        Assert.Empty(_server.State.Get(sandbox.Id).Containers);
+        Assert.Empty(_server.State.Get(sandbox.Id.Value).Containers);
     }
 
     [Fact]
@@ -94,6 +94,6 @@ public sealed class V0ConformanceTests : IAsyncLifetime
         await _controller.ShutdownAsync(sandbox, CancellationToken.None);
         await _controller.ShutdownAsync(sandbox, CancellationToken.None);
         await _controller.StopAsync(sandbox, TimeSpan.Zero, CancellationToken.None);
-        Assert.False(_server.State.Sandboxes.ContainsKey(sandbox.Id));
+        Assert.False(_server.State.Sandboxes.ContainsKey(sandbox.Id.Value));
     }
 }

@@ -96,7 +96,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         await _controller.StopAsync(sandbox, TimeSpan.Zero, CancellationToken.None);
         var gone = await Assert.ThrowsAsync<IsolaException>(() => _controller.StatusAsync(sandbox, false, CancellationToken.None));
         Assert.Equal(IsolaErrorCode.NotFound, gone.Code);
-        Assert.Contains(sandbox.Id, gone.Message);
+        Assert.Contains(sandbox.Id.Value, gone.Message);
         Assert.Contains(_server.SocketPath, gone.Message);
     }
 
@@ -135,7 +135,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         Assert.Equal("/rootfs/c1", c1.Rootfs.Single().Source);
         Assert.Equal("", c1.Rootfs.Single().Destination);
         Assert.Equal("/logs/c1.out", c1.Stdout);
-        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id).Tasks.Tasks.Select(t => t.TaskId));
+        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id.Value).Tasks.Tasks.Select(t => t.TaskId));
 
         // Kuasar ignores Task.Create's bundle; the guest reads /run/kuasar/state/<id>.
         Assert.Equal("/run/kuasar/state/c1", first.Bundle);
@@ -150,16 +150,16 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         await _controller.PrepareAsync(sandbox, Prepare("c1", """{"ociVersion":"1.0.2","process":{"cwd":"/w","args":["sh"]}}"""), CancellationToken.None);
         await _controller.PrepareAsync(sandbox, Prepare("c1", """{"args":["ls"]}""") with { ExecId = "e1" }, CancellationToken.None);
 
-        var withExec = _server.State.Get(sandbox.Id).Tasks.Find("c1")!;
+        var withExec = _server.State.Get(sandbox.Id.Value).Tasks.Find("c1")!;
         Assert.Equal("1.0.2", (string?)withExec.Spec!["ociVersion"]);
         Assert.Equal("/w", (string?)withExec.Spec["process"]!["cwd"]);
         Assert.Equal("e1", withExec.Processes.Single().ExecId);
         Assert.Equal("/", (string?)withExec.Processes.Single().Spec!["cwd"]);
 
         await _controller.PurgeAsync(sandbox, new PurgeRequest("c1", "e1"), CancellationToken.None);
-        Assert.Empty(_server.State.Get(sandbox.Id).Tasks.Find("c1")!.Processes);
+        Assert.Empty(_server.State.Get(sandbox.Id.Value).Tasks.Find("c1")!.Processes);
         await _controller.PurgeAsync(sandbox, new PurgeRequest("c1"), CancellationToken.None);
-        Assert.Empty(_server.State.Get(sandbox.Id).Tasks.Tasks);
+        Assert.Empty(_server.State.Get(sandbox.Id.Value).Tasks.Tasks);
         Assert.False(sandbox.ControllerState.ContainsKey(TaskListStore.Key));
 
         var updates = _server.State.All<ControllerUpdateRequest>().Count;
@@ -191,7 +191,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         Assert.Equal(IsolaErrorCode.ResourceExhausted, e.Code);
         Assert.Contains("c2", e.Message);
         Assert.Equal(before, sandbox.ControllerState[TaskListStore.Key]!.ToJsonString());
-        Assert.Equal(["c1"], _server.State.Get(sandbox.Id).Tasks.Tasks.Select(t => t.TaskId));
+        Assert.Equal(["c1"], _server.State.Get(sandbox.Id.Value).Tasks.Tasks.Select(t => t.TaskId));
     }
 
     [Fact]
@@ -202,7 +202,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         await _controller.UpdateResourcesAsync(sandbox,
             new UpdateResourcesRequest("c1", new LinuxResources { MemoryLimitBytes = 1 << 30, CpuShares = 512 }), CancellationToken.None);
 
-        var spec = _server.State.Get(sandbox.Id).Tasks.Find("c1")!.Spec!;
+        var spec = _server.State.Get(sandbox.Id.Value).Tasks.Find("c1")!.Spec!;
         Assert.Equal(1L << 30, (long?)spec["linux"]!["resources"]!["memory"]!["limit"]);
         Assert.Equal(512UL, (ulong?)spec["linux"]!["resources"]!["cpu"]!["shares"]);
 
@@ -223,7 +223,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         var wait = restarted.WaitAsync(reloaded, CancellationToken.None);
         await restarted.PrepareAsync(reloaded, Prepare("c2", "{}"), CancellationToken.None);
 
-        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id).Tasks.Tasks.Select(t => t.TaskId));
+        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id.Value).Tasks.Tasks.Select(t => t.TaskId));
         Assert.False(wait.IsCompleted);
         await restarted.StopAsync(reloaded, TimeSpan.Zero, CancellationToken.None);
         Assert.Equal(137u, (await wait.WaitAsync(TimeSpan.FromSeconds(10))).Code);
@@ -246,7 +246,7 @@ public sealed class V1ConformanceTests : IAsyncLifetime
         });
         await _controller.PrepareAsync(older, Prepare("c2", "{}"), CancellationToken.None);
 
-        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id).Tasks.Tasks.Select(t => t.TaskId));
+        Assert.Equal(["c1", "c2"], _server.State.Get(sandbox.Id.Value).Tasks.Tasks.Select(t => t.TaskId));
         Assert.False(older.ControllerData.ContainsKey(TaskListStore.Key));
         Assert.Equal(2, TaskListStore.Load(older).Tasks.Count);
     }

@@ -75,7 +75,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
         var e = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.CreateAsync(sandbox, CancellationToken.None));
 
         Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.Contains($"'{hostname}'", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(sandbox.StateDirectory));
     }
@@ -96,7 +96,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
         await pods.Controller.ShutdownAsync(sandbox, CancellationToken.None);
 
         Assert.EndsWith("start exited with 3: first: the reason", e.Message);
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.Empty(Leftovers.Of(sandbox, [], null));
     }
 
@@ -108,7 +108,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
         var e = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.CreateAsync(sandbox, CancellationToken.None));
 
         Assert.Equal(IsolaErrorCode.InvalidArgument, e.Code);
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.Contains("/run/netns/does-not-exist", e.Message);
         Assert.Empty(Directory.GetFileSystemEntries(sandbox.StateDirectory));
     }
@@ -123,7 +123,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
         {
             ContainerId = "c1",
             Container = new ContainerSpec { Rootfs = missing, Args = ["true"] },
-            OciSpec = ContainerSpecs.Oci(sandbox.Id, ["true"]),
+            OciSpec = ContainerSpecs.Oci(sandbox.Id.Value, ["true"]),
             Stdio = new StdioSpec("", "", ""),
         }, CancellationToken.None));
         var status = await _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None);
@@ -169,7 +169,7 @@ public sealed class BadInputTests(RootfsFixture rootfs) : IAsyncLifetime
         var gone = await Assert.ThrowsAsync<IsolaException>(() => _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None));
 
         Assert.Equal(IsolaErrorCode.FailedPrecondition, wait.Code);
-        Assert.Contains(sandbox.Id, wait.Message);
+        Assert.Contains(sandbox.Id.Value, wait.Message);
         Assert.False(status.Ready);
         Assert.Equal(IsolaErrorCode.NotFound, gone.Code);
         Assert.Empty(Leftovers.Of(sandbox, [], null));

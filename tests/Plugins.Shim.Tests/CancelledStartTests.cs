@@ -58,7 +58,7 @@ public sealed class CancelledStartTests : IAsyncLifetime
         var child = int.Parse(File.ReadAllText(childFile).Trim(), CultureInfo.InvariantCulture);
         var socket = Leftovers.SocketOf(ShimLauncher.ReadBundleFile(bundle, ShimLauncher.AddressFile)!);
         var childGone = await GoneAsync(child);
-        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
+        var shimPid = ShimProcesses.FindLiveShim(sandbox.Id.Value, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
         Assert.NotNull(shimPid); // start had launched it: only rollback can end it
         Assert.Equal(shimPid, ShimProcesses.FindBySocket(socket)); // found through its socket, not only by a scan
 

@@ -29,10 +29,10 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         var sandbox = _pods.NewContext();
         var address = await CrashedStart.RunAsync(_pods, sandbox);
         var full = new Dictionary<string, string>(sandbox.ControllerData);
-        var shim = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, full[ControllerDataKeys.ContainerdAddress]);
+        var shim = ShimProcesses.FindLiveShim(sandbox.Id.Value, PodHarness.Namespace, full[ControllerDataKeys.ContainerdAddress]);
         Assert.NotNull(shim);
-        Assert.Contains(Leftovers.Processes(sandbox.Id), p => p.Contains("runc init", StringComparison.Ordinal)); // on the exec FIFO
-        Assert.True(Directory.Exists(Path.Combine("/run/containerd/runc", PodHarness.Namespace, sandbox.Id)));
+        Assert.Contains(Leftovers.Processes(sandbox.Id.Value), p => p.Contains("runc init", StringComparison.Ordinal)); // on the exec FIFO
+        Assert.True(Directory.Exists(Path.Combine("/run/containerd/runc", PodHarness.Namespace, sandbox.Id.Value)));
         if (shimDead)
         {
             await ShimProcesses.KillAsync(shim.Value);
@@ -79,7 +79,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         // `runc create` SIGKILLed early leaves its state directory with only the exec FIFO: `runc delete` cannot read it.
         var sandbox = _pods.NewContext();
         await _pods.Controller.CreateAsync(sandbox, CancellationToken.None);
-        var state = Path.Combine("/run/containerd/runc", PodHarness.Namespace, sandbox.Id);
+        var state = Path.Combine("/run/containerd/runc", PodHarness.Namespace, sandbox.Id.Value);
         Directory.CreateDirectory(state);
         Assert.Equal(0, Native.LibC.mkfifo(Path.Combine(state, "exec.fifo"), Convert.ToUInt32("622", 8)));
 

@@ -23,7 +23,7 @@ public sealed class EventsSocketTests
         {
             var sandbox = await pods.RunSandboxAsync();
             endpoint = pods.Controller.EventsEndpoint.Path;
-            var shim = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
+            var shim = ShimProcesses.FindLiveShim(sandbox.Id.Value, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
 
             Assert.Equal(sandbox.ControllerData[ControllerDataKeys.ContainerdAddress] + ".ttrpc", endpoint);
             Assert.Contains($"TTRPC_ADDRESS={endpoint}", (await File.ReadAllTextAsync($"/proc/{shim}/environ")).Split('\0'));
@@ -44,7 +44,7 @@ public sealed class EventsSocketTests
     {
         await using var pods = new PodHarness(serving ? Serving : null);
         var sandbox = await pods.RunSandboxAsync();
-        var shim = ShimProcesses.FindLiveShim(sandbox.Id, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
+        var shim = ShimProcesses.FindLiveShim(sandbox.Id.Value, PodHarness.Namespace, sandbox.ControllerData[ControllerDataKeys.ContainerdAddress]);
         Assert.NotNull(shim);
         await pods.Controller.DisposeAsync(); // what the starting process's exit does to the endpoint
         Assert.True(File.Exists(pods.Controller.EventsEndpoint.Path), "the endpoint of a live shim was removed");

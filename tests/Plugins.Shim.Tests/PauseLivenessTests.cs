@@ -34,7 +34,7 @@ public sealed class PauseLivenessTests : IAsyncLifetime
                 await Task.Delay(10);
             }
 
-            var reported = await client.StateAsync(sandbox.Id, null, CancellationToken.None);
+            var reported = await client.StateAsync(sandbox.Id.Value, null, CancellationToken.None);
             var status = await _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None);
 
             Assert.True(Leftovers.Gone(pause), $"pause pid {pause} did not die");
@@ -60,9 +60,9 @@ public sealed class PauseLivenessTests : IAsyncLifetime
     {
         var sandbox = await _pods.RunSandboxAsync();
         await using var client = await _pods.TaskClientAsync(sandbox);
-        await client.KillAsync(sandbox.Id, null, 9, false, CancellationToken.None);
-        await client.WaitAsync(sandbox.Id, null, CancellationToken.None);
-        await client.DeleteAsync(sandbox.Id, null, CancellationToken.None);
+        await client.KillAsync(sandbox.Id.Value, null, 9, false, CancellationToken.None);
+        await client.WaitAsync(sandbox.Id.Value, null, CancellationToken.None);
+        await client.DeleteAsync(sandbox.Id.Value, null, CancellationToken.None);
 
         var status = await _pods.Controller.StatusAsync(sandbox, false, CancellationToken.None);
 

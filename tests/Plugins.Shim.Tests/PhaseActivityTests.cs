@@ -29,7 +29,7 @@ public sealed class PhaseActivityTests : IAsyncLifetime
         var sandbox = await _pods.RunSandboxAsync();
         await _pods.TeardownAsync(sandbox);
 
-        var mine = seen.Where(s => s.Sandbox == sandbox.Id).Select(s => s.Name).ToList();
+        var mine = seen.Where(s => s.Sandbox == sandbox.Id.Value).Select(s => s.Name).ToList();
         Assert.Equal(
             ["pause bundle", "shim start", "connect", "pause create", "pause start", "shim pid + pause SIGTERM handler",
              "stop tasks", "delete tasks", "shim shutdown + exit", "socket, log, cgroup, bundles"], mine);

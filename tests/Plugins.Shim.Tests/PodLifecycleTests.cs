@@ -142,7 +142,7 @@ public abstract class PodLifecycleTests(RootfsFixture rootfs, string grouping) :
         Assert.Equal(IsolaErrorCode.Unavailable, dropped.Code); // the connection dropped mid-call
         Assert.Equal(IsolaErrorCode.Unavailable, status.Code);
         Assert.Contains(socket, status.Message);
-        Assert.Contains(sandbox.Id, status.Message);
+        Assert.Contains(sandbox.Id.Value, status.Message);
         Assert.Equal(IsolaErrorCode.Unavailable, wait.Code);
         Assert.Empty(Leftovers.Of(sandbox, [running], socket));
     }

@@ -96,7 +96,7 @@ public sealed class SharedShimTests(RootfsFixture rootfs) : IAsyncLifetime
 
         // Every pod's pause outlives the shim: each reports Unavailable naming itself, so the host keeps it and retries.
         Assert.All(statuses, s => Assert.Equal(IsolaErrorCode.Unavailable, s.Code));
-        Assert.All(pods.Zip(statuses), p => Assert.Contains(p.First.Id, p.Second.Message));
+        Assert.All(pods.Zip(statuses), p => Assert.Contains(p.First.Id.Value, p.Second.Message));
         Assert.All(pods, p => Assert.Empty(Leftovers.Of(p, Directory.Exists(Path.Combine(p.StateDirectory, "containers"))
             ? Directory.GetDirectories(Path.Combine(p.StateDirectory, "containers")).Select(Path.GetFileName).Select(n => n!) : [], socket)));
         Assert.Empty(ShimsOf(_pods));

@@ -27,7 +27,7 @@ public sealed class WithoutTaskApiTests
 
         Assert.Equal(IsolaErrorCode.FailedPrecondition, e.Code);
         Assert.Contains("Isola.Plugins.TaskApi", e.Message);
-        Assert.Contains(sandbox.Id, e.Message);
+        Assert.Contains(sandbox.Id.Value, e.Message);
         Assert.Empty(Leftovers.Of(sandbox, [], socket));
     }
 

@@ -29,7 +29,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         // answer out of order, and the client must route each answer to its caller.
         var wait = client.WaitAsync(id, null, CancellationToken.None);
         var states = await Task.WhenAll(Enumerable.Range(0, 32).Select(i =>
-            client.StateAsync(i % 2 == 0 ? id : _sandbox.Id, null, CancellationToken.None)));
+            client.StateAsync(i % 2 == 0 ? id : _sandbox.Id.Value, null, CancellationToken.None)));
         Assert.False(wait.IsCompleted);
         await client.KillAsync(id, null, 9, false, CancellationToken.None);
         var exit = await wait.WaitAsync(TimeSpan.FromSeconds(20));
@@ -45,7 +45,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
     {
         await using var client = await _pods.TaskClientAsync(_sandbox);
 
-        var connect = await client.ConnectAsync(_sandbox.Id, CancellationToken.None);
+        var connect = await client.ConnectAsync(_sandbox.Id.Value, CancellationToken.None);
         var missing = await Assert.ThrowsAsync<IsolaException>(() => client.StateAsync("no-such-task", null, CancellationToken.None));
 
         Assert.Equal(ShimPods.PausePid(_sandbox), connect.TaskPid);
@@ -65,7 +65,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         var endpoint = TaskEndpoint.Parse(string.Format(form, socket), 2);
 
         await using var client = await _pods.Executor.ConnectAsync(endpoint, CancellationToken.None);
-        var state = await client.StateAsync(_sandbox.Id, null, CancellationToken.None);
+        var state = await client.StateAsync(_sandbox.Id.Value, null, CancellationToken.None);
 
         Assert.Equal(Executors.TaskStatus.Running, state.Status);
         Assert.Contains(endpoint.Scheme, _pods.Executor.Schemes);
@@ -89,7 +89,7 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
         var v3 = await _pods.Executor.ConnectAsync(TaskEndpoint.Parse(_sandbox.TaskAddress, 3), CancellationToken.None);
         await using var _ = v3;
 
-        var e = await Assert.ThrowsAsync<IsolaException>(() => v3.StateAsync(_sandbox.Id, null, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<IsolaException>(() => v3.StateAsync(_sandbox.Id.Value, null, CancellationToken.None));
 
         Assert.Equal(IsolaErrorCode.Unimplemented, e.Code);
         Assert.Contains("containerd.task.v3.Task", e.Message);
@@ -100,10 +100,10 @@ public sealed class RealShimTtrpcTests(RootfsFixture rootfs) : IAsyncLifetime
     {
         await using var raw = await TtrpcClient.ConnectAsync(_sandbox.TaskAddress);
 
-        var state = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id }, StateResponse.Parser);
-        var big = new UpdateTaskRequest { Id = _sandbox.Id, Annotations = { ["x"] = new string('a', 4 << 20) } };
+        var state = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id.Value }, StateResponse.Parser);
+        var big = new UpdateTaskRequest { Id = _sandbox.Id.Value, Annotations = { ["x"] = new string('a', 4 << 20) } };
         var oversize = await Assert.ThrowsAsync<Isola.Ttrpc.TtrpcException>(() => raw.CallAsync(V2, "Update", big, Google.Protobuf.WellKnownTypes.Empty.Parser));
-        var after = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id }, StateResponse.Parser);
+        var after = await raw.CallAsync(V2, "State", new StateRequest { Id = _sandbox.Id.Value }, StateResponse.Parser);
 
         Assert.Equal(Isola.TaskApi.Protos.Types.Status.Running, state.Status);
         Assert.Equal(Isola.Ttrpc.TtrpcStatusCode.ResourceExhausted, oversize.Code);

@@ -32,10 +32,9 @@ internal sealed class RecordingIsola : IIsola, ISandboxes
     public Task<ISandbox> RunAsync(SandboxSpec spec, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var id = spec.Id ?? "sb" + Interlocked.Increment(ref _next);
-        IdValidator.Validate(id, "sandbox");
+        var id = spec.Id ?? SandboxId.Parse("sb" + Interlocked.Increment(ref _next));
         var sandbox = new RecordedSandbox(this, id, spec);
-        if (!_sandboxes.TryAdd(id, sandbox))
+        if (!_sandboxes.TryAdd(id.Value, sandbox))
         {
             throw IsolaException.AlreadyExists($"sandbox '{id}' already exists");
         }
@@ -55,17 +54,17 @@ internal sealed class RecordingIsola : IIsola, ISandboxes
     public Task<IReadOnlyList<SandboxInfo>> ListAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyList<SandboxInfo>>([.. _sandboxes.Values.Select(s => s.Info)]);
 
-    internal void Forget(string id) => _sandboxes.TryRemove(id, out _);
+    internal void Forget(SandboxId id) => _sandboxes.TryRemove(id.Value, out _);
 }
 
 /// <summary>One sandbox of <see cref="RecordingIsola"/>.</summary>
-internal sealed class RecordedSandbox(RecordingIsola owner, string id, SandboxSpec spec) : ISandbox
+internal sealed class RecordedSandbox(RecordingIsola owner, SandboxId id, SandboxSpec spec) : ISandbox
 {
     private SandboxState _state = SandboxState.Ready;
 
-    public string Id => id;
+    public SandboxId Id => id;
 
-    public string Name => spec.Name ?? id;
+    public string Name => spec.Name ?? id.Value;
 
     public int StopCalls { get; private set; }
 

@@ -20,7 +20,7 @@ public sealed class ScriptOnIsolaHostTests : IDisposable
     {
         await using var host = await _root.StartAsync();
         var script = _ws.Write("pods.csx", """
-            var ids = new List<string>();
+            var ids = new List<SandboxId>();
             for (var i = 0; i < 3; i++)
             {
                 var pod = Using(await Isola.Sandboxes.RunScopedAsync(new SandboxSpec { Name = $"wf-{i}" }, Ct));

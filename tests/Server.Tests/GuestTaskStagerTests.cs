@@ -102,7 +102,7 @@ public sealed class GuestTaskStagerTests : IDisposable
         /// <summary>Answers as a vm runtime without a shared filesystem does: config.json in Create's options.</summary>
         public bool CarriesOptions { get; set; }
 
-        public string Id => "sb1";
+        public SandboxId Id => "sb1";
 
         public string Name => "sb1";
 
@@ -113,14 +113,14 @@ public sealed class GuestTaskStagerTests : IDisposable
         public Task<PrepareResult> PrepareAsync(PrepareRequest request, CancellationToken cancellationToken = default)
         {
             Calls.Add(request.ExecId is null ? $"prepare {request.ContainerId}" : $"prepare {request.ContainerId}/{request.ExecId}");
-            if (request.ContainerId == FailOn)
+            if (request.ContainerId.Value == FailOn)
             {
                 throw IsolaException.Internal($"cannot stage container {request.ContainerId}");
             }
 
             if (request.ExecId is null)
             {
-                Prepared[request.ContainerId] = request;
+                Prepared[request.ContainerId.Value] = request;
             }
             return Task.FromResult(new PrepareResult("/run/kuasar/state/" + request.ContainerId, [])
             {

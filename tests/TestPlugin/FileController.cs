@@ -26,7 +26,7 @@ internal sealed class FileControllerFactory : ISandboxControllerFactory
 /// </summary>
 internal sealed class FileController(string callLog, string resourceDir, string? crashOn, int slowMs) : ISandboxController
 {
-    private string Resource(SandboxContext s) => Path.Combine(resourceDir, s.Id);
+    private string Resource(SandboxContext s) => Path.Combine(resourceDir, s.Id.Value);
 
     private string? Phase(SandboxContext s) => File.Exists(Resource(s)) ? File.ReadAllText(Resource(s)) : null;
 
@@ -99,7 +99,7 @@ internal sealed class FileController(string callLog, string resourceDir, string?
     public Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken)
     {
         Record("Prepare", sandbox);
-        var bundle = Path.Combine(sandbox.StateDirectory, "bundles", request.ExecId ?? request.ContainerId);
+        var bundle = Path.Combine(sandbox.StateDirectory, "bundles", request.ExecId?.Value ?? request.ContainerId.Value);
         Directory.CreateDirectory(bundle);
         File.WriteAllText(Path.Combine(bundle, "config.json"), request.OciSpec.ToJsonString());
         return Task.FromResult(new PrepareResult(bundle, []));
@@ -108,7 +108,7 @@ internal sealed class FileController(string callLog, string resourceDir, string?
     public Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
         Record("Purge", sandbox);
-        var bundle = Path.Combine(sandbox.StateDirectory, "bundles", request.ExecId ?? request.ContainerId);
+        var bundle = Path.Combine(sandbox.StateDirectory, "bundles", request.ExecId?.Value ?? request.ContainerId.Value);
         if (Directory.Exists(bundle))
         {
             Directory.Delete(bundle, recursive: true);

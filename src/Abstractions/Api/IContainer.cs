@@ -4,10 +4,10 @@ namespace Isola;
 public interface IContainer
 {
     /// <summary>The container id.</summary>
-    string Id { get; }
+    ContainerId Id { get; }
 
     /// <summary>The sandbox id.</summary>
-    string SandboxId { get; }
+    SandboxId SandboxId { get; }
 
     /// <summary>The latest snapshot.</summary>
     ContainerInfo Info { get; }

@@ -10,7 +10,7 @@ public interface IContainers
     Task<IContainer> RunAsync(ContainerSpec spec, CancellationToken cancellationToken = default);
 
     /// <summary>The container with that id; throws <see cref="IsolaErrorCode.NotFound"/> naming it and the sandbox.</summary>
-    Task<IContainer> GetAsync(string id, CancellationToken cancellationToken = default);
+    Task<IContainer> GetAsync(ContainerId id, CancellationToken cancellationToken = default);
 
     /// <summary>Snapshots of the sandbox's containers.</summary>
     Task<IReadOnlyList<ContainerInfo>> ListAsync(CancellationToken cancellationToken = default);

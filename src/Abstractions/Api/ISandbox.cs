@@ -4,7 +4,7 @@ namespace Isola;
 public interface ISandbox
 {
     /// <summary>The sandbox id.</summary>
-    string Id { get; }
+    SandboxId Id { get; }
 
     /// <summary>The sandbox name.</summary>
     string Name { get; }

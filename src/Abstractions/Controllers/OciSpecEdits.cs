@@ -136,7 +136,7 @@ public static class OciSpecEdits
     /// <param name="containerId">The container id, the nested cgroup's name.</param>
     /// <param name="onlyUnset">False: always (a missing <c>linux</c> is added). True: only when the spec has a
     /// <c>linux</c> object without a cgroupsPath of its own (an engine's choice stands).</param>
-    public static void NestCgroup(JsonObject spec, string podCgroup, string containerId, bool onlyUnset)
+    public static void NestCgroup(JsonObject spec, string podCgroup, ContainerId containerId, bool onlyUnset)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(podCgroup);

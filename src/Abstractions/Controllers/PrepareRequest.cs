@@ -7,10 +7,10 @@ namespace Isola.Controllers;
 public sealed record PrepareRequest
 {
     /// <summary>The container id.</summary>
-    public required string ContainerId { get; init; }
+    public required ContainerId ContainerId { get; init; }
 
     /// <summary>The exec id for an exec process; null for the container itself.</summary>
-    public string? ExecId { get; init; }
+    public ExecId? ExecId { get; init; }
 
     /// <summary>The container's spec as the caller gave it.</summary>
     public required ContainerSpec Container { get; init; }
@@ -58,12 +58,12 @@ public sealed record PrepareResult(string Bundle, IReadOnlyList<Mount> Rootfs)
 /// <summary>A container or exec process to purge.</summary>
 /// <param name="ContainerId">The container id.</param>
 /// <param name="ExecId">The exec id, or null for the container.</param>
-public sealed record PurgeRequest(string ContainerId, string? ExecId = null);
+public sealed record PurgeRequest(ContainerId ContainerId, ExecId? ExecId = null);
 
 /// <summary>New resources for the sandbox or one of its containers.</summary>
 /// <param name="ContainerId">The container id, or null for the sandbox.</param>
 /// <param name="Resources">The new limits.</param>
-public sealed record UpdateResourcesRequest(string? ContainerId, LinuxResources Resources)
+public sealed record UpdateResourcesRequest(ContainerId? ContainerId, LinuxResources Resources)
 {
     /// <summary>Annotations passed through to the runtime.</summary>
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();

@@ -8,14 +8,14 @@ public sealed class SandboxContext
     private readonly Action? _checkpoint;
 
     /// <summary>Creates a context whose <see cref="Checkpoint"/> does nothing (tests, and contexts nothing persists).</summary>
-    public SandboxContext(string id, string name, SandboxSpec spec, string stateDirectory, IDictionary<string, string> controllerData)
+    public SandboxContext(SandboxId id, string name, SandboxSpec spec, string stateDirectory, IDictionary<string, string> controllerData)
         : this(id, name, spec, stateDirectory, controllerData, null)
     {
     }
 
     /// <summary>Creates a context; <paramref name="checkpoint"/> persists <paramref name="controllerData"/> with the
     /// sandbox's record.</summary>
-    public SandboxContext(string id, string name, SandboxSpec spec, string stateDirectory, IDictionary<string, string> controllerData,
+    public SandboxContext(SandboxId id, string name, SandboxSpec spec, string stateDirectory, IDictionary<string, string> controllerData,
         Action? checkpoint)
     {
         Id = id;
@@ -26,8 +26,8 @@ public sealed class SandboxContext
         _checkpoint = checkpoint;
     }
 
-    /// <summary>The sandbox id (validated by the host).</summary>
-    public string Id { get; }
+    /// <summary>The sandbox id.</summary>
+    public SandboxId Id { get; }
 
     /// <summary>The sandbox name.</summary>
     public string Name { get; }

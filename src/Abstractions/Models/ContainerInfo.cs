@@ -19,10 +19,10 @@ public enum ContainerState
 public sealed record ContainerInfo
 {
     /// <summary>The container id.</summary>
-    public required string Id { get; init; }
+    public required ContainerId Id { get; init; }
 
     /// <summary>The sandbox it lives in.</summary>
-    public required string SandboxId { get; init; }
+    public required SandboxId SandboxId { get; init; }
 
     /// <summary>Its state.</summary>
     public required ContainerState State { get; init; }

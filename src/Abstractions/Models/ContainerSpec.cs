@@ -3,8 +3,8 @@ namespace Isola;
 /// <summary>What a caller asks for when it creates a container inside a ready sandbox.</summary>
 public sealed record ContainerSpec
 {
-    /// <summary>The container id; the host generates one when null.</summary>
-    public string? Id { get; init; }
+    /// <summary>The container id; the host generates one when null. A string converts to it implicitly, validated.</summary>
+    public ContainerId? Id { get; init; }
 
     /// <summary>The root filesystem: a host directory, or (for VM sandboxes) a block device or image file.</summary>
     public required string Rootfs { get; init; }

@@ -3,8 +3,8 @@ namespace Isola;
 /// <summary>A process to run inside an existing container.</summary>
 public sealed record ExecSpec
 {
-    /// <summary>The exec id; generated when null.</summary>
-    public string? ExecId { get; init; }
+    /// <summary>The exec id; generated when null. A string converts to it implicitly, validated.</summary>
+    public ExecId? ExecId { get; init; }
 
     /// <summary>The command and its arguments; must not be empty.</summary>
     public required IReadOnlyList<string> Args { get; init; }

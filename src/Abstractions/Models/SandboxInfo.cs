@@ -4,7 +4,7 @@ namespace Isola;
 public sealed record SandboxInfo
 {
     /// <summary>The sandbox id.</summary>
-    public required string Id { get; init; }
+    public required SandboxId Id { get; init; }
 
     /// <summary>The sandbox's unique name.</summary>
     public required string Name { get; init; }

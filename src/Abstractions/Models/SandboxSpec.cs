@@ -3,8 +3,9 @@ namespace Isola;
 /// <summary>What a caller asks for when it runs a sandbox (a pod: a VM or a pause container grouping containers).</summary>
 public sealed record SandboxSpec
 {
-    /// <summary>The sandbox id; the host generates one when null. See <see cref="IdValidator"/>.</summary>
-    public string? Id { get; init; }
+    /// <summary>The sandbox id; the host generates one when null. A string converts to it implicitly, validated
+    /// (see <see cref="SandboxId"/>).</summary>
+    public SandboxId? Id { get; init; }
 
     /// <summary>A unique, human-friendly name; defaults to the id.</summary>
     public string? Name { get; init; }

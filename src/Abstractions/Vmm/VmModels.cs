@@ -4,7 +4,7 @@ namespace Isola.Vmm;
 public sealed record VmLaunchSpec
 {
     /// <summary>The sandbox id the VM belongs to.</summary>
-    public required string Id { get; init; }
+    public required SandboxId Id { get; init; }
 
     /// <summary>A directory for the VM's sockets, pidfile and logs (0700).</summary>
     public required string StateDirectory { get; init; }

@@ -65,7 +65,7 @@ internal static class ContainerCommands
                 Uid = uid,
                 Gid = gid,
                 Mounts = OptionParsing.Mounts(parse.GetValue(mounts)),
-                Id = parse.GetValue(id),
+                Id = parse.GetValue(id) is { } text ? ContainerId.Parse(text) : (ContainerId?)null,
                 Rootfs = Path.GetFullPath(parse.GetValue(rootfs)!),
                 ReadOnlyRootfs = parse.GetValue(readOnly),
                 Args = parse.GetValue(commandArg)!,
@@ -105,7 +105,7 @@ internal static class ContainerCommands
             }
 
             await context.Output.TableAsync(["ID", "STATE", "PID", "EXIT", "COMMAND", "CREATED"],
-                all.Select(c => (IReadOnlyList<string>)[c.Id, c.State.ToString(), c.Pid == 0 ? "-" : c.Pid.ToString(),
+                all.Select(c => (IReadOnlyList<string>)[c.Id.Value, c.State.ToString(), c.Pid == 0 ? "-" : c.Pid.ToString(),
                     c.Exit is { } e ? e.Code.ToString() : "-", string.Join(' ', c.Spec.Args), OutputWriter.Time(c.CreatedAt)])).ConfigureAwait(false);
             return 0;
         });
@@ -129,7 +129,7 @@ internal static class ContainerCommands
 
             await context.Output.PairsAsync(
             [
-                ("ID", info.Id), ("Sandbox", info.SandboxId), ("State", info.State.ToString()), ("Pid", info.Pid.ToString()),
+                ("ID", info.Id.Value), ("Sandbox", info.SandboxId.Value), ("State", info.State.ToString()), ("Pid", info.Pid.ToString()),
                 ("Command", string.Join(' ', info.Spec.Args)), ("Rootfs", info.Spec.Rootfs), ("Bundle", info.Bundle == "" ? "-" : info.Bundle),
                 ("Stdout", info.Stdio.Stdout == "" ? "-" : info.Stdio.Stdout), ("Stderr", info.Stdio.Stderr == "" ? "-" : info.Stdio.Stderr),
                 ("Created", OutputWriter.Time(info.CreatedAt)), ("Exit", info.Exit is { } e ? $"{e.Code} at {OutputWriter.Time(e.ExitedAt)}" : "-"),
@@ -185,7 +185,7 @@ internal static class ContainerCommands
         context.SetHostAction(command, async (parse, host, ct) =>
         {
             var container = await GetAsync(host, parse, sandboxArg, containerArg, ct).ConfigureAwait(false);
-            var execId = Guid.NewGuid().ToString("N")[..12];
+            var execId = ExecId.New();
             // The host's own default, asked for up front so its files can be followed while the exec runs.
             var stdio = host.DefaultExecStdio(container, execId);
             var spec = new ExecSpec { ExecId = execId, Args = parse.GetValue(commandArg)!, Env = OptionParsing.Env(parse.GetValue(env)), Cwd = parse.GetValue(cwd), Stdio = stdio };
@@ -223,7 +223,7 @@ internal static class ContainerCommands
         {
             var container = await GetAsync(host, parse, sandboxArg, containerArg, ct).ConfigureAwait(false);
             await container.DeleteAsync(parse.GetValue(force), ct).ConfigureAwait(false);
-            await context.Stdout.WriteLineAsync(container.Id).ConfigureAwait(false);
+            await context.Stdout.WriteLineAsync(container.Id.Value).ConfigureAwait(false);
             return 0;
         });
         return command;
@@ -233,7 +233,7 @@ internal static class ContainerCommands
         Argument<string> containerArg, CancellationToken ct)
     {
         var sandbox = await host.Sandboxes.GetAsync(parse.GetValue(sandboxArg)!, ct).ConfigureAwait(false);
-        return await sandbox.Containers.GetAsync(IdValidator.Validate(parse.GetValue(containerArg), "container"), ct).ConfigureAwait(false);
+        return await sandbox.Containers.GetAsync(ContainerId.Parse(parse.GetValue(containerArg)), ct).ConfigureAwait(false);
     }
 
     /// <summary>Streams the process's captured output while waiting for its exit.</summary>
@@ -264,7 +264,7 @@ internal static class ContainerCommands
     }
 
     private static Task PrintId(CliContext context, ParseResult parse, ContainerInfo info) =>
-        context.Output.IsJson(parse) ? context.Output.JsonAsync(info) : context.Stdout.WriteLineAsync(info.Id);
+        context.Output.IsJson(parse) ? context.Output.JsonAsync(info) : context.Stdout.WriteLineAsync(info.Id.Value);
 
     /// <summary>A process exit status as a shell exit code.</summary>
     private static int ExitCode(ExitStatus exit) => (int)Math.Min(exit.Code, 255);

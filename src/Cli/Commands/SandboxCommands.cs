@@ -43,7 +43,7 @@ internal static class SandboxCommands
         {
             var spec = new SandboxSpec
             {
-                Id = parse.GetValue(id),
+                Id = parse.GetValue(id) is { } text ? SandboxId.Parse(text) : (SandboxId?)null,
                 Name = parse.GetValue(name),
                 Runtime = parse.GetValue(runtime),
                 Hostname = parse.GetValue(hostname),
@@ -73,7 +73,7 @@ internal static class SandboxCommands
             else
             {
                 await context.Output.TableAsync(["ID", "NAME", "RUNTIME", "STATE", "PID", "CONTAINERS", "CREATED"],
-                    all.Select(s => (IReadOnlyList<string>)[s.Id, s.Name, s.Runtime, s.State.ToString(), s.Pid == 0 ? "-" : s.Pid.ToString(),
+                    all.Select(s => (IReadOnlyList<string>)[s.Id.Value, s.Name, s.Runtime, s.State.ToString(), s.Pid == 0 ? "-" : s.Pid.ToString(),
                         s.Containers.Count.ToString(), OutputWriter.Time(s.CreatedAt)])).ConfigureAwait(false);
             }
 
@@ -149,7 +149,7 @@ internal static class SandboxCommands
             {
                 var sandbox = await host.Sandboxes.GetAsync(idOrName, ct).ConfigureAwait(false);
                 await sandbox.RemoveAsync(ct).ConfigureAwait(false);
-                await context.Stdout.WriteLineAsync(sandbox.Id).ConfigureAwait(false);
+                await context.Stdout.WriteLineAsync(sandbox.Id.Value).ConfigureAwait(false);
             }
 
             return 0;
@@ -187,13 +187,13 @@ internal static class SandboxCommands
         }
         else if (idOnly)
         {
-            await context.Stdout.WriteLineAsync(info.Id).ConfigureAwait(false);
+            await context.Stdout.WriteLineAsync(info.Id.Value).ConfigureAwait(false);
         }
         else
         {
             await context.Output.PairsAsync(
             [
-                ("ID", info.Id), ("Name", info.Name), ("Runtime", info.Runtime), ("Controller", info.Controller),
+                ("ID", info.Id.Value), ("Name", info.Name), ("Runtime", info.Runtime), ("Controller", info.Controller),
                 ("State", info.State.ToString()), ("Pid", info.Pid.ToString()), ("Task address", info.TaskAddress == "" ? "-" : info.TaskAddress),
                 ("Task API", info.TaskApiVersion == 0 ? "-" : $"v{info.TaskApiVersion}"), ("Created", OutputWriter.Time(info.CreatedAt)),
                 ("Started", OutputWriter.Time(info.StartedAt)), ("Exit", info.Exit is { } e ? $"{e.Code} at {OutputWriter.Time(e.ExitedAt)}" : "-"),

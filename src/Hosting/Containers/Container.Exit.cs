@@ -38,7 +38,7 @@ internal sealed partial class Container
     {
         try
         {
-            await services.Tasks.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, null, ct), cancellationToken)
+            await services.Tasks.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id.Value, null, ct), cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is IsolaException or ObjectDisposedException)

@@ -14,10 +14,10 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
     private ContainerInfo _info = info;
 
     /// <inheritdoc />
-    public string Id => _info.Id;
+    public ContainerId Id => _info.Id;
 
     /// <inheritdoc />
-    public string SandboxId => sandbox.Id;
+    public SandboxId SandboxId => sandbox.Id;
 
     /// <inheritdoc />
     public ContainerInfo Info => Volatile.Read(ref _info);
@@ -54,7 +54,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
         ExitStatus exit;
         try
         {
-            exit = await TaskRouting.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, null, cancellationToken)).ConfigureAwait(false);
+            exit = await TaskRouting.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id.Value, null, cancellationToken)).ConfigureAwait(false);
         }
         catch (Exception e) when (IsolaException.IsNotFound(e) && Find(Load()) is { State: ContainerState.Stopped, Exit: { } recorded })
         {
@@ -72,7 +72,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
         Find(record);
         Sandbox.RequireReady(record, $"signal container '{Id}' in");
         var client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
-        await services.Tasks.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id, null, signal, all, ct), cancellationToken)
+        await services.Tasks.CallAsync(SandboxId, Id, "Kill", ct => client.KillAsync(Id.Value, null, signal, all, ct), cancellationToken)
             .ConfigureAwait(false);
     }
 
@@ -111,7 +111,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
     public async Task<ExitStatus> ExecAsync(ExecSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var execId = IdValidator.Validate(spec.ExecId ?? Guid.NewGuid().ToString("N")[..16], "exec");
+        var execId = spec.ExecId ?? ExecId.New();
         var stdio = spec.Stdio ?? ContainerSet.DefaultExecStdio(services.Store, SandboxId, Id, execId);
         SandboxRecord record;
         StdioSpec taskStdio;
@@ -146,8 +146,8 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
             client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
             var request = new TaskExecRequest
             {
-                Id = Id,
-                ExecId = execId,
+                Id = Id.Value,
+                ExecId = execId.Value,
                 Terminal = spec.Terminal,
                 Stdio = taskStdio,
                 HostStdio = ReferenceEquals(taskStdio, stdio) ? null : stdio,
@@ -155,8 +155,8 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
             };
             await services.Tasks.CallAsync(SandboxId, Id, "Exec", ct => client.ExecAsync(request, ct), cancellationToken).ConfigureAwait(false);
             created = true;
-            await services.Tasks.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id, execId, ct), cancellationToken).ConfigureAwait(false);
-            var exit = await TaskRouting.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id, execId, cancellationToken)).ConfigureAwait(false);
+            await services.Tasks.CallAsync(SandboxId, Id, "Start", ct => client.StartAsync(Id.Value, execId.Value, ct), cancellationToken).ConfigureAwait(false);
+            var exit = await TaskRouting.Named(SandboxId, Id, "Wait", () => client.WaitAsync(Id.Value, execId.Value, cancellationToken)).ConfigureAwait(false);
             exited = true;
             return exit;
         }
@@ -169,7 +169,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
     /// <summary>Deletes and purges an exec. One that may still run (the caller gave up waiting, or a step failed after
     /// Exec) is killed first: the Task API refuses to delete a running process, and dropping the record would leave it
     /// running unseen.</summary>
-    private async Task CleanUpExecAsync(string execId, ITaskClient? client, bool created, bool exited)
+    private async Task CleanUpExecAsync(ExecId execId, ITaskClient? client, bool created, bool exited)
     {
         if (created && client is not null)
         {
@@ -187,7 +187,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
 
             try
             {
-                await services.Tasks.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id, execId, ct), CancellationToken.None)
+                await services.Tasks.CallAsync(SandboxId, Id, "Delete", ct => client.DeleteAsync(Id.Value, execId.Value, ct), CancellationToken.None)
                     .ConfigureAwait(false);
             }
             catch (Exception e) when (e is IsolaException)
@@ -238,7 +238,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
             client = await services.Tasks.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
             try
             {
-                var state = await services.Tasks.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
+                var state = await services.Tasks.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id.Value, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 if (state.Status is TaskStatus.Running or TaskStatus.Paused or TaskStatus.Pausing)
                 {
@@ -264,7 +264,7 @@ internal sealed partial class Container(ContainerServices services, Sandbox sand
         if (scope.Record.State == SandboxState.Ready && current.State != ContainerState.Stopped)
         {
             var client = await services.Tasks.GetAsync(scope.Record, cancellationToken).ConfigureAwait(false);
-            var state = await services.Tasks.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id, null, ct), cancellationToken)
+            var state = await services.Tasks.CallAsync(SandboxId, Id, "State", ct => client.StateAsync(Id.Value, null, ct), cancellationToken)
                 .ConfigureAwait(false);
             current = current with
             {

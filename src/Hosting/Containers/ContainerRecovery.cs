@@ -25,7 +25,7 @@ internal static class ContainerRecovery
             {
                 client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
                 var task = client;
-                var state = await services.Tasks.CallAsync(record.Id, container.Id, "State", ct => task.StateAsync(container.Id, null, ct), cancellationToken)
+                var state = await services.Tasks.CallAsync(record.Id, container.Id, "State", ct => task.StateAsync(container.Id.Value, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))
                 {
@@ -66,7 +66,7 @@ internal static class ContainerRecovery
                 ExitStatus? exit;
                 try
                 {
-                    var state = await services.Tasks.CallAsync(record.Id, container.Id, "State", ct => client.StateAsync(container.Id, null, ct),
+                    var state = await services.Tasks.CallAsync(record.Id, container.Id, "State", ct => client.StateAsync(container.Id.Value, null, ct),
                         cancellationToken).ConfigureAwait(false);
                     if (state.Status != Executors.TaskStatus.Stopped)
                     {
@@ -108,7 +108,7 @@ internal static class ContainerRecovery
             {
                 client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
                 var task = client;
-                var state = await services.Tasks.CallAsync(record.Id, id, "State", ct => task.StateAsync(id, null, ct), cancellationToken)
+                var state = await services.Tasks.CallAsync(record.Id, id, "State", ct => task.StateAsync(id.Value, null, ct), cancellationToken)
                     .ConfigureAwait(false);
                 taskExists = true;
                 if (state.Status is not (Executors.TaskStatus.Stopped or Executors.TaskStatus.Created))

@@ -40,7 +40,7 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
     private async Task<(SandboxScope Scope, ContainerInfo Info)> CreateLockedAsync(ContainerSpec spec, bool start, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var id = IdValidator.Validate(spec.Id ?? Guid.NewGuid().ToString("N")[..16], "container");
+        var id = spec.Id ?? ContainerId.New();
         if (spec.Args.Count == 0)
         {
             throw IsolaException.InvalidArgument($"container '{id}': args must not be empty");
@@ -63,7 +63,7 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
         }
     }
 
-    private async Task<ContainerInfo> CreateLockedAsync(SandboxScope scope, string id, ContainerSpec spec, bool start, CancellationToken cancellationToken)
+    private async Task<ContainerInfo> CreateLockedAsync(SandboxScope scope, ContainerId id, ContainerSpec spec, bool start, CancellationToken cancellationToken)
     {
         var record = scope.Record;
         Sandbox.RequireReady(record, $"create container '{id}' in");
@@ -106,7 +106,7 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
             client = await services.Tasks.GetAsync(record, cancellationToken).ConfigureAwait(false);
             var request = new TaskCreateRequest
             {
-                Id = id,
+                Id = id.Value,
                 Bundle = result.Bundle,
                 Rootfs = result.Rootfs,
                 Terminal = spec.Terminal,
@@ -150,7 +150,7 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
     internal static async Task<ContainerInfo> StartLockedAsync(ContainerServices services, SandboxScope scope, ContainerInfo info, ITaskClient client,
         CancellationToken cancellationToken)
     {
-        var pid = await services.Tasks.CallAsync(scope.Record.Id, info.Id, "Start", ct => client.StartAsync(info.Id, null, ct), cancellationToken)
+        var pid = await services.Tasks.CallAsync(scope.Record.Id, info.Id, "Start", ct => client.StartAsync(info.Id.Value, null, ct), cancellationToken)
             .ConfigureAwait(false);
         info = info with { State = ContainerState.Running, Pid = pid };
         Replace(scope.Record, info);
@@ -160,7 +160,7 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
     }
 
     /// <inheritdoc />
-    public Task<IContainer> GetAsync(string id, CancellationToken cancellationToken = default)
+    public Task<IContainer> GetAsync(ContainerId id, CancellationToken cancellationToken = default)
     {
         var record = services.Store.TryLoad(sandbox.Id);
         if (record is null || record.Generation != sandbox.Generation)
@@ -186,15 +186,15 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
     }
 
     /// <summary>Where a container's logs and host-side files live.</summary>
-    internal static string ContainerDirectory(SandboxStore store, string sandboxId, string containerId) =>
-        Path.Combine(store.SandboxDirectory(sandboxId), "containers", containerId);
+    internal static string ContainerDirectory(SandboxStore store, SandboxId sandboxId, ContainerId containerId) =>
+        Path.Combine(store.SandboxDirectory(sandboxId), "containers", containerId.Value);
 
     /// <summary>stdout/stderr captured to files (containerd-shim-runc-v2 understands the file:// scheme).</summary>
     internal static StdioSpec DefaultStdio(string directory, string prefix) =>
         new("", $"file://{Path.Combine(directory, prefix + "stdout.log")}", $"file://{Path.Combine(directory, prefix + "stderr.log")}");
 
     /// <summary>An exec's stdio when its spec names none: its own pair of files next to the container's logs.</summary>
-    internal static StdioSpec DefaultExecStdio(SandboxStore store, string sandboxId, string containerId, string execId) =>
+    internal static StdioSpec DefaultExecStdio(SandboxStore store, SandboxId sandboxId, ContainerId containerId, ExecId execId) =>
         DefaultStdio(ContainerDirectory(store, sandboxId, containerId), $"exec-{execId}.");
 
     internal static void Replace(SandboxRecord record, ContainerInfo info)
@@ -207,13 +207,13 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
     }
 
     /// <summary>Undoes a container's creation under the sandbox lock: Task Delete, Purge, record and directory.</summary>
-    internal static async Task UndoAsync(ContainerServices services, SandboxScope scope, string id, ITaskClient? client, bool taskCreated, bool prepared)
+    internal static async Task UndoAsync(ContainerServices services, SandboxScope scope, ContainerId id, ITaskClient? client, bool taskCreated, bool prepared)
     {
         var record = scope.Record;
         if (taskCreated && client is not null)
         {
             await Quietly(services, record.Id, id, "Task Delete", () =>
-                services.Tasks.CallAsync(record.Id, id, "Delete", ct => client.DeleteAsync(id, null, ct), CancellationToken.None)).ConfigureAwait(false);
+                services.Tasks.CallAsync(record.Id, id, "Delete", ct => client.DeleteAsync(id.Value, null, ct), CancellationToken.None)).ConfigureAwait(false);
         }
 
         if (prepared)
@@ -233,7 +233,7 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
         }
     }
 
-    private static async Task Quietly(ContainerServices services, string sandboxId, string containerId, string what, Func<Task> action)
+    private static async Task Quietly(ContainerServices services, SandboxId sandboxId, ContainerId containerId, string what, Func<Task> action)
     {
         try
         {

@@ -43,7 +43,7 @@ internal static class OciSpecBuilder
     ];
 
     /// <summary>The config.json of container <paramref name="containerId"/> in sandbox <paramref name="sandbox"/>.</summary>
-    public static JsonObject BuildSpec(SandboxInfo sandbox, string containerId, ContainerSpec spec)
+    public static JsonObject BuildSpec(SandboxInfo sandbox, ContainerId containerId, ContainerSpec spec)
     {
         var annotations = new JsonObject();
         foreach (var (key, value) in spec.Annotations)
@@ -51,9 +51,9 @@ internal static class OciSpecBuilder
             annotations[key] = value;
         }
 
-        annotations[OciSpecEdits.SandboxIdAnnotation] = sandbox.Id;
+        annotations[OciSpecEdits.SandboxIdAnnotation] = sandbox.Id.Value;
         annotations[OciSpecEdits.ContainerTypeAnnotation] = "container";
-        annotations["io.kubernetes.cri.container-name"] = containerId;
+        annotations["io.kubernetes.cri.container-name"] = containerId.Value;
 
         // A destination given by the caller replaces the default mount at the same place.
         var mounts = DefaultMounts.Where(d => spec.Mounts.All(m => m.Destination != d.Destination)).Concat(spec.Mounts);

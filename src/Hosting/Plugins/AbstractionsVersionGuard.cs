@@ -31,7 +31,8 @@ internal static class AbstractionsVersionGuard
         return null;
     }
 
-    /// <summary>Throws naming the folder and both versions when the plugin needs a newer contract than the host has.</summary>
+    /// <summary>Throws naming the folder and both versions when the plugin needs a newer contract than the host has, or
+    /// was built against an older major version (whose members changed: it would fail at its first call).</summary>
     public static void Check(string folder, Assembly assembly)
     {
         var file = Path.GetFileName(assembly.Location);
@@ -44,6 +45,13 @@ internal static class AbstractionsVersionGuard
             throw new IsolaException(IsolaErrorCode.FailedPrecondition,
                 $"plugin folder '{folder}': built against {AbstractionsName} {wanted}, newer than this host's {host}; " +
                 $"rebuild the plugin against {AbstractionsName} {host.Major}.x or upgrade Isola");
+        }
+
+        if (wanted.Major < host.Major)
+        {
+            throw new IsolaException(IsolaErrorCode.FailedPrecondition,
+                $"plugin folder '{folder}': built against {AbstractionsName} {wanted}, an older major version than this host's {host}; " +
+                $"rebuild the plugin against {AbstractionsName} {host.Major}.x");
         }
     }
 }

@@ -32,7 +32,7 @@ internal sealed class ControllerCalls(TimeSpan controllerTimeout)
         }, cancellationToken, timeout);
 
     /// <summary>Makes sure a plugin's error names the sandbox and the operation, keeping its code.</summary>
-    public static async Task<T> Named<T>(string sandboxId, string operation, Func<Task<T>> call)
+    public static async Task<T> Named<T>(SandboxId sandboxId, string operation, Func<Task<T>> call)
     {
         try
         {
@@ -50,7 +50,7 @@ internal sealed class ControllerCalls(TimeSpan controllerTimeout)
         ExitOfStoppedAsync(scope.Record.Id, scope.Handler, scope.Context, CancellationToken.None);
 
     /// <summary>As <see cref="ExitOfStoppedAsync(SandboxScope)"/>, outside the sandbox's lock (a background Wait).</summary>
-    public async Task<ExitStatus?> ExitOfStoppedAsync(string id, RuntimeHandler handler, SandboxContext context, CancellationToken cancellationToken)
+    public async Task<ExitStatus?> ExitOfStoppedAsync(SandboxId id, RuntimeHandler handler, SandboxContext context, CancellationToken cancellationToken)
     {
         var bound = TimeSpan.FromSeconds(Math.Min(2, controllerTimeout.TotalSeconds));
         try

@@ -27,7 +27,7 @@ internal sealed class Sandbox : ISandbox
     }
 
     /// <inheritdoc />
-    public string Id => _info.Id;
+    public SandboxId Id => _info.Id;
 
     /// <inheritdoc />
     public string Name => _info.Name;
@@ -179,12 +179,6 @@ internal sealed class Sandbox : ISandbox
     public async Task<PrepareResult> PrepareAsync(PrepareRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        IdValidator.Validate(request.ContainerId, "container");
-        if (request.ExecId is not null)
-        {
-            IdValidator.Validate(request.ExecId, "exec");
-        }
-
         using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         RequireReady(scope.Record, $"prepare container '{request.ContainerId}' in");
         RequireNotHostContainer(scope.Record, request.ContainerId);
@@ -197,12 +191,6 @@ internal sealed class Sandbox : ISandbox
     public async Task PurgeAsync(PurgeRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        IdValidator.Validate(request.ContainerId, "container");
-        if (request.ExecId is not null)
-        {
-            IdValidator.Validate(request.ExecId, "exec");
-        }
-
         using var scope = await _store.OpenAsync(Id, Generation, cancellationToken).ConfigureAwait(false);
         if (scope.Record.State is SandboxState.Creating or SandboxState.Removing)
         {
@@ -217,7 +205,7 @@ internal sealed class Sandbox : ISandbox
     }
 
     /// <summary>Staging is for task clients outside the host; a container the host runs is purged by deleting it.</summary>
-    private void RequireNotHostContainer(State.SandboxRecord record, string containerId)
+    private void RequireNotHostContainer(State.SandboxRecord record, ContainerId containerId)
     {
         if (record.Containers.Any(c => c.Id == containerId))
         {

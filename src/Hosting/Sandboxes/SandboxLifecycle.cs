@@ -25,8 +25,8 @@ internal sealed class SandboxLifecycle(
     public async Task<SandboxScope> CreateLockedAsync(SandboxSpec spec, CancellationToken cancellationToken, bool persistCreated = true)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var id = IdValidator.Validate(spec.Id ?? NewId(), "sandbox");
-        var name = spec.Name ?? id;
+        var id = spec.Id ?? SandboxId.New();
+        var name = spec.Name ?? id.Value;
         if (!IdValidator.IsValid(name))
         {
             throw IsolaException.InvalidArgument(
@@ -61,12 +61,12 @@ internal sealed class SandboxLifecycle(
         using (await store.Locks.AcquireGlobalAsync(cancellationToken).ConfigureAwait(false))
         {
             // The id and the name share one namespace: an id may not be another sandbox's name, nor a name another's id.
-            if (store.TryLoad(id) is not null || store.Names.Resolve(id) is not null)
+            if (store.TryLoad(id) is not null || store.Names.Resolve(id.Value) is not null)
             {
                 throw IsolaException.AlreadyExists($"sandbox '{id}' already exists");
             }
 
-            if (name != id && (store.Names.Resolve(name) ?? store.TryLoad(name)) is { } owner)
+            if (name != id.Value && (store.Names.Resolve(name) ?? store.TryLoad(SandboxId.Parse(name))) is { } owner)
             {
                 throw IsolaException.AlreadyExists($"sandbox name '{name}' is already used by sandbox '{owner.Id}'");
             }
@@ -220,6 +220,4 @@ internal sealed class SandboxLifecycle(
 
         await ShutdownLockedAsync(scope, cancellationToken).ConfigureAwait(false);
     }
-
-    private static string NewId() => Guid.NewGuid().ToString("N")[..16];
 }

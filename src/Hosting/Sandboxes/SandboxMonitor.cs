@@ -9,12 +9,12 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
     IsolaSettings settings, ILogger logger) : IAsyncDisposable
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
-    private readonly Dictionary<string, (CancellationTokenSource Cancel, Task Loop)> _monitors = new(StringComparer.Ordinal);
+    private readonly Dictionary<SandboxId, (CancellationTokenSource Cancel, Task Loop)> _monitors = new();
     private readonly CancellationTokenSource _disposing = new();
 
     /// <summary>Starts the background Wait of a sandbox unless one runs already. A short-lived host
     /// (<see cref="RecoveryMode.OnDemand"/>) arms none: it would be torn down before the sandbox exits.</summary>
-    public void Arm(string id, string generation)
+    public void Arm(SandboxId id, string generation)
     {
         if (settings.Recovery == RecoveryMode.OnDemand)
         {
@@ -58,7 +58,7 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
 
     /// <summary>A finished loop lets go of its entry (unless a newer loop replaced it) and of its token source, so a
     /// long-running host does not keep one of each per sandbox it ever saw.</summary>
-    private void Forget(string id, CancellationTokenSource cancel)
+    private void Forget(SandboxId id, CancellationTokenSource cancel)
     {
         lock (_monitors)
         {
@@ -73,7 +73,7 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
     }
 
     /// <summary>True while a background Wait runs for the sandbox (for tests and diagnostics).</summary>
-    internal bool IsMonitored(string id)
+    internal bool IsMonitored(SandboxId id)
     {
         lock (_monitors)
         {
@@ -82,7 +82,7 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
     }
 
     /// <summary>Stops the sandbox's background Wait (it is being removed).</summary>
-    public void Cancel(string id)
+    public void Cancel(SandboxId id)
     {
         lock (_monitors)
         {
@@ -125,7 +125,7 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
         return TimeSpan.FromMilliseconds(capped * (0.5 + Random.Shared.NextDouble() * 0.5));
     }
 
-    private async Task MonitorAsync(string id, string generation, CancellationToken cancellationToken)
+    private async Task MonitorAsync(SandboxId id, string generation, CancellationToken cancellationToken)
     {
         var attempt = 0;
         try
@@ -200,7 +200,7 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
     private enum Probe { Ready, Exited, Unreachable }
 
     /// <summary>Asks Status for a Pending sandbox: Ready again -> Ready; exited or gone -> Stopped.</summary>
-    private async Task<Probe> ProbeAsync(string id, string generation, RuntimeHandler handler, SandboxContext context,
+    private async Task<Probe> ProbeAsync(SandboxId id, string generation, RuntimeHandler handler, SandboxContext context,
         CancellationToken cancellationToken)
     {
         try
@@ -234,7 +234,7 @@ internal sealed class SandboxMonitor(SandboxStore store, ControllerCalls control
     }
 
     /// <summary>Moves a sandbox from <paramref name="from"/> to <paramref name="to"/> if it is still in <paramref name="from"/>.</summary>
-    private async Task MarkAsync(string id, string generation, SandboxState from, SandboxState to, CancellationToken cancellationToken)
+    private async Task MarkAsync(SandboxId id, string generation, SandboxState from, SandboxState to, CancellationToken cancellationToken)
     {
         using var scope = await store.TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
         if (scope is not null && scope.Record.State == from)

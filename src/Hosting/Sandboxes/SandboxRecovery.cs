@@ -39,7 +39,7 @@ internal sealed class SandboxRecovery(
     public async Task RecoverAsync(CancellationToken cancellationToken)
     {
         store.Records.Initialize();
-        var pending = new List<(string Id, string Generation)>();
+        var pending = new List<(SandboxId Id, string Generation)>();
         var records = new List<SandboxRecord>();
         foreach (var id in store.Records.ListIds())
         {
@@ -98,7 +98,7 @@ internal sealed class SandboxRecovery(
     /// was before its last write (<see cref="StateStore.PreviousRecordFileName"/>): a shutdown finds what exists from
     /// whatever the older record knew, and counts what is already gone as done. Takes ownership of the lease.
     /// </summary>
-    private async Task QuarantineAsync(string id, CorruptRecordException reason, IDisposable lease, CancellationToken cancellationToken)
+    private async Task QuarantineAsync(SandboxId id, CorruptRecordException reason, IDisposable lease, CancellationToken cancellationToken)
     {
         var outcome = "no earlier copy of the record to shut it down by";
         using (lease)
@@ -172,7 +172,7 @@ internal sealed class SandboxRecovery(
         }
     }
 
-    private async Task RecoverOneAsync(string id, string generation, CancellationToken cancellationToken)
+    private async Task RecoverOneAsync(SandboxId id, string generation, CancellationToken cancellationToken)
     {
         // Another process holding the lock is alive (the kernel drops flock locks of dead processes) and will finish
         // its own operation: leave that sandbox alone.

@@ -193,7 +193,7 @@ internal sealed class SandboxStatus(
     }
 
     /// <summary>Records that a sandbox exited (exit null when the controller cannot say how).</summary>
-    public async Task RecordExitAsync(string id, string generation, ExitStatus? exit, CancellationToken cancellationToken)
+    public async Task RecordExitAsync(SandboxId id, string generation, ExitStatus? exit, CancellationToken cancellationToken)
     {
         using var scope = await store.TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false);
         if (scope is null)

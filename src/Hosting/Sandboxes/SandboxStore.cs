@@ -20,7 +20,7 @@ internal sealed class SandboxStore(StateStore records, RuntimeTable runtimes, IL
     internal NameIndex Names { get; } = new(records);
 
     /// <summary>The sandbox's state directory.</summary>
-    public string SandboxDirectory(string id) => Records.SandboxDirectory(id);
+    public string SandboxDirectory(SandboxId id) => Records.SandboxDirectory(id);
 
     /// <summary>Writes the record as it is (no state change; the caller holds the sandbox's lock).</summary>
     public void Save(SandboxRecord record) => Records.Save(record);
@@ -29,20 +29,20 @@ internal sealed class SandboxStore(StateStore records, RuntimeTable runtimes, IL
     /// record); null when neither exists.</summary>
     public SandboxRecord? Find(string idOrName)
     {
-        if (!IdValidator.IsValid(idOrName))
+        if (!SandboxId.TryParse(idOrName, out var id))
         {
             return null;
         }
 
-        return TryLoad(idOrName) ?? Names.Resolve(idOrName);
+        return TryLoad(id) ?? Names.Resolve(idOrName);
     }
 
     /// <summary>Every readable record, sorted by creation time.</summary>
     public List<SandboxRecord> LoadAll() =>
-        [.. Records.ListIds().Select(TryLoad).OfType<SandboxRecord>().OrderBy(r => r.CreatedAt).ThenBy(r => r.Id, StringComparer.Ordinal)];
+        [.. Records.ListIds().Select(TryLoad).OfType<SandboxRecord>().OrderBy(r => r.CreatedAt).ThenBy(r => r.Id.Value, StringComparer.Ordinal)];
 
     /// <summary>Reads a record, or null when it is missing or unreadable (unreadable ones are quarantined at start).</summary>
-    public SandboxRecord? TryLoad(string id)
+    public SandboxRecord? TryLoad(SandboxId id)
     {
         try
         {
@@ -57,14 +57,14 @@ internal sealed class SandboxStore(StateStore records, RuntimeTable runtimes, IL
 
     /// <summary>Locks the sandbox and reloads its record. Throws NotFound when it is gone (or was re-created under the
     /// same id, which <paramref name="generation"/> tells apart).</summary>
-    public async Task<SandboxScope> OpenAsync(string id, string generation, CancellationToken cancellationToken)
+    public async Task<SandboxScope> OpenAsync(SandboxId id, string generation, CancellationToken cancellationToken)
     {
         return await TryOpenAsync(id, generation, cancellationToken).ConfigureAwait(false)
             ?? throw IsolaException.NotFound($"sandbox '{id}' not found (it was removed)");
     }
 
     /// <summary>As <see cref="OpenAsync"/>, but null when the sandbox is gone.</summary>
-    public async Task<SandboxScope?> TryOpenAsync(string id, string? generation, CancellationToken cancellationToken)
+    public async Task<SandboxScope?> TryOpenAsync(SandboxId id, string? generation, CancellationToken cancellationToken)
     {
         var lease = await Locks.AcquireAsync(id, cancellationToken).ConfigureAwait(false);
         if (lease is null)
@@ -125,7 +125,7 @@ internal sealed class SandboxStore(StateStore records, RuntimeTable runtimes, IL
 
     /// <summary>Deletes the directory of a creation that died before its first record write (nothing else was done
     /// for it), unless a live process holds its lock; true when the id is free again.</summary>
-    public bool DropEmptyLeftover(string id, bool allocationLockHeld)
+    public bool DropEmptyLeftover(SandboxId id, bool allocationLockHeld)
     {
         if (allocationLockHeld && !File.Exists(Records.LockPath(id)) && Records.IsEmptyLeftover(id))
         {

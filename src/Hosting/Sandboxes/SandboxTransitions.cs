@@ -30,7 +30,7 @@ internal static class SandboxTransitions
 
     /// <summary>Throws <see cref="IsolaErrorCode.FailedPrecondition"/> naming the sandbox and the operation when the
     /// transition is not allowed.</summary>
-    public static void Ensure(string sandboxId, string operation, SandboxState from, SandboxState to)
+    public static void Ensure(SandboxId sandboxId, string operation, SandboxState from, SandboxState to)
     {
         if (!IsAllowed(from, to))
         {

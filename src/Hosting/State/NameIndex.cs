@@ -18,12 +18,11 @@ internal sealed class NameIndex(StateStore store)
     private string EntryPath(string name) => Path.Combine(Directory, IdValidator.Validate(name, "sandbox name"));
 
     /// <summary>The id an entry holds, or null when there is none (or it is unreadable: a write a crash cut short).</summary>
-    public string? ReadEntry(string name)
+    public SandboxId? ReadEntry(string name)
     {
         try
         {
-            var id = File.ReadAllText(EntryPath(name), Encoding.UTF8).Trim();
-            return IdValidator.IsValid(id) ? id : null;
+            return SandboxId.TryParse(File.ReadAllText(EntryPath(name), Encoding.UTF8).Trim(), out var id) ? id : (SandboxId?)null;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -51,7 +50,7 @@ internal sealed class NameIndex(StateStore store)
 
     /// <summary>Records that <paramref name="id"/> owns <paramref name="name"/>. Call under the global lock, after
     /// checking with <see cref="Resolve"/> that nobody owns it: a stale entry is replaced.</summary>
-    public void Add(string name, string id)
+    public void Add(string name, SandboxId id)
     {
         if (OperatingSystem.IsWindows())
         {
@@ -72,7 +71,7 @@ internal sealed class NameIndex(StateStore store)
                 };
                 using (var stream = new FileStream(path, options))
                 {
-                    stream.Write(Encoding.UTF8.GetBytes(id));
+                    stream.Write(Encoding.UTF8.GetBytes(id.Value));
                     stream.Flush(flushToDisk: true);
                 }
 
@@ -89,7 +88,7 @@ internal sealed class NameIndex(StateStore store)
 
     /// <summary>Removes the entry of <paramref name="name"/> if it still holds <paramref name="id"/>. Call under the
     /// global lock.</summary>
-    public void Remove(string name, string id)
+    public void Remove(string name, SandboxId id)
     {
         if (ReadEntry(name) == id)
         {

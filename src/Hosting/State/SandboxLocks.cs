@@ -12,9 +12,9 @@ internal sealed class SandboxLocks(StateStore store)
     internal int GateCount => _local.Count;
 
     /// <summary>Waits for the sandbox's lock. Null when the sandbox's directory does not exist (the sandbox is gone).</summary>
-    public async Task<IDisposable?> AcquireAsync(string id, CancellationToken cancellationToken)
+    public async Task<IDisposable?> AcquireAsync(SandboxId id, CancellationToken cancellationToken)
     {
-        var gate = await _local.EnterAsync(id, cancellationToken).ConfigureAwait(false);
+        var gate = await _local.EnterAsync(id.Value, cancellationToken).ConfigureAwait(false);
         try
         {
             var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, MayCreate(id)).ConfigureAwait(false);
@@ -38,9 +38,9 @@ internal sealed class SandboxLocks(StateStore store)
     }
 
     /// <summary>Takes the lock only if nobody holds it; null when busy or the sandbox is gone.</summary>
-    public IDisposable? TryAcquire(string id)
+    public IDisposable? TryAcquire(SandboxId id)
     {
-        var gate = _local.TryEnter(id);
+        var gate = _local.TryEnter(id.Value);
         if (gate is null)
         {
             return null;
@@ -76,13 +76,13 @@ internal sealed class SandboxLocks(StateStore store)
 
     /// <summary>Creates a sandbox's lock file only while its record exists: a waiter must not re-create the lock file
     /// inside a directory that the holder is deleting (Remove deletes the record first).</summary>
-    private bool MayCreate(string id) => File.Exists(store.RecordPath(id));
+    private bool MayCreate(SandboxId id) => File.Exists(store.RecordPath(id));
 
     /// <summary>Takes the lock of a sandbox whose directory was just created, creating its lock file. A waiter left
     /// over from an earlier sandbox with the same id may hold the gate for a moment; it finds no record and lets go.</summary>
-    public async Task<IDisposable> AcquireNewAsync(string id, CancellationToken cancellationToken)
+    public async Task<IDisposable> AcquireNewAsync(SandboxId id, CancellationToken cancellationToken)
     {
-        var gate = await _local.EnterAsync(id, cancellationToken).ConfigureAwait(false);
+        var gate = await _local.EnterAsync(id.Value, cancellationToken).ConfigureAwait(false);
         try
         {
             var file = await FileLock.AcquireAsync(store.LockPath(id), cancellationToken, create: true).ConfigureAwait(false);

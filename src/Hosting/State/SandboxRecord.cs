@@ -16,7 +16,7 @@ internal sealed class SandboxRecord
     /// to a sandbox that was removed (and maybe re-created with the same id) behind its back.</summary>
     public required string Generation { get; set; }
 
-    public required string Id { get; set; }
+    public required SandboxId Id { get; set; }
 
     public required string Name { get; set; }
 

@@ -59,14 +59,15 @@ internal sealed class StateStore
         }
     }
 
-    public string SandboxDirectory(string id) => Path.Combine(Root, IdValidator.Validate(id, "sandbox"));
+    public string SandboxDirectory(SandboxId id) => Path.Combine(Root, id.Value);
 
-    public string RecordPath(string id) => Path.Combine(SandboxDirectory(id), RecordFileName);
+    public string RecordPath(SandboxId id) => Path.Combine(SandboxDirectory(id), RecordFileName);
 
-    public string LockPath(string id) => Path.Combine(SandboxDirectory(id), LockFileName);
+    public string LockPath(SandboxId id) => Path.Combine(SandboxDirectory(id), LockFileName);
 
-    /// <summary>Ids of the sandbox directories present (directories whose name is not a valid id are ignored).</summary>
-    public IEnumerable<string> ListIds()
+    /// <summary>Ids of the sandbox directories present (directories whose name is not a valid id are ignored: this is
+    /// where ids enter from disk).</summary>
+    public IEnumerable<SandboxId> ListIds()
     {
         if (!Directory.Exists(Root))
         {
@@ -75,15 +76,15 @@ internal sealed class StateStore
 
         return Directory.EnumerateDirectories(Root)
             .Select(Path.GetFileName)
-            .Where(name => IdValidator.IsValid(name) && name![0] != '.')
-            .Select(name => name!)
             .Order(StringComparer.Ordinal)
+            .Select(name => SandboxId.TryParse(name, out var id) ? id : (SandboxId?)null)
+            .OfType<SandboxId>()
             .ToList();
     }
 
     /// <summary>Reads a record; null when the sandbox has no record. Throws <see cref="CorruptRecordException"/>
     /// when the file exists but cannot be parsed.</summary>
-    public SandboxRecord? TryLoad(string id)
+    public SandboxRecord? TryLoad(SandboxId id)
     {
         var path = RecordPath(id);
         byte[] bytes;
@@ -114,7 +115,7 @@ internal sealed class StateStore
     }
 
     /// <summary>Creates the sandbox's directory (0700).</summary>
-    public void CreateSandboxDirectory(string id)
+    public void CreateSandboxDirectory(SandboxId id)
     {
         var dir = SandboxDirectory(id);
         try
@@ -167,7 +168,7 @@ internal sealed class StateStore
     }
 
     /// <summary>The record before its last write, or null when there is none or it cannot be read either.</summary>
-    public SandboxRecord? TryLoadPrevious(string id)
+    public SandboxRecord? TryLoadPrevious(SandboxId id)
     {
         try
         {
@@ -200,7 +201,7 @@ internal sealed class StateStore
     }
 
     /// <summary>Deletes the sandbox's directory and everything in it.</summary>
-    public void DeleteSandbox(string id)
+    public void DeleteSandbox(SandboxId id)
     {
         var dir = SandboxDirectory(id);
         // Drop the record first: if deleting the rest fails half-way, what remains has no record and is cleaned
@@ -239,7 +240,7 @@ internal sealed class StateStore
 
     /// <summary>Deletes temp files of record writes that a crash interrupted (the rename never happened, so the record
     /// itself is intact). Call with the sandbox's lock held.</summary>
-    public void DeleteStaleTempFiles(string id)
+    public void DeleteStaleTempFiles(SandboxId id)
     {
         foreach (var temp in Directory.EnumerateFiles(SandboxDirectory(id), $".{RecordFileName}.*.tmp"))
         {
@@ -249,7 +250,7 @@ internal sealed class StateStore
 
     /// <summary>True when the directory holds nothing but the lock file and temp files of a first record write: a
     /// creation that died before its record existed, and so before any side effect.</summary>
-    public bool IsEmptyLeftover(string id)
+    public bool IsEmptyLeftover(SandboxId id)
     {
         var dir = SandboxDirectory(id);
         return Directory.Exists(dir) &&
@@ -260,7 +261,7 @@ internal sealed class StateStore
         name.StartsWith($".{RecordFileName}.", StringComparison.Ordinal) && name.EndsWith(".tmp", StringComparison.Ordinal);
 
     /// <summary>Moves a sandbox directory aside to the quarantine directory and returns where it went.</summary>
-    public string Quarantine(string id, Exception reason, string outcome = "")
+    public string Quarantine(SandboxId id, Exception reason, string outcome = "")
     {
         UnixDirectories.CreateOwnerOnly(QuarantineDirectory);
         var target = Path.Combine(QuarantineDirectory, $"{id}-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssfffZ}");

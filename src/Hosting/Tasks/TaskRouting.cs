@@ -12,7 +12,7 @@ namespace Isola.Hosting.Tasks;
 /// </summary>
 internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, ILogger logger) : IAsyncDisposable
 {
-    private readonly Dictionary<string, ITaskClient> _clients = new(StringComparer.Ordinal);
+    private readonly Dictionary<SandboxId, ITaskClient> _clients = new();
     private readonly KeyedGates _gates = new();
     private bool _disposed;
 
@@ -28,7 +28,7 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
         }
 
         var endpoint = TaskEndpoint.Parse(record.TaskAddress, record.TaskApiVersion);
-        using var gate = await _gates.EnterAsync(record.Id, cancellationToken).ConfigureAwait(false);
+        using var gate = await _gates.EnterAsync(record.Id.Value, cancellationToken).ConfigureAwait(false);
         var cached = Take(record.Id);
         if (cached is not null)
         {
@@ -81,7 +81,7 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
             try
             {
                 await Deadline.RunAsync($"container '{container.Id}' in sandbox '{record.Id}': attaching its stdio", taskTimeout,
-                    ct => client.AttachStdioAsync(container.Id, taskStdio, container.Stdio, ct), cancellationToken).ConfigureAwait(false);
+                    ct => client.AttachStdioAsync(container.Id.Value, taskStdio, container.Stdio, ct), cancellationToken).ConfigureAwait(false);
             }
             catch (IsolaException e)
             {
@@ -91,13 +91,13 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
     }
 
     /// <summary>Runs a Task API call under the task deadline; errors name the container and sandbox.</summary>
-    public Task<T> CallAsync<T>(string sandboxId, string containerId, string operation, Func<CancellationToken, Task<T>> call,
+    public Task<T> CallAsync<T>(SandboxId sandboxId, ContainerId containerId, string operation, Func<CancellationToken, Task<T>> call,
         CancellationToken cancellationToken) =>
         Deadline.RunAsync($"container '{containerId}' in sandbox '{sandboxId}': Task {operation}", taskTimeout,
             ct => Faults.CrashPoints.AroundAsync("task", operation, () => Named(sandboxId, containerId, operation, () => call(ct))), cancellationToken);
 
     /// <summary>As <see cref="CallAsync{T}"/>, without a result.</summary>
-    public Task CallAsync(string sandboxId, string containerId, string operation, Func<CancellationToken, Task> call,
+    public Task CallAsync(SandboxId sandboxId, ContainerId containerId, string operation, Func<CancellationToken, Task> call,
         CancellationToken cancellationToken) =>
         CallAsync(sandboxId, containerId, operation, async ct =>
         {
@@ -106,7 +106,7 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
         }, cancellationToken);
 
     /// <summary>Makes sure a Task API error names the container, keeping its code.</summary>
-    public static async Task<T> Named<T>(string sandboxId, string containerId, string operation, Func<Task<T>> call)
+    public static async Task<T> Named<T>(SandboxId sandboxId, ContainerId containerId, string operation, Func<Task<T>> call)
     {
         try
         {
@@ -120,9 +120,9 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
 
     /// <summary>Closes the sandbox's client (after Stop or Remove). Waits only for a connect to this sandbox in
     /// progress (bounded by Timeouts:Task), and only while <paramref name="cancellationToken"/> lets it.</summary>
-    public async Task DropAsync(string sandboxId, CancellationToken cancellationToken = default)
+    public async Task DropAsync(SandboxId sandboxId, CancellationToken cancellationToken = default)
     {
-        using var gate = await _gates.EnterAsync(sandboxId, cancellationToken).ConfigureAwait(false);
+        using var gate = await _gates.EnterAsync(sandboxId.Value, cancellationToken).ConfigureAwait(false);
         if (Take(sandboxId) is { } client)
         {
             await DisposeQuietlyAsync(client).ConfigureAwait(false);
@@ -146,7 +146,7 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
         }
     }
 
-    private ITaskClient? Take(string sandboxId)
+    private ITaskClient? Take(SandboxId sandboxId)
     {
         lock (_clients)
         {
@@ -154,7 +154,7 @@ internal sealed class TaskRouting(PluginCatalog plugins, TimeSpan taskTimeout, I
         }
     }
 
-    private bool Put(string sandboxId, ITaskClient client)
+    private bool Put(SandboxId sandboxId, ITaskClient client)
     {
         lock (_clients)
         {

@@ -18,19 +18,19 @@ internal static class TaskTermination
 
     /// <summary>SIGKILL, then Wait up to <see cref="KilledWait"/>. Returns the exit, or null when the process did not
     /// report one in time. <paramref name="execId"/> null means the container (and every process in it).</summary>
-    public static async Task<ExitStatus?> KillAsync(TaskRouting tasks, ITaskClient client, string sandboxId, string containerId,
-        string? execId, CancellationToken cancellationToken)
+    public static async Task<ExitStatus?> KillAsync(TaskRouting tasks, ITaskClient client, SandboxId sandboxId, ContainerId containerId,
+        ExecId? execId, CancellationToken cancellationToken)
     {
-        await tasks.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, execId, SigKill, execId is null, ct),
+        await tasks.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId.Value, execId?.Value, SigKill, execId is null, ct),
             cancellationToken).ConfigureAwait(false);
         return await BoundedWaitAsync(client, sandboxId, containerId, execId, KilledWait, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>SIGTERM, Wait up to <paramref name="grace"/>, then <see cref="KillAsync"/> if it still runs.</summary>
-    public static async Task<ExitStatus?> StopAsync(TaskRouting tasks, ITaskClient client, string sandboxId, string containerId,
+    public static async Task<ExitStatus?> StopAsync(TaskRouting tasks, ITaskClient client, SandboxId sandboxId, ContainerId containerId,
         TimeSpan grace, CancellationToken cancellationToken)
     {
-        await tasks.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId, null, SigTerm, false, ct),
+        await tasks.CallAsync(sandboxId, containerId, "Kill", ct => client.KillAsync(containerId.Value, null, SigTerm, false, ct),
             cancellationToken).ConfigureAwait(false);
         if (await BoundedWaitAsync(client, sandboxId, containerId, null, grace, cancellationToken).ConfigureAwait(false) is { } exit)
         {
@@ -42,13 +42,13 @@ internal static class TaskTermination
 
     /// <summary>Wait up to <paramref name="bound"/>: the exit, or null when the bound passed first (also when the task
     /// service blocks the calling thread: the wait runs under <see cref="Deadline"/>).</summary>
-    private static async Task<ExitStatus?> BoundedWaitAsync(ITaskClient client, string sandboxId, string containerId, string? execId,
+    private static async Task<ExitStatus?> BoundedWaitAsync(ITaskClient client, SandboxId sandboxId, ContainerId containerId, ExecId? execId,
         TimeSpan bound, CancellationToken cancellationToken)
     {
         try
         {
             return await Deadline.RunAsync($"container '{containerId}' in sandbox '{sandboxId}': Task Wait", bound,
-                ct => TaskRouting.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId, execId, ct)), cancellationToken)
+                ct => TaskRouting.Named(sandboxId, containerId, "Wait", () => client.WaitAsync(containerId.Value, execId?.Value, ct)), cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.DeadlineExceeded)

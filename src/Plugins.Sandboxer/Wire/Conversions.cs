@@ -15,7 +15,7 @@ internal static class Conversions
         new(status, ToDateTimeOffset(exitedAt) ?? DateTimeOffset.UtcNow);
 
     /// <summary>"SANDBOX_READY" is ready, "SANDBOX_NOTREADY" is not; anything else is a protocol violation.</summary>
-    public static bool IsReady(string state, string sandboxId) => state switch
+    public static bool IsReady(string state, SandboxId sandboxId) => state switch
     {
         SandboxStates.Ready => true,
         SandboxStates.NotReady => false,

@@ -25,7 +25,7 @@ internal static class PodSandboxConfigMapper
         var spec = sandbox.Spec;
         var config = new PodSandboxConfig
         {
-            Metadata = new PodSandboxMetadata { Name = sandbox.Name, Uid = sandbox.Id, Namespace = MetadataNamespace },
+            Metadata = new PodSandboxMetadata { Name = sandbox.Name, Uid = sandbox.Id.Value, Namespace = MetadataNamespace },
             Hostname = string.IsNullOrEmpty(spec.Hostname) ? sandbox.Name : spec.Hostname,
             Labels = { Conversions.Copy(spec.Labels) },
             Annotations = { Conversions.Copy(spec.Annotations) },

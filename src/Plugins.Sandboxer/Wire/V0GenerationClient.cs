@@ -26,12 +26,12 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
         var request = new ControllerCreateRequest
         {
             Sandboxer = sandboxer,
-            SandboxId = sandbox.Id,
+            SandboxId = sandbox.Id.Value,
             Options = PodSandboxConfigMapper.Pack(sandbox),
             NetnsPath = PodSandboxConfigMapper.NetnsPath(sandbox.Spec),
         };
         var response = await client.CreateAsync(request, options).ConfigureAwait(false);
-        if (response.SandboxId.Length > 0 && response.SandboxId != sandbox.Id)
+        if (response.SandboxId.Length > 0 && response.SandboxId != sandbox.Id.Value)
         {
             // A v1 server reads our sandboxer (field 1) as its sandbox_id and echoes it back.
             throw IsolaException.FailedPrecondition(
@@ -41,7 +41,7 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
 
     public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CallOptions options)
     {
-        var r = await client.StartAsync(new ControllerStartRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id }, options)
+        var r = await client.StartAsync(new ControllerStartRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id.Value }, options)
             .ConfigureAwait(false);
         return new ControllerStartResult(r.Pid, Conversions.ToDateTimeOffset(r.CreatedAt) ?? DateTimeOffset.UtcNow, r.TaskAddress, TaskApiVersion)
         {
@@ -51,7 +51,7 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
 
     public async Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CallOptions options)
     {
-        var r = await client.PlatformAsync(new ControllerPlatformRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id }, options)
+        var r = await client.PlatformAsync(new ControllerPlatformRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id.Value }, options)
             .ConfigureAwait(false);
         return new PlatformInfo(r.Platform?.Os ?? "", r.Platform?.Architecture ?? "", r.Platform?.Variant ?? "");
     }
@@ -64,9 +64,9 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
         var prepare = new SandboxApi.V0.PrepareRequest
         {
             Sandboxer = sandboxer,
-            SandboxId = sandbox.Id,
-            ContainerId = request.ContainerId,
-            ExecId = request.ExecId ?? "",
+            SandboxId = sandbox.Id.Value,
+            ContainerId = request.ContainerId.Value,
+            ExecId = request.ExecId?.Value ?? "",
             // Kuasar decodes the value as JSON and ignores the type url.
             Spec = new Any { TypeUrl = isExec ? TypeUrls.OciProcess : TypeUrls.OciSpec, Value = ByteString.CopyFrom(json, Encoding.UTF8) },
             Stdin = request.Stdio.Stdin,
@@ -88,9 +88,9 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
         var purge = new SandboxApi.V0.PurgeRequest
         {
             Sandboxer = sandboxer,
-            SandboxId = sandbox.Id,
-            ContainerId = request.ContainerId,
-            ExecId = request.ExecId ?? "",
+            SandboxId = sandbox.Id.Value,
+            ContainerId = request.ContainerId.Value,
+            ExecId = request.ExecId?.Value ?? "",
         };
         try
         {
@@ -107,8 +107,8 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
         var update = new SandboxApi.V0.UpdateResourcesRequest
         {
             Sandboxer = sandboxer,
-            SandboxId = sandbox.Id,
-            ContainerId = request.ContainerId ?? "",
+            SandboxId = sandbox.Id.Value,
+            ContainerId = request.ContainerId?.Value ?? "",
             Resources = new Any
             {
                 TypeUrl = TypeUrls.OciLinuxResources,
@@ -120,19 +120,19 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
     }
 
     public async Task StopAsync(SandboxContext sandbox, uint timeoutSeconds, CallOptions options) =>
-        await client.StopAsync(new ControllerStopRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id, TimeoutSecs = timeoutSeconds }, options)
+        await client.StopAsync(new ControllerStopRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id.Value, TimeoutSecs = timeoutSeconds }, options)
             .ConfigureAwait(false);
 
     public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CallOptions options)
     {
-        var r = await client.WaitAsync(new ControllerWaitRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id }, options)
+        var r = await client.WaitAsync(new ControllerWaitRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id.Value }, options)
             .ConfigureAwait(false);
         return Conversions.ToExit(r.ExitStatus, r.ExitedAt);
     }
 
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CallOptions options)
     {
-        var r = await client.StatusAsync(new ControllerStatusRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id, Verbose = verbose }, options)
+        var r = await client.StatusAsync(new ControllerStatusRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id.Value, Verbose = verbose }, options)
             .ConfigureAwait(false);
         return new ControllerStatus
         {
@@ -147,6 +147,6 @@ internal sealed class V0GenerationClient(Controller.ControllerClient client, str
     }
 
     public async Task ShutdownAsync(SandboxContext sandbox, CallOptions options) =>
-        await client.ShutdownAsync(new ControllerShutdownRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id }, options)
+        await client.ShutdownAsync(new ControllerShutdownRequest { Sandboxer = sandboxer, SandboxId = sandbox.Id.Value }, options)
             .ConfigureAwait(false);
 }

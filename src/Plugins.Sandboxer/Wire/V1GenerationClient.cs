@@ -30,7 +30,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         var now = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
         var request = new ControllerCreateRequest
         {
-            SandboxId = sandbox.Id,
+            SandboxId = sandbox.Id.Value,
             Sandboxer = sandboxer,
             Options = PodSandboxConfigMapper.Pack(sandbox),
             NetnsPath = PodSandboxConfigMapper.NetnsPath(sandbox.Spec),
@@ -39,12 +39,12 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         };
         request.Sandbox.CreatedAt = now;
         var response = await client.CreateAsync(request, options).ConfigureAwait(false);
-        CheckEcho(response.SandboxId, sandbox.Id);
+        CheckEcho(response.SandboxId, sandbox.Id.Value);
     }
 
     public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CallOptions options)
     {
-        var r = await client.StartAsync(new ControllerStartRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer }, options)
+        var r = await client.StartAsync(new ControllerStartRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer }, options)
             .ConfigureAwait(false);
         CheckVersion(r.Version, r.Address, sandbox.Id, "Start");
         if (r.Labels.TryGetValue(BundleRootLabel, out var root) && root.StartsWith('/'))
@@ -60,7 +60,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
 
     public async Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CallOptions options)
     {
-        var r = await client.PlatformAsync(new ControllerPlatformRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer }, options)
+        var r = await client.PlatformAsync(new ControllerPlatformRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer }, options)
             .ConfigureAwait(false);
         return new PlatformInfo(r.Platform?.Os ?? "", r.Platform?.Architecture ?? "", r.Platform?.Variant ?? "");
     }
@@ -72,10 +72,10 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         if (request.ExecId is null)
         {
             var rootfs = Conversions.RootfsMount(request.Container);
-            list.Tasks.RemoveAll(t => t.TaskId == request.ContainerId);
+            list.Tasks.RemoveAll(t => t.TaskId == request.ContainerId.Value);
             list.Tasks.Add(new TaskResource
             {
-                TaskId = request.ContainerId,
+                TaskId = request.ContainerId.Value,
                 Spec = OciJson.FillSpec(request.OciSpec),
                 Rootfs = [new TaskMount { Type = rootfs.Type, Source = rootfs.Source, Destination = "", Options = [.. rootfs.Options] }],
                 Stdin = stdio.Stdin,
@@ -83,32 +83,34 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
                 Stderr = stdio.Stderr,
             });
             await SendTasksAsync(sandbox, list, options).ConfigureAwait(false);
-            return new PrepareResult(BundleFor(sandbox, request.ContainerId), [rootfs]);
+            return new PrepareResult(BundleFor(sandbox, request.ContainerId.Value), [rootfs]);
         }
 
         // Kuasar never appends processes listed with a task that is new in the same Update, so an exec must follow
         // its container's own Update.
-        var task = list.Find(request.ContainerId) ?? throw IsolaException.NotFound(
+        var task = list.Find(request.ContainerId.Value) ?? throw IsolaException.NotFound(
             $"sandbox '{sandbox.Id}': container '{request.ContainerId}' is not in the sandboxer's task list; prepare it before exec '{request.ExecId}'");
-        task.Processes.RemoveAll(p => p.ExecId == request.ExecId);
+        var execId = request.ExecId.Value.Value;
+        task.Processes.RemoveAll(p => p.ExecId == execId);
         task.Processes.Add(new ProcessResource
         {
-            ExecId = request.ExecId,
+            ExecId = execId,
             Spec = OciJson.FillProcess(request.OciSpec),
             Stdin = stdio.Stdin,
             Stdout = stdio.Stdout,
             Stderr = stdio.Stderr,
         });
         await SendTasksAsync(sandbox, list, options).ConfigureAwait(false);
-        return new PrepareResult(BundleFor(sandbox, request.ContainerId), []);
+        return new PrepareResult(BundleFor(sandbox, request.ContainerId.Value), []);
     }
 
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CallOptions options)
     {
         var list = TaskListStore.Load(sandbox);
-        var removed = request.ExecId is null
-            ? list.Tasks.RemoveAll(t => t.TaskId == request.ContainerId)
-            : list.Find(request.ContainerId)?.Processes.RemoveAll(p => p.ExecId == request.ExecId) ?? 0;
+        var containerId = request.ContainerId.Value;
+        var removed = request.ExecId is not { } execId
+            ? list.Tasks.RemoveAll(t => t.TaskId == containerId)
+            : list.Find(containerId)?.Processes.RemoveAll(p => p.ExecId == execId.Value) ?? 0;
         if (removed > 0)
         {
             await SendTasksAsync(sandbox, list, options).ConfigureAwait(false);
@@ -117,34 +119,34 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
 
     public async Task UpdateResourcesAsync(SandboxContext sandbox, UpdateResourcesRequest request, CallOptions options)
     {
-        if (request.ContainerId is null)
+        if (request.ContainerId is not { } containerId)
         {
             throw new IsolaException(IsolaErrorCode.Unimplemented,
                 $"sandbox '{sandbox.Id}': the v1 Sandbox API has no sandbox-wide resource update (only containers' specs in the task list)");
         }
 
         var list = TaskListStore.Load(sandbox);
-        var task = list.Find(request.ContainerId) ?? throw IsolaException.NotFound(
-            $"sandbox '{sandbox.Id}': container '{request.ContainerId}' is not in the sandboxer's task list");
+        var task = list.Find(containerId.Value) ?? throw IsolaException.NotFound(
+            $"sandbox '{sandbox.Id}': container '{containerId}' is not in the sandboxer's task list");
         task.Spec ??= [];
         OciSpecEdits.Linux(task.Spec)["resources"] = OciSpecEdits.Resources(request.Resources);
         await SendTasksAsync(sandbox, list, options).ConfigureAwait(false);
     }
 
     public async Task StopAsync(SandboxContext sandbox, uint timeoutSeconds, CallOptions options) =>
-        await client.StopAsync(new ControllerStopRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer, TimeoutSecs = timeoutSeconds }, options)
+        await client.StopAsync(new ControllerStopRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer, TimeoutSecs = timeoutSeconds }, options)
             .ConfigureAwait(false);
 
     public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CallOptions options)
     {
-        var r = await client.WaitAsync(new ControllerWaitRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer }, options)
+        var r = await client.WaitAsync(new ControllerWaitRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer }, options)
             .ConfigureAwait(false);
         return Conversions.ToExit(r.ExitStatus, r.ExitedAt);
     }
 
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CallOptions options)
     {
-        var r = await client.StatusAsync(new ControllerStatusRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer, Verbose = verbose }, options)
+        var r = await client.StatusAsync(new ControllerStatusRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer, Verbose = verbose }, options)
             .ConfigureAwait(false);
         var ready = Conversions.IsReady(r.State, sandbox.Id);
         if (ready)
@@ -156,7 +158,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         if (verbose)
         {
             // Metrics exists only in this generation; verbose status is where a caller asks for everything.
-            var metrics = await client.MetricsAsync(new ControllerMetricsRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer }, options)
+            var metrics = await client.MetricsAsync(new ControllerMetricsRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer }, options)
                 .ConfigureAwait(false);
             info["metrics.type"] = metrics.Metrics?.Data?.TypeUrl ?? "";
             info["metrics.bytes"] = (metrics.Metrics?.Data?.Value.Length ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -175,7 +177,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
     }
 
     public async Task ShutdownAsync(SandboxContext sandbox, CallOptions options) =>
-        await client.ShutdownAsync(new ControllerShutdownRequest { SandboxId = sandbox.Id, Sandboxer = sandboxer }, options)
+        await client.ShutdownAsync(new ControllerShutdownRequest { SandboxId = sandbox.Id.Value, Sandboxer = sandboxer }, options)
             .ConfigureAwait(false);
 
     /// <summary>Sends the whole list; saves it only once the sandboxer accepted it, so a refused change leaves the
@@ -186,7 +188,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
         metadata.Extensions[TypeUrls.TasksExtension] = new Any { TypeUrl = TypeUrls.Tasks, Value = ByteString.CopyFrom(list.ToUtf8Json()) };
         var request = new ControllerUpdateRequest
         {
-            SandboxId = sandbox.Id,
+            SandboxId = sandbox.Id.Value,
             Sandboxer = sandboxer,
             Sandbox = metadata,
             Fields = { TypeUrls.TasksField },
@@ -197,7 +199,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
 
     private Sandbox NewSandboxMetadata(SandboxContext sandbox, Timestamp updatedAt) => new()
     {
-        SandboxId = sandbox.Id,
+        SandboxId = sandbox.Id.Value,
         Sandboxer = sandboxer,
         Runtime = new Sandbox.Types.Runtime { Name = runtimeName },
         Labels = { Conversions.Copy(sandbox.Spec.Labels) },
@@ -220,7 +222,7 @@ internal sealed class V1GenerationClient(Controller.ControllerClient client, str
 
     /// <summary>Every v1 server reports the Task API version with the address; a v0 server's answer decoded as v1
     /// has an address but no version (v0 has no field 6/9), so this is where a wrong generation shows.</summary>
-    private static void CheckVersion(uint version, string address, string sandboxId, string operation)
+    private static void CheckVersion(uint version, string address, SandboxId sandboxId, string operation)
     {
         if (version == 0)
         {

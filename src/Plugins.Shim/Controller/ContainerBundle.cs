@@ -12,7 +12,7 @@ internal static class ContainerBundle
     /// in place (no host mount to leak), nests the cgroup under the sandbox's, and marks it as the sandbox's container.
     /// Edits <paramref name="spec"/> in place.
     /// </summary>
-    public static JsonObject Adjust(JsonObject spec, string sandboxId, string containerId, uint pausePid, string rootfs,
+    public static JsonObject Adjust(JsonObject spec, SandboxId sandboxId, ContainerId containerId, uint pausePid, string rootfs,
         bool readOnly, string sandboxCgroup)
     {
         OciSpecEdits.SetRoot(spec, rootfs, readOnly);
@@ -24,7 +24,7 @@ internal static class ContainerBundle
             spec["annotations"] = annotations = [];
         }
 
-        annotations[OciSpecEdits.SandboxIdAnnotation] = sandboxId;
+        annotations[OciSpecEdits.SandboxIdAnnotation] = sandboxId.Value;
         annotations[OciSpecEdits.ContainerTypeAnnotation] ??= "container";
         return spec;
     }

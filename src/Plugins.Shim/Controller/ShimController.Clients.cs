@@ -22,7 +22,7 @@ internal sealed partial class ShimController
 
     // An explicit address: teardown may know it only from the bundle (ShimAddressOf).
     private async Task<ITaskClient> ClientAsync(SandboxContext sandbox, string address, uint version, CancellationToken cancellationToken) =>
-        await _clients.GetAsync(sandbox.Id, address, () => ConnectAsync(sandbox, address, version), cancellationToken).ConfigureAwait(false);
+        await _clients.GetAsync(sandbox.Id.Value, address, () => ConnectAsync(sandbox, address, version), cancellationToken).ConfigureAwait(false);
 
     // The pause is a task like any container: the controller drives it through the executor the host registered for
     // the shim's address (the Task API plugin's), so one Task API client serves both. No namespace metadata: the shim
@@ -58,7 +58,7 @@ internal sealed partial class ShimController
             throw IsolaException.Unavailable($"sandbox '{sandbox.Id}': shim at {address} did not accept a connection within {TaskCallTimeout.TotalSeconds:F0} s", e);
         }
 
-        if (!sandbox.ControllerData.ContainsKey(Keys.PausePid) || !_logs.IsAttached(sandbox.Id))
+        if (!sandbox.ControllerData.ContainsKey(Keys.PausePid) || !_logs.IsAttached(sandbox.Id.Value))
         {
             ReattachLog(sandbox);
         }
@@ -81,15 +81,15 @@ internal sealed partial class ShimController
         }
 
         var fifo = Path.Combine(BundleOf(sandbox), "log");
-        if (File.Exists(fifo) && !_logs.IsAttached(sandbox.Id))
+        if (File.Exists(fifo) && !_logs.IsAttached(sandbox.Id.Value))
         {
             try
             {
-                _logs.Attach(sandbox.Id, fifo, Path.Combine(sandbox.StateDirectory, ShimLogFile), reuse: true);
+                _logs.Attach(sandbox.Id.Value, fifo, Path.Combine(sandbox.StateDirectory, ShimLogFile), reuse: true);
             }
             catch (IsolaException e)
             {
-                _logger.LogWarning("sandbox {Id}: {Error}", sandbox.Id, e.Message);
+                _logger.LogWarning("sandbox {Id}: {Error}", sandbox.Id.Value, e.Message);
             }
         }
     }

@@ -50,7 +50,7 @@ internal sealed partial class ShimController
             File.Move(staging, config, overwrite: true);
         }
 
-        File.WriteAllBytes(Path.Combine(dir, MembersDir, sandbox.Id), []);
+        File.WriteAllBytes(Path.Combine(dir, MembersDir, sandbox.Id.Value), []);
         if (!_logs.IsAttached(GroupLogKey(group)))
         {
             // reuse: a live shared shim holds the FIFO open for writing; a new one would never be written.
@@ -70,9 +70,9 @@ internal sealed partial class ShimController
         var group = GroupOf(sandbox)!;
         var dir = GroupDirectoryOf(sandbox);
         var members = Path.Combine(dir, MembersDir);
-        if (File.Exists(Path.Combine(members, sandbox.Id)))
+        if (File.Exists(Path.Combine(members, sandbox.Id.Value)))
         {
-            File.Delete(Path.Combine(members, sandbox.Id));
+            File.Delete(Path.Combine(members, sandbox.Id.Value));
         }
 
         if (Directory.Exists(members) && Directory.EnumerateFileSystemEntries(members).Any())
@@ -98,7 +98,7 @@ internal sealed partial class ShimController
             : null;
         if (GroupShim(sandbox, address) is { } pid)
         {
-            using (Diagnostics.ShimActivities.Phase("shared shim shutdown + exit", sandbox.Id))
+            using (Diagnostics.ShimActivities.Phase("shared shim shutdown + exit", sandbox.Id.Value))
             {
                 await TryShutdownGroupShimAsync(sandbox, address!, version, pid, cancellationToken).ConfigureAwait(false);
             }

@@ -9,12 +9,10 @@ internal sealed partial class ShimController
 {
     public Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken)
     {
-        IdValidator.Validate(request.ContainerId, "container");
-        var bundle = ContainerBundleOf(sandbox, request.ContainerId);
+        var bundle = ContainerBundleOf(sandbox, request.ContainerId.Value);
         if (request.ExecId is not null)
         {
             // An exec process runs in the container's existing bundle; its Process JSON goes straight to Task.Exec.
-            IdValidator.Validate(request.ExecId, "exec");
             return Task.FromResult(new PrepareResult(bundle, []) { Stdio = StdioRouting.Translate(request.Stdio, Logger) });
         }
 
@@ -54,9 +52,9 @@ internal sealed partial class ShimController
 
     public Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
-        if (request.ExecId is null && IdValidator.IsValid(request.ContainerId))
+        if (request.ExecId is null)
         {
-            TryDelete(ContainerBundleOf(sandbox, request.ContainerId));
+            TryDelete(ContainerBundleOf(sandbox, request.ContainerId.Value));
         }
 
         return Task.CompletedTask;

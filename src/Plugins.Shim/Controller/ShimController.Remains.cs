@@ -50,7 +50,7 @@ internal sealed partial class ShimController
         }
         catch (IsolaException e)
         {
-            _logger.LogWarning("sandbox {Id}: ignoring the bundle's address file: {Error}", sandbox.Id, e.Message);
+            _logger.LogWarning("sandbox {Id}: ignoring the bundle's address file: {Error}", sandbox.Id.Value, e.Message);
             return null;
         }
     }
@@ -75,7 +75,7 @@ internal sealed partial class ShimController
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
         {
-            _logger.LogWarning("sandbox {Id}: the pause bundle's config.json is unreadable: {Error}", sandbox.Id, e.Message);
+            _logger.LogWarning("sandbox {Id}: the pause bundle's config.json is unreadable: {Error}", sandbox.Id.Value, e.Message);
             return null;
         }
     }
@@ -122,12 +122,12 @@ internal sealed partial class ShimController
     private async Task ReclaimAsync(SandboxContext sandbox, string? shimAddress, string? cgroupsPath, CancellationToken cancellationToken)
     {
         var podEmpty = false;
-        if (cgroupsPath is not null && IsPodCgroup(cgroupsPath, sandbox.Id))
+        if (cgroupsPath is not null && IsPodCgroup(cgroupsPath, sandbox.Id.Value))
         {
             var killed = await CgroupCleaner.KillAllAsync(cgroupsPath, cancellationToken).ConfigureAwait(false);
             if (killed.Count > 0)
             {
-                _logger.LogWarning("sandbox {Id}: killed pids {Pids} left in cgroup {Cgroup}", sandbox.Id, string.Join(", ", killed), cgroupsPath);
+                _logger.LogWarning("sandbox {Id}: killed pids {Pids} left in cgroup {Cgroup}", sandbox.Id.Value, string.Join(", ", killed), cgroupsPath);
             }
 
             podEmpty = !CgroupCleaner.HasMembers(cgroupsPath);
@@ -136,7 +136,7 @@ internal sealed partial class ShimController
         // A shared shim serves other pods: only its last pod's LeaveGroupAsync may end it.
         if (GroupOf(sandbox) is null && FindShim(sandbox, shimAddress) is { } shimPid)
         {
-            _logger.LogInformation("sandbox {Id}: shim pid {Pid} still runs after teardown; killing it", sandbox.Id, shimPid);
+            _logger.LogInformation("sandbox {Id}: shim pid {Pid} still runs after teardown; killing it", sandbox.Id.Value, shimPid);
             await ShimProcesses.KillAsync(shimPid).ConfigureAwait(false);
         }
 
@@ -148,11 +148,11 @@ internal sealed partial class ShimController
             {
                 if (!podEmpty)
                 {
-                    _logger.LogWarning("sandbox {Id}: runc state {State} left (its processes may still run: the pod's cgroup is unknown or not empty)", sandbox.Id, RuncStateOf(sandbox, id));
+                    _logger.LogWarning("sandbox {Id}: runc state {State} left (its processes may still run: the pod's cgroup is unknown or not empty)", sandbox.Id.Value, RuncStateOf(sandbox, id));
                     continue;
                 }
 
-                _logger.LogWarning("sandbox {Id}: removing runc state {State} that runc could not delete", sandbox.Id, RuncStateOf(sandbox, id));
+                _logger.LogWarning("sandbox {Id}: removing runc state {State} that runc could not delete", sandbox.Id.Value, RuncStateOf(sandbox, id));
                 TryDelete(RuncStateOf(sandbox, id));
             }
         }
@@ -216,7 +216,7 @@ internal sealed partial class ShimController
 
     // The containers first (they live in the pod's namespaces), then the pause.
     private IEnumerable<(string Id, string Bundle)> Tasks(SandboxContext sandbox) =>
-        ContainerIds(sandbox).Select(id => (id, ContainerBundleOf(sandbox, id))).Append((sandbox.Id, BundleOf(sandbox)));
+        ContainerIds(sandbox).Select(id => (id, ContainerBundleOf(sandbox, id))).Append((sandbox.Id.Value, BundleOf(sandbox)));
 
     private static string? ShimSocketOf(string? address) =>
         address is not null && address.IndexOf("unix://", StringComparison.Ordinal) is var i and >= 0 ? address[(i + 7)..] : null;

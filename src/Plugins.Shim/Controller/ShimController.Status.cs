@@ -13,7 +13,7 @@ internal sealed partial class ShimController
         try
         {
             var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-            return await client.WaitAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+            return await client.WaitAsync(sandbox.Id.Value, null, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
@@ -58,7 +58,7 @@ internal sealed partial class ShimController
         try
         {
             var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-            state = await client.StateAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+            state = await client.StateAsync(sandbox.Id.Value, null, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {

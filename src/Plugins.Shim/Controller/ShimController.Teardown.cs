@@ -26,14 +26,14 @@ internal sealed partial class ShimController
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
             // The shim is gone; its pause may not be. Force-delete through the OCI runtime, as containerd does.
-            _logger.LogInformation("sandbox {Id}: shim unreachable ({Error}); deleting its tasks with shim delete", sandbox.Id, e.Message);
+            _logger.LogInformation("sandbox {Id}: shim unreachable ({Error}); deleting its tasks with shim delete", sandbox.Id.Value, e.Message);
             await ForceDeleteAllAsync(sandbox, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         // Containers first (they share the pod's namespaces), then the pause: SIGTERM, then SIGKILL after the timeout.
-        var tasks = ContainerIds(sandbox).Append(sandbox.Id).ToList();
-        using var phase = ShimActivities.Phase("stop tasks", sandbox.Id);
+        var tasks = ContainerIds(sandbox).Append(sandbox.Id.Value).ToList();
+        using var phase = ShimActivities.Phase("stop tasks", sandbox.Id.Value);
         try
         {
             await Task.WhenAll(tasks.Select(id => StopTaskAsync(client, id, timeout, cancellationToken))).ConfigureAwait(false);
@@ -41,8 +41,8 @@ internal sealed partial class ShimController
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
             // The shim went away mid-stop (it was dying as we connected, say): the same fallback as when it is gone.
-            _logger.LogInformation("sandbox {Id}: shim lost during stop ({Error}); deleting its tasks with shim delete", sandbox.Id, e.Message);
-            await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
+            _logger.LogInformation("sandbox {Id}: shim lost during stop ({Error}); deleting its tasks with shim delete", sandbox.Id.Value, e.Message);
+            await ForgetClientAsync(sandbox.Id.Value).ConfigureAwait(false);
             await ForceDeleteAllAsync(sandbox, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -63,7 +63,7 @@ internal sealed partial class ShimController
             await ForceDeleteAllAsync(sandbox, cancellationToken).ConfigureAwait(false);
         }
 
-        await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
+        await ForgetClientAsync(sandbox.Id.Value).ConfigureAwait(false);
         var cgroup = CgroupsPathOf(sandbox);
         await ReclaimAsync(sandbox, shim?.Address, cgroup, cancellationToken).ConfigureAwait(false);
         if (GroupOf(sandbox) is not null)
@@ -72,13 +72,13 @@ internal sealed partial class ShimController
             await LeaveGroupAsync(sandbox, shim?.Address, shim?.Version ?? 2, cancellationToken).ConfigureAwait(false);
         }
 
-        using var cleanup = ShimActivities.Phase("socket, log, cgroup, bundles", sandbox.Id);
+        using var cleanup = ShimActivities.Phase("socket, log, cgroup, bundles", sandbox.Id.Value);
         if (GroupOf(sandbox) is null)
         {
             RemoveShimSocket(shim?.Address);
         }
 
-        _logs.Detach(sandbox.Id);
+        _logs.Detach(sandbox.Id.Value);
         if (cgroup is not null && CgroupCleaner.Remove(cgroup) is { Count: > 0 } left)
         {
             throw IsolaException.Internal($"sandbox '{sandbox.Id}': cgroup {cgroup} still busy: {string.Join(", ", left)}");
@@ -105,19 +105,19 @@ internal sealed partial class ShimController
         try
         {
             var client = await ClientAsync(sandbox, address, version, cancellationToken).ConfigureAwait(false);
-            using (ShimActivities.Phase("delete tasks", sandbox.Id))
+            using (ShimActivities.Phase("delete tasks", sandbox.Id.Value))
             {
                 foreach (var id in ContainerIds(sandbox))
                 {
                     await DeleteTaskAsync(client, id, cancellationToken).ConfigureAwait(false);
                 }
 
-                await DeleteTaskAsync(client, sandbox.Id, cancellationToken).ConfigureAwait(false);
+                await DeleteTaskAsync(client, sandbox.Id.Value, cancellationToken).ConfigureAwait(false);
             }
 
             if (GroupOf(sandbox) is null)
             {
-                using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id))
+                using (ShimActivities.Phase("shim shutdown + exit", sandbox.Id.Value))
                 {
                     await ShutdownShimAsync(client, sandbox, address, cancellationToken).ConfigureAwait(false);
                 }
@@ -128,7 +128,7 @@ internal sealed partial class ShimController
         catch (IsolaException e) when (e.Code is IsolaErrorCode.Unavailable or IsolaErrorCode.DeadlineExceeded or IsolaErrorCode.Unknown
                                         or IsolaErrorCode.Internal or IsolaErrorCode.FailedPrecondition)
         {
-            _logger.LogInformation("sandbox {Id}: graceful teardown failed ({Error}); using shim delete", sandbox.Id, e.Message);
+            _logger.LogInformation("sandbox {Id}: graceful teardown failed ({Error}); using shim delete", sandbox.Id.Value, e.Message);
             return false;
         }
     }
@@ -188,7 +188,7 @@ internal sealed partial class ShimController
     {
         try
         {
-            await client.ShutdownAsync(sandbox.Id, now: true, cancellationToken).ConfigureAwait(false);
+            await client.ShutdownAsync(sandbox.Id.Value, now: true, cancellationToken).ConfigureAwait(false);
         }
         catch (IsolaException e) when (e.Code == IsolaErrorCode.Unavailable)
         {
@@ -198,7 +198,7 @@ internal sealed partial class ShimController
         // The shim serves other clients' connections (the host's executor) until they go idle: close ours, then give
         // it a moment to exit by itself (it drains its events first, which the endpoint keeps fast) before ReclaimAsync's
         // last resort (SIGKILL) applies.
-        await ForgetClientAsync(sandbox.Id).ConfigureAwait(false);
+        await ForgetClientAsync(sandbox.Id.Value).ConfigureAwait(false);
         for (var i = 0; i < 400 && FindShim(sandbox, address) is not null; i++)
         {
             await Task.Delay(5, cancellationToken).ConfigureAwait(false);
@@ -218,15 +218,15 @@ internal sealed partial class ShimController
         var settings = SettingsOf(sandbox);
         if (int.TryParse(Get(sandbox.ControllerData, Keys.ShimPid), CultureInfo.InvariantCulture, out var pid))
         {
-            return ShimProcesses.IsShim(pid, sandbox.Id, settings.Namespace, settings.ContainerdAddress) ? pid : null;
+            return ShimProcesses.IsShim(pid, sandbox.Id.Value, settings.Namespace, settings.ContainerdAddress) ? pid : null;
         }
 
         if (ShimSocketOf(address) is { } socket && ShimProcesses.FindBySocket(socket) is { } owner &&
-            ShimProcesses.IsShim(owner, sandbox.Id, settings.Namespace, settings.ContainerdAddress))
+            ShimProcesses.IsShim(owner, sandbox.Id.Value, settings.Namespace, settings.ContainerdAddress))
         {
             return owner;
         }
 
-        return ShimProcesses.FindLiveShim(sandbox.Id, settings.Namespace, settings.ContainerdAddress);
+        return ShimProcesses.FindLiveShim(sandbox.Id.Value, settings.Namespace, settings.ContainerdAddress);
     }
 }

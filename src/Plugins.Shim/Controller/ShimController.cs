@@ -67,7 +67,6 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
 
     public Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
-        IdValidator.Validate(sandbox.Id, "sandbox");
         var spec = sandbox.Spec;
         var hostname = spec.Hostname ?? PodHostname.FromName(spec.Name ?? sandbox.Name);
         if (!IsHostname(hostname))
@@ -95,11 +94,11 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         // The leaf carries the state root's tag: runc and cgroups know nothing of state roots, and the same sandbox id
         // under two roots must make two cgroups (see ShimControllerFactory.SettingsFor).
         var cgroupsPath = $"{parent.TrimEnd('/')}/{_settings.StateRootTag}-{sandbox.Id}";
-        using var phase = ShimActivities.Phase("pause bundle", sandbox.Id);
+        using var phase = ShimActivities.Phase("pause bundle", sandbox.Id.Value);
         try
         {
             var group = _options.ShimGrouping == ShimGrouping.Runtime ? _settings.GroupId : null;
-            PauseBundle.Write(bundle, sandbox.Id, spec, hostname, cgroupsPath, PauseRootfs.Ensure(_pauseBinary), group);
+            PauseBundle.Write(bundle, sandbox.Id.Value, spec, hostname, cgroupsPath, PauseRootfs.Ensure(_pauseBinary), group);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -136,7 +135,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
 
         // The FIFO must have a reader before the shim starts: the daemonised shim opens it for writing.
         ShimStartResult started;
-        using (ShimActivities.Phase("shim start", sandbox.Id))
+        using (ShimActivities.Phase("shim start", sandbox.Id.Value))
         {
             if (GroupOf(sandbox) is { } group)
             {
@@ -150,8 +149,8 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
             }
             else
             {
-                _logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
-                started = await _launcher.StartAsync(sandbox.Id, bundle, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
+                _logs.Attach(sandbox.Id.Value, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, ShimLogFile));
+                started = await _launcher.StartAsync(sandbox.Id.Value, bundle, SettingsOf(sandbox), cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -165,16 +164,16 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         sandbox.Checkpoint();
 
         ITaskClient client;
-        using (ShimActivities.Phase("connect", sandbox.Id))
+        using (ShimActivities.Phase("connect", sandbox.Id.Value))
         {
             client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
         }
 
-        using (ShimActivities.Phase("pause create", sandbox.Id))
+        using (ShimActivities.Phase("pause create", sandbox.Id.Value))
         {
             await client.CreateAsync(new TaskCreateRequest
             {
-                Id = sandbox.Id,
+                Id = sandbox.Id.Value,
                 Bundle = bundle,
                 Stdio = new StdioSpec("", "", ""),
                 Options = RuncShimOptions.For(RuntimeOf(sandbox)),
@@ -182,15 +181,15 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         }
 
         uint pid;
-        using (ShimActivities.Phase("pause start", sandbox.Id))
+        using (ShimActivities.Phase("pause start", sandbox.Id.Value))
         {
-            pid = await client.StartAsync(sandbox.Id, null, cancellationToken).ConfigureAwait(false);
+            pid = await client.StartAsync(sandbox.Id.Value, null, cancellationToken).ConfigureAwait(false);
         }
 
-        using (ShimActivities.Phase("shim pid + pause SIGTERM handler", sandbox.Id))
+        using (ShimActivities.Phase("shim pid + pause SIGTERM handler", sandbox.Id.Value))
         {
             // Independent: the shim's pid (one round trip) while the pause installs its handler.
-            var connect = client.ConnectAsync(sandbox.Id, cancellationToken);
+            var connect = client.ConnectAsync(sandbox.Id.Value, cancellationToken);
             await PauseSignals.WaitForHandlersAsync(pid, cancellationToken).ConfigureAwait(false);
             sandbox.ControllerData[Keys.ShimPid] = (await connect.ConfigureAwait(false)).ShimPid.ToString(CultureInfo.InvariantCulture);
         }
@@ -222,7 +221,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
     public async Task UpdateResourcesAsync(SandboxContext sandbox, UpdateResourcesRequest request, CancellationToken cancellationToken)
     {
         var client = await ClientAsync(sandbox, cancellationToken).ConfigureAwait(false);
-        await client.UpdateAsync(request.ContainerId ?? sandbox.Id, request.Resources, request.Annotations, cancellationToken).ConfigureAwait(false);
+        await client.UpdateAsync(request.ContainerId?.Value ?? sandbox.Id.Value, request.Resources, request.Annotations, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stops serving events and the log drain, closes shim connections, and removes the events endpoints and
@@ -268,7 +267,7 @@ internal sealed partial class ShimController : ISandboxController, IAsyncDisposa
         sandbox.ControllerData.TryGetValue(Keys.Bundle, out var b) ? b : DefaultBundleOf(sandbox);
 
     // A bundle directory is named after its task: `shim delete` finds the runtime's state in ../ID of its cwd.
-    private static string DefaultBundleOf(SandboxContext sandbox) => Path.Combine(sandbox.StateDirectory, PauseBundleDir, sandbox.Id);
+    private static string DefaultBundleOf(SandboxContext sandbox) => Path.Combine(sandbox.StateDirectory, PauseBundleDir, sandbox.Id.Value);
 
     private static string ContainerBundleOf(SandboxContext sandbox, string containerId) =>
         Path.Combine(sandbox.StateDirectory, ContainerBundlesDir, containerId);

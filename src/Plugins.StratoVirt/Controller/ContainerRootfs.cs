@@ -43,7 +43,7 @@ internal static class ContainerRootfs
     }
 
     /// <summary>Bind-mounts <paramref name="source"/> at <paramref name="target"/>, read-only when asked.</summary>
-    public static void BindMount(string sandboxId, string source, string target, bool readOnly)
+    public static void BindMount(SandboxId sandboxId, string source, string target, bool readOnly)
     {
         Directory.CreateDirectory(target);
         if (LibC.Mount(source, target, null, LibC.MS_BIND | LibC.MS_REC, 0) != 0)
@@ -67,7 +67,7 @@ internal static class ContainerRootfs
     /// state directory, not only the share, so that the host's log files and their twins in the share stay on one
     /// mount (link(2) refuses to cross mounts).
     /// </summary>
-    public static void MakeSharedMount(string sandboxId, string directory)
+    public static void MakeSharedMount(SandboxId sandboxId, string directory)
     {
         if (IsMountPoint(directory))
         {
@@ -88,7 +88,7 @@ internal static class ContainerRootfs
     }
 
     /// <summary>Undoes <see cref="MakeSharedMount"/> (the bundles under it are unmounted first by their owners).</summary>
-    public static void DropSharedMount(string sandboxId, string directory)
+    public static void DropSharedMount(SandboxId sandboxId, string directory)
     {
         if (IsMountPoint(directory) && LibC.Umount2(directory, LibC.MNT_DETACH) != 0)
         {
@@ -98,7 +98,7 @@ internal static class ContainerRootfs
 
     /// <summary>Unmounts <paramref name="target"/> if it is a mount point, then removes the bundle without ever
     /// recursing into a mounted directory (that would delete the user's rootfs through the bind mount).</summary>
-    public static void RemoveBundle(string sandboxId, string bundle)
+    public static void RemoveBundle(SandboxId sandboxId, string bundle)
     {
         if (IsSymbolicLink(bundle))
         {
@@ -145,7 +145,7 @@ internal static class ContainerRootfs
         (File.Exists(path) || Directory.Exists(path)) && File.GetAttributes(path).HasFlag(FileAttributes.ReparsePoint);
 
     /// <summary>Unmounts a file bind mount at <paramref name="path"/>, if there is one.</summary>
-    public static void DetachFileMount(string sandboxId, string path)
+    public static void DetachFileMount(SandboxId sandboxId, string path)
     {
         if (IsMountPoint(path) && LibC.Umount2(path, LibC.MNT_DETACH) != 0)
         {

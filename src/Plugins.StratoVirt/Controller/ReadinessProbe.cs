@@ -17,7 +17,7 @@ internal static class ReadinessProbe
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
 
-    public static async Task WaitAsync(string sandboxId, Readiness readiness, IVmInstance vm, string taskAddress, string consoleLog,
+    public static async Task WaitAsync(SandboxId sandboxId, Readiness readiness, IVmInstance vm, string taskAddress, string consoleLog,
         string marker, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (readiness == Readiness.None)

@@ -24,7 +24,7 @@ internal static class SharedStdio
     /// <param name="execId">The exec, or null for the container's init.</param>
     /// <param name="stdio">What the host asked for: file:// URLs or absolute paths, or empty for none.</param>
     /// <param name="hostBundle">The bundle directory on the host side of the share.</param>
-    public static StdioSpec Translate(string sandboxId, string taskAddress, string containerId, string? execId, StdioSpec stdio, string hostBundle)
+    public static StdioSpec Translate(SandboxId sandboxId, string taskAddress, string containerId, string? execId, StdioSpec stdio, string hostBundle)
     {
         var guestBundle = ContainerRootfs.GuestBundle(containerId);
         var stdin = StreamedStdio.Translate(taskAddress, containerId, execId, new StdioSpec(stdio.Stdin, "", "")).Stdin;
@@ -33,9 +33,8 @@ internal static class SharedStdio
     }
 
     /// <summary>Deletes the share twins of an exec's files (the host's copies stay).</summary>
-    public static void RemoveExecFiles(string sandboxId, string hostBundle, string execId)
+    public static void RemoveExecFiles(SandboxId sandboxId, string hostBundle, ExecId execId)
     {
-        IdValidator.Validate(execId, "exec");
         if (!Directory.Exists(hostBundle) || ContainerRootfs.IsSymbolicLink(hostBundle))
         {
             return;
@@ -50,7 +49,7 @@ internal static class SharedStdio
 
     private static bool IsRegularFile(string path) => LibC.IsRegularFile(path);
 
-    private static string Output(string sandboxId, string containerId, string url, string hostBundle, string guestBundle)
+    private static string Output(SandboxId sandboxId, string containerId, string url, string hostBundle, string guestBundle)
     {
         if (url.Length == 0)
         {

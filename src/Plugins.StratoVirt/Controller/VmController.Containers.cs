@@ -13,18 +13,17 @@ internal sealed partial class VmController
 {
     public async Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken)
     {
-        var cid = IdValidator.Validate(request.ContainerId, "container");
+        var cid = request.ContainerId.Value;
         var containers = Containers(sandbox);
-        if (request.ExecId is not null)
+        if (request.ExecId is { } execId)
         {
-            IdValidator.Validate(request.ExecId, "exec");
             // The guest agent runs exec processes from the container's bundle; only their output files are staged.
             return containers.ContainsKey(cid)
                 ? new PrepareResult(ContainerRootfs.GuestBundle(cid), [])
                 {
                     Stdio = _options.SharedFs
-                        ? SharedStdio.Translate(sandbox.Id, sandbox.TaskAddress, cid, request.ExecId, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid))
-                        : StreamedStdio.Translate(sandbox.TaskAddress, cid, request.ExecId, request.Stdio),
+                        ? SharedStdio.Translate(sandbox.Id, sandbox.TaskAddress, cid, execId.Value, request.Stdio, Path.Combine(SharedDirectory(sandbox), cid))
+                        : StreamedStdio.Translate(sandbox.TaskAddress, cid, execId.Value, request.Stdio),
                 }
                 : throw IsolaException.NotFound($"sandbox {sandbox.Id}: container {cid} is not prepared");
         }
@@ -129,13 +128,14 @@ internal sealed partial class VmController
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
         var containers = Containers(sandbox);
-        if (request.ExecId is not null)
+        var cid = request.ContainerId.Value;
+        if (request.ExecId is { } execId)
         {
-            SharedStdio.RemoveExecFiles(sandbox.Id, Path.Combine(SharedDirectory(sandbox), IdValidator.Validate(request.ContainerId, "container")), request.ExecId);
+            SharedStdio.RemoveExecFiles(sandbox.Id, Path.Combine(SharedDirectory(sandbox), cid), execId);
             return;
         }
 
-        if (!containers.TryGetValue(request.ContainerId, out var prepared))
+        if (!containers.TryGetValue(cid, out var prepared))
         {
             return;
         }
@@ -150,8 +150,8 @@ internal sealed partial class VmController
             }
         }
 
-        ContainerRootfs.RemoveBundle(sandbox.Id, Path.Combine(SharedDirectory(sandbox), request.ContainerId));
-        containers.Remove(request.ContainerId);
+        ContainerRootfs.RemoveBundle(sandbox.Id, Path.Combine(SharedDirectory(sandbox), cid));
+        containers.Remove(cid);
         SaveContainers(sandbox, containers);
         _logger.LogInformation("sandbox {Id}: container {Cid} purged", sandbox.Id, request.ContainerId);
     }

@@ -66,7 +66,8 @@ internal sealed partial class VmController
 
         foreach (var cid in Containers(sandbox).Keys.ToList())
         {
-            await PurgeAsync(sandbox, new PurgeRequest(cid), cancellationToken).ConfigureAwait(false);
+            // The record's keys are ids this controller prepared; parsing them is where they come back from disk.
+            await PurgeAsync(sandbox, new PurgeRequest(ContainerId.Parse(cid)), cancellationToken).ConfigureAwait(false);
         }
 
         if (_cidHandles.TryRemove(sandbox.Id, out var handle))

@@ -25,7 +25,7 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
     private readonly IVmm _vmm;
     private readonly ILogger _logger;
     private readonly VmLeases _vms;
-    private readonly ConcurrentDictionary<string, SafeFileHandle> _cidHandles = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SandboxId, SafeFileHandle> _cidHandles = new();
 
     public VmController(VmControllerOptions options, IVmm vmm, ILogger logger)
     {
@@ -158,7 +158,7 @@ internal sealed partial class VmController : ISandboxController, IReportsRuntime
 
     /// <summary>True while a Wait or an operation holds the sandbox's VM, so an exit now is observed with its SHUTDOWN
     /// event (a diagnostic for callers and tests that must not race the attach).</summary>
-    internal bool IsAttached(string sandboxId) => _vms.IsHeld(sandboxId);
+    internal bool IsAttached(SandboxId sandboxId) => _vms.IsHeld(sandboxId);
 
     public async Task<ControllerStatus> StatusAsync(SandboxContext sandbox, bool verbose, CancellationToken cancellationToken)
     {

@@ -168,7 +168,7 @@ internal sealed record VmControllerOptions
     }
 
     /// <summary>Checks that the files the options name exist; throws NotFound naming the key.</summary>
-    public void RequireFiles(string sandboxId)
+    public void RequireFiles(SandboxId sandboxId)
     {
         Require("Binary", Binary);
         Require("Kernel", Kernel);

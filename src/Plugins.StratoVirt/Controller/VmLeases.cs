@@ -12,8 +12,8 @@ namespace Isola.Plugins.StratoVirt.Controller;
 internal sealed class VmLeases : IAsyncDisposable
 {
     private readonly Func<SandboxContext, CancellationToken, Task<IVmInstance>> _attach;
-    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SemaphoreSlim> _attaching = new(StringComparer.Ordinal);
+    private readonly Dictionary<SandboxId, Entry> _entries = new();
+    private readonly Dictionary<SandboxId, SemaphoreSlim> _attaching = new();
     private readonly object _gate = new();
 
     public VmLeases(Func<SandboxContext, CancellationToken, Task<IVmInstance>> attach)
@@ -72,7 +72,7 @@ internal sealed class VmLeases : IAsyncDisposable
     }
 
     /// <summary>True while someone holds the sandbox's VM (its QMP connection and exit watcher are live).</summary>
-    public bool IsHeld(string sandboxId)
+    public bool IsHeld(SandboxId sandboxId)
     {
         lock (_gate)
         {
@@ -81,7 +81,7 @@ internal sealed class VmLeases : IAsyncDisposable
     }
 
     /// <summary>Registers a VM just launched, with the caller as its first user.</summary>
-    public VmLease Adopt(string sandboxId, IVmInstance vm)
+    public VmLease Adopt(SandboxId sandboxId, IVmInstance vm)
     {
         lock (_gate)
         {
@@ -111,7 +111,7 @@ internal sealed class VmLeases : IAsyncDisposable
         }
     }
 
-    internal async ValueTask ReleaseAsync(string sandboxId, IVmInstance vm)
+    internal async ValueTask ReleaseAsync(SandboxId sandboxId, IVmInstance vm)
     {
         lock (_gate)
         {
@@ -126,7 +126,7 @@ internal sealed class VmLeases : IAsyncDisposable
         await vm.DisposeAsync().ConfigureAwait(false);
     }
 
-    private VmLease? TryTake(string sandboxId)
+    private VmLease? TryTake(SandboxId sandboxId)
     {
         lock (_gate)
         {
@@ -149,7 +149,7 @@ internal sealed class VmLeases : IAsyncDisposable
 }
 
 /// <summary>One use of a VM; disposing it releases the use (and the QMP connection with the last one).</summary>
-internal sealed class VmLease(VmLeases owner, string sandboxId, IVmInstance vm) : IAsyncDisposable
+internal sealed class VmLease(VmLeases owner, SandboxId sandboxId, IVmInstance vm) : IAsyncDisposable
 {
     private int _released;
 

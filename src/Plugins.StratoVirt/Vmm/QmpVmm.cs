@@ -55,7 +55,7 @@ internal abstract class QmpVmm : IVmm
         if (spec.SharedDirectory is not null)
         {
             var daemon = spec.VirtiofsDaemon ?? throw IsolaException.InvalidArgument($"VM {spec.Id}: a shared directory needs a virtiofs daemon binary");
-            virtiofsd = await VirtiofsDaemon.StartAsync(spec.Id, daemon, settings.VirtiofsArgs ?? _dialect.DefaultVirtiofsArgs, layout.VirtiofsSocket,
+            virtiofsd = await VirtiofsDaemon.StartAsync(spec.Id.Value, daemon, settings.VirtiofsArgs ?? _dialect.DefaultVirtiofsArgs, layout.VirtiofsSocket,
                 spec.SharedDirectory, layout.VirtiofsLog, spec.StartTimeout, cancellationToken).ConfigureAwait(false);
         }
 
@@ -67,10 +67,10 @@ internal abstract class QmpVmm : IVmm
             }
 
             var qmpOptions = new QmpClientOptions { CommandTimeout = settings.QmpTimeout };
-            var (vmm, qmp) = await VmmLauncher.LaunchAsync(spec.Id, argv, layout, spec.StartTimeout, qmpOptions, logger, cancellationToken).ConfigureAwait(false);
+            var (vmm, qmp) = await VmmLauncher.LaunchAsync(spec.Id.Value, argv, layout, spec.StartTimeout, qmpOptions, logger, cancellationToken).ConfigureAwait(false);
             RestrictSockets(layout);
             logger.LogInformation("VM {Id}: {Vmm} pid {Pid} up, QMP {Socket} ({Package})", spec.Id, Name, vmm.Pid, layout.QmpSocket, qmp.Greeting.Package);
-            return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd, qmp,
+            return new QmpVmInstance(spec.Id.Value, Name, layout, vmm, virtiofsd, qmp,
                 new SlotAllocator(Slots(spec, settings), []), settings.UnplugTimeout, logger);
         }
         catch
@@ -119,7 +119,7 @@ internal abstract class QmpVmm : IVmm
             throw new IsolaException(IsolaErrorCode.NotFound, $"VM {spec.Id}: VMM pid {vmm.Pid} exited while re-attaching", e);
         }
         logger.LogInformation("VM {Id}: re-attached to {Vmm} pid {Pid} with {Count} plugged device(s)", spec.Id, Name, vmm.Pid, devices.Count);
-        return new QmpVmInstance(spec.Id, Name, layout, vmm, virtiofsd is { } v && v.IsAlive() ? v : null, qmp,
+        return new QmpVmInstance(spec.Id.Value, Name, layout, vmm, virtiofsd is { } v && v.IsAlive() ? v : null, qmp,
             new SlotAllocator(Slots(spec, settings), devices), settings.UnplugTimeout, logger);
     }
 
@@ -137,7 +137,6 @@ internal abstract class QmpVmm : IVmm
 
     private static void Validate(VmLaunchSpec spec, VmSettings settings, VmLayout layout)
     {
-        IdValidator.Validate(spec.Id, "sandbox");
         RequireFile(spec.Id, "kernel", spec.Kernel);
         if (spec.Initrd is not null)
         {
@@ -167,7 +166,7 @@ internal abstract class QmpVmm : IVmm
         layout.ValidateSocketPaths(spec.Id);
     }
 
-    private static void RequireFile(string id, string what, string path)
+    private static void RequireFile(SandboxId id, string what, string path)
     {
         if (!File.Exists(path))
         {

@@ -25,7 +25,7 @@ internal sealed record VmLayout(string StateDirectory)
     public string OutputLog => Path.Combine(StateDirectory, "vmm-output.log");
 
     /// <summary>Throws InvalidArgument naming the path when a socket would not fit in sun_path.</summary>
-    public void ValidateSocketPaths(string id)
+    public void ValidateSocketPaths(SandboxId id)
     {
         foreach (var p in new[] { QmpSocket, AgentSocket, VirtiofsSocket })
         {

@@ -24,23 +24,23 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
     public const string BundleRootLabel = "io.isola.sandbox-api/bundle-root";
 
     public override Task<ControllerCreateResponse> Create(ControllerCreateRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
             var spec = SandboxSpecMapper.ToSpec(request, options.DefaultRuntime);
             var sandbox = await isola.Sandboxes.CreateAsync(spec, context.CancellationToken).ConfigureAwait(false);
             logger.LogInformation("sandbox {Sandbox} created on runtime {Runtime}", sandbox.Id, sandbox.Info.Runtime);
-            return new ControllerCreateResponse { SandboxId = sandbox.Id };
+            return new ControllerCreateResponse { SandboxId = sandbox.Id.Value };
         });
 
     public override Task<ControllerStartResponse> Start(ControllerStartRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
-            var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+            var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
             await sandbox.StartAsync(context.CancellationToken).ConfigureAwait(false);
             var info = sandbox.Info;
             return new ControllerStartResponse
             {
-                SandboxId = info.Id,
+                SandboxId = info.Id.Value,
                 Pid = info.Pid,
                 CreatedAt = Timestamp.FromDateTimeOffset(info.StartedAt ?? info.CreatedAt),
                 Address = info.TaskAddress,
@@ -50,19 +50,19 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
         });
 
     public override Task<ControllerPlatformResponse> Platform(ControllerPlatformRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
-            var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+            var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
             var p = await sandbox.PlatformAsync(context.CancellationToken).ConfigureAwait(false);
             return new ControllerPlatformResponse { Platform = new Platform { Os = p.Os, Architecture = p.Architecture, Variant = p.Variant } };
         });
 
     public override Task<ControllerStopResponse> Stop(ControllerStopRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
             try
             {
-                var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+                var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
                 await sandbox.StopAsync(TimeSpan.FromSeconds(request.TimeoutSecs), context.CancellationToken).ConfigureAwait(false);
             }
             catch (IsolaException e) when (IsolaException.IsNotFound(e))
@@ -74,21 +74,21 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
         });
 
     public override Task<ControllerWaitResponse> Wait(ControllerWaitRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
-            var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+            var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
             var exit = await sandbox.WaitAsync(context.CancellationToken).ConfigureAwait(false);
             return new ControllerWaitResponse { ExitStatus = exit.Code, ExitedAt = Timestamp.FromDateTimeOffset(exit.ExitedAt) };
         });
 
     public override Task<ControllerStatusResponse> Status(ControllerStatusRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
-            var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+            var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
             var info = await sandbox.InspectAsync(context.CancellationToken).ConfigureAwait(false);
             var response = new ControllerStatusResponse
             {
-                SandboxId = info.Id,
+                SandboxId = info.Id.Value,
                 Pid = info.Pid,
                 State = info.State == SandboxState.Ready ? SandboxStates.Ready : SandboxStates.NotReady,
                 CreatedAt = Timestamp.FromDateTimeOffset(info.StartedAt ?? info.CreatedAt),
@@ -111,11 +111,11 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
         });
 
     public override Task<ControllerShutdownResponse> Shutdown(ControllerShutdownRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
             try
             {
-                var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+                var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
                 await sandbox.RemoveAsync(context.CancellationToken).ConfigureAwait(false);
             }
             catch (IsolaException e) when (IsolaException.IsNotFound(e))
@@ -123,27 +123,27 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
                 // Already gone: done.
             }
 
-            guestTasks.Remove(request.SandboxId);
-            bundles.Remove(request.SandboxId);
+            guestTasks.Remove(id);
+            bundles.Remove(id);
             return new ControllerShutdownResponse();
         });
 
     public override Task<ControllerMetricsResponse> Metrics(ControllerMetricsRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
-            var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
-            return new ControllerMetricsResponse { Metrics = new Metric { Id = sandbox.Id, Timestamp = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } };
+            var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
+            return new ControllerMetricsResponse { Metrics = new Metric { Id = sandbox.Id.Value, Timestamp = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) } };
         });
 
     public override Task<ControllerUpdateResponse> Update(ControllerUpdateRequest request, ServerCallContext context) =>
-        Guard(request.SandboxId, async () =>
+        Guard(request.SandboxId, async id =>
         {
             if (!request.Fields.Contains(TypeUrls.TasksField))
             {
                 return new ControllerUpdateResponse();
             }
 
-            var sandbox = await isola.Sandboxes.GetAsync(request.SandboxId, context.CancellationToken).ConfigureAwait(false);
+            var sandbox = await isola.Sandboxes.GetAsync(id.Value, context.CancellationToken).ConfigureAwait(false);
             if (sandbox.Info.State != SandboxState.Ready)
             {
                 throw IsolaException.FailedPrecondition($"sandbox '{sandbox.Id}' is {sandbox.Info.State}, not Ready: cannot add or remove containers");
@@ -172,16 +172,17 @@ internal sealed class ControllerService(IIsola isola, SandboxApiServerOptions op
             return new ControllerUpdateResponse();
         });
 
-    private static async Task<T> Guard<T>(string sandboxId, Func<Task<T>> call)
+    // The edge: a request's sandbox id is parsed here once, and what runs inside trusts it.
+    private static async Task<T> Guard<T>(string sandboxId, Func<SandboxId, Task<T>> call)
     {
-        if (!IdValidator.IsValid(sandboxId))
+        if (!SandboxId.TryParse(sandboxId, out var id))
         {
             throw RpcStatus.InvalidArgument($"invalid sandbox id '{sandboxId}'");
         }
 
         try
         {
-            return await call().ConfigureAwait(false);
+            return await call(id).ConfigureAwait(false);
         }
         catch (IsolaException e)
         {

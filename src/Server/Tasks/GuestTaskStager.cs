@@ -16,7 +16,7 @@ namespace Isola.Server.Tasks;
 internal sealed class GuestTaskStager(string root, ILogger logger)
 {
     private const string ListFile = "tasks.json";
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SandboxId, SemaphoreSlim> _locks = new();
 
     /// <summary>Stages and purges until the sandbox matches <paramref name="list"/>.</summary>
     public async Task ApplyAsync(ISandbox sandbox, TaskResources list, CancellationToken cancellationToken)
@@ -44,7 +44,7 @@ internal sealed class GuestTaskStager(string root, ILogger logger)
     }
 
     /// <summary>Forgets the sandbox (Shutdown; removing the sandbox released what was staged).</summary>
-    public void Remove(string sandboxId)
+    public void Remove(SandboxId sandboxId)
     {
         var file = ListPath(sandboxId);
         var dir = Path.GetDirectoryName(file)!;
@@ -111,15 +111,15 @@ internal sealed class GuestTaskStager(string root, ILogger logger)
         }
     }
 
-    private string ListPath(string sandboxId) => Path.Combine(root, sandboxId, ListFile);
+    private string ListPath(SandboxId sandboxId) => Path.Combine(root, sandboxId.Value, ListFile);
 
-    private TaskResources Load(string sandboxId)
+    private TaskResources Load(SandboxId sandboxId)
     {
         var file = ListPath(sandboxId);
         return File.Exists(file) ? TaskResources.Parse(File.ReadAllBytes(file)) : new TaskResources();
     }
 
-    private void Save(string sandboxId, TaskResources applied)
+    private void Save(SandboxId sandboxId, TaskResources applied)
     {
         var file = ListPath(sandboxId);
         if (!OperatingSystem.IsLinux())

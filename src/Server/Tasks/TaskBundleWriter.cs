@@ -20,17 +20,18 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
     private const string ListFile = "tasks.json";
 
     // Two clients may update one sandbox at once; each Update rewrites that sandbox's whole directory.
-    private readonly ConcurrentDictionary<string, object> _locks = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SandboxId, object> _locks = new();
 
     /// <summary>The directory holding this sandbox's bundles (what Start announces).</summary>
-    public string SandboxRoot(string sandboxId) => Path.Combine(root, sandboxId);
+    public string SandboxRoot(SandboxId sandboxId) => Path.Combine(root, sandboxId.Value);
 
     /// <summary>Makes the bundles match <paramref name="list"/>; throws InvalidArgument naming a bad task.</summary>
-    public void Apply(string sandboxId, uint sandboxPid, TaskResources list)
+    public void Apply(SandboxId sandboxId, uint sandboxPid, TaskResources list)
     {
         foreach (var task in list.Tasks)
         {
-            IdValidator.Validate(task.TaskId, "container");
+            // Task ids become bundle directories: refused here, where they arrive from the engine.
+            ContainerId.Parse(task.TaskId);
             if (task.Spec is null)
             {
                 throw IsolaException.InvalidArgument($"sandbox '{sandboxId}': task '{task.TaskId}' has no spec");
@@ -38,7 +39,7 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
 
             foreach (var p in task.Processes)
             {
-                IdValidator.Validate(p.ExecId, "exec");
+                ExecId.Parse(p.ExecId);
             }
         }
 
@@ -48,7 +49,7 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
         }
     }
 
-    private void Write(string sandboxId, uint sandboxPid, TaskResources list)
+    private void Write(SandboxId sandboxId, uint sandboxPid, TaskResources list)
     {
         var dir = SandboxRoot(sandboxId);
         CreatePrivateDirectory(root);
@@ -78,7 +79,7 @@ internal sealed class TaskBundleWriter(string root, ILogger logger)
     }
 
     /// <summary>Removes every bundle of the sandbox (Shutdown).</summary>
-    public void Remove(string sandboxId)
+    public void Remove(SandboxId sandboxId)
     {
         lock (_locks.GetOrAdd(sandboxId, static _ => new object()))
         {

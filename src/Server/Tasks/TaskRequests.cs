@@ -8,7 +8,7 @@ namespace Isola.Server.Tasks;
 internal static class TaskRequests
 {
     /// <summary>The container spec a controller needs from a task: its id, rootfs and command.</summary>
-    public static ContainerSpec Container(string sandboxId, TaskResource task)
+    public static ContainerSpec Container(SandboxId sandboxId, TaskResource task)
     {
         if (task.Rootfs is not [var rootfs, ..] || !Path.IsPathFullyQualified(rootfs.Source))
         {

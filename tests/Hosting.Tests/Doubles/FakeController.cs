@@ -74,19 +74,19 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     public async Task CreateAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         await EnterAsync("Create").ConfigureAwait(false);
-        if (!_sandboxes.TryAdd(sandbox.Id, Phase.Created))
+        if (!_sandboxes.TryAdd(sandbox.Id.Value, Phase.Created))
         {
             throw IsolaException.AlreadyExists($"fake: sandbox '{sandbox.Id}' already created");
         }
 
         sandbox.ControllerData["fake.created"] = "yes";
-        sandbox.ControllerState["fake"] = new JsonObject { ["created"] = new JsonArray(sandbox.Id) };
+        sandbox.ControllerState["fake"] = new JsonObject { ["created"] = new JsonArray(sandbox.Id.Value) };
     }
 
     public async Task<ControllerStartResult> StartAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         await EnterAsync("Start").ConfigureAwait(false);
-        if (!_sandboxes.TryGetValue(sandbox.Id, out var phase))
+        if (!_sandboxes.TryGetValue(sandbox.Id.Value, out var phase))
         {
             throw IsolaException.NotFound($"fake: sandbox '{sandbox.Id}' was never created");
         }
@@ -96,22 +96,22 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             throw IsolaException.FailedPrecondition($"fake: sandbox '{sandbox.Id}' is {phase}, Start needs Created");
         }
 
-        _sandboxes[sandbox.Id] = Phase.Running;
-        _exits[sandbox.Id] = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _sandboxes[sandbox.Id.Value] = Phase.Running;
+        _exits[sandbox.Id.Value] = new TaskCompletionSource<ExitStatus>(TaskCreationOptions.RunContinuationsAsynchronously);
         return new ControllerStartResult(SandboxPid, DateTimeOffset.UtcNow, TaskAddress, 2);
     }
 
     public async Task<PlatformInfo> PlatformAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         await EnterAsync("Platform").ConfigureAwait(false);
-        Known(sandbox.Id);
+        Known(sandbox.Id.Value);
         return new PlatformInfo("linux", "amd64");
     }
 
     public async Task<PrepareResult> PrepareAsync(SandboxContext sandbox, PrepareRequest request, CancellationToken cancellationToken)
     {
         await EnterAsync("Prepare").ConfigureAwait(false);
-        if (Known(sandbox.Id) != Phase.Running)
+        if (Known(sandbox.Id.Value) != Phase.Running)
         {
             throw IsolaException.FailedPrecondition($"fake: sandbox '{sandbox.Id}' is not running");
         }
@@ -122,7 +122,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             throw IsolaException.AlreadyExists($"fake: '{key}' already prepared");
         }
 
-        return new PrepareResult(Path.Combine(sandbox.StateDirectory, "bundles", request.ContainerId), []) { Options = RuntimeOptions };
+        return new PrepareResult(Path.Combine(sandbox.StateDirectory, "bundles", request.ContainerId.Value), []) { Options = RuntimeOptions };
     }
 
     /// <summary>Tasks still alive, by "sandbox/container": Purge of a container whose task exists breaks the contract
@@ -132,7 +132,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     public async Task PurgeAsync(SandboxContext sandbox, PurgeRequest request, CancellationToken cancellationToken)
     {
         await EnterAsync("Purge").ConfigureAwait(false);
-        if (request.ExecId is null && TaskExists?.Invoke(request.ContainerId) == true && Known(sandbox.Id) == Phase.Running)
+        if (request.ExecId is null && TaskExists?.Invoke(request.ContainerId.Value) == true && Known(sandbox.Id.Value) == Phase.Running)
         {
             throw IsolaException.FailedPrecondition($"fake: purge of container '{request.ContainerId}' while its task still exists");
         }
@@ -143,27 +143,27 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     public async Task UpdateResourcesAsync(SandboxContext sandbox, UpdateResourcesRequest request, CancellationToken cancellationToken)
     {
         await EnterAsync("UpdateResources").ConfigureAwait(false);
-        Known(sandbox.Id);
+        Known(sandbox.Id.Value);
     }
 
     public async Task StopAsync(SandboxContext sandbox, TimeSpan timeout, CancellationToken cancellationToken)
     {
         await EnterAsync("Stop").ConfigureAwait(false);
         await Task.Delay(SlowDown, cancellationToken).ConfigureAwait(false);
-        if (!_sandboxes.ContainsKey(sandbox.Id))
+        if (!_sandboxes.ContainsKey(sandbox.Id.Value))
         {
             return; // stopping a missing sandbox succeeds (ISandboxController contract)
         }
 
-        _sandboxes[sandbox.Id] = Phase.Stopped;
-        ExitSource(sandbox.Id).TrySetResult(new ExitStatus(137, DateTimeOffset.UtcNow));
+        _sandboxes[sandbox.Id.Value] = Phase.Stopped;
+        ExitSource(sandbox.Id.Value).TrySetResult(new ExitStatus(137, DateTimeOffset.UtcNow));
     }
 
     public async Task<ExitStatus> WaitAsync(SandboxContext sandbox, CancellationToken cancellationToken)
     {
         await EnterAsync("Wait").ConfigureAwait(false);
-        Known(sandbox.Id);
-        return await ExitSource(sandbox.Id).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Known(sandbox.Id.Value);
+        return await ExitSource(sandbox.Id.Value).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private int _statusInFlight;
@@ -189,9 +189,9 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             }
 
             await EnterAsync("Status").ConfigureAwait(false);
-            StateSeen[sandbox.Id] = sandbox.ControllerState.ToJsonString();
+            StateSeen[sandbox.Id.Value] = sandbox.ControllerState.ToJsonString();
             await Task.Delay(StatusDelay, cancellationToken).ConfigureAwait(false);
-            var phase = Known(sandbox.Id);
+            var phase = Known(sandbox.Id.Value);
             return new ControllerStatus { Ready = phase == Phase.Running, Pid = phase == Phase.Running ? SandboxPid : 0, TaskAddress = TaskAddress, TaskApiVersion = 2 };
         }
         finally
@@ -204,7 +204,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
     {
         await EnterAsync("Shutdown").ConfigureAwait(false);
         await Task.Delay(SlowDown, cancellationToken).ConfigureAwait(false);
-        if (!_sandboxes.TryRemove(sandbox.Id, out _))
+        if (!_sandboxes.TryRemove(sandbox.Id.Value, out _))
         {
             throw IsolaException.NotFound($"fake: sandbox '{sandbox.Id}' not found");
         }
@@ -215,7 +215,7 @@ public sealed class FakeController : ISandboxController, IReportsRuntimeDetails,
             Prepared.TryRemove(key, out _);
         }
 
-        ExitSource(sandbox.Id).TrySetResult(new ExitStatus(137, DateTimeOffset.UtcNow));
+        ExitSource(sandbox.Id.Value).TrySetResult(new ExitStatus(137, DateTimeOffset.UtcNow));
     }
 
     private async Task EnterAsync(string operation)

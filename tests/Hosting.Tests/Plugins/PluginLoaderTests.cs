@@ -50,7 +50,7 @@ public sealed class PluginLoaderTests : IDisposable
     public async Task A_plugin_built_against_a_newer_abstractions_version_is_refused_before_its_types_load()
     {
         var stub = PluginCompiler.Compile("Isola.Abstractions", """
-            [assembly: System.Reflection.AssemblyVersion("2.0.0.0")]
+            [assembly: System.Reflection.AssemblyVersion("3.0.0.0")]
             namespace Isola.Plugins { public interface IIsolaPlugin { string Name { get; } } }
             """, []);
         var folder = PluginCompiler.Drop(_plugins, "Future.Plugin", """
@@ -59,8 +59,25 @@ public sealed class PluginLoaderTests : IDisposable
         var e = await Assert.ThrowsAsync<IsolaException>(() => StartAsync());
         Assert.Equal(IsolaErrorCode.FailedPrecondition, e.Code);
         Assert.Contains($"plugin folder '{folder}'", e.Message);
-        Assert.Contains("Isola.Abstractions 2.0.0.0", e.Message);
-        Assert.Contains("host's 1.2.0.0", e.Message);
+        Assert.Contains("Isola.Abstractions 3.0.0.0", e.Message);
+        Assert.Contains("host's 2.0.0.0", e.Message);
+    }
+
+    [Fact]
+    public async Task A_plugin_built_against_an_older_major_abstractions_version_is_refused_before_its_types_load()
+    {
+        var stub = PluginCompiler.Compile("Isola.Abstractions", """
+            [assembly: System.Reflection.AssemblyVersion("1.2.0.0")]
+            namespace Isola.Plugins { public interface IIsolaPlugin { string Name { get; } } }
+            """, []);
+        var folder = PluginCompiler.Drop(_plugins, "Old.Plugin", """
+            public sealed class Old : Isola.Plugins.IIsolaPlugin { public string Name => "old"; }
+            """, [MetadataReference.CreateFromImage(stub)]);
+        var e = await Assert.ThrowsAsync<IsolaException>(() => StartAsync());
+        Assert.Equal(IsolaErrorCode.FailedPrecondition, e.Code);
+        Assert.Equal(
+            $"plugin folder '{folder}': built against Isola.Abstractions 1.2.0.0, an older major version than this host's 2.0.0.0; " +
+            "rebuild the plugin against Isola.Abstractions 2.x", e.Message);
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed class IsolaServeProcessTests : IDisposable
         {
             Assert.True(await serve.WaitForStderrAsync("serving the Sandbox API", TimeSpan.FromSeconds(60)), serve.Stderr);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Socket));
-            sandboxId = (await client.Sandboxes.RunAsync(new SandboxSpec())).Id;
+            sandboxId = (await client.Sandboxes.RunAsync(new SandboxSpec())).Id.Value;
 
             serve.Signal("TERM");
             Assert.Equal(0, await serve.WaitAsync(TimeSpan.FromSeconds(30)));

@@ -14,7 +14,7 @@ public sealed class SandboxerOverServeTests
         await using var f = await ServedPodFixture.StartAsync();
 
         var sandbox = await f.ClientHost.Sandboxes.RunAsync(new SandboxSpec { Name = "served-pod" });
-        var served = (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).Info;
+        var served = (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id.Value)).Info;
         Assert.Equal(SandboxState.Ready, sandbox.Info.State);
         Assert.Equal(SandboxState.Ready, served.State);
         Assert.Equal("runc", served.Runtime);
@@ -27,7 +27,7 @@ public sealed class SandboxerOverServeTests
             Rootfs = f.Rootfs,
             Args = ["sh", "-c", "echo hello-through-serve; sleep 30"],
         });
-        var bundle = Path.Combine(f.BundleRoot, sandbox.Id, container.Id);
+        var bundle = Path.Combine(f.BundleRoot, sandbox.Id.Value, container.Id.Value);
         var config = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(bundle, "config.json")))!;
         var net = config["linux"]!["namespaces"]!.AsArray().Single(n => (string?)n!["type"] == "network")!;
         Assert.Equal($"/proc/{served.Pid}/ns/net", (string?)net["path"]);
@@ -46,13 +46,13 @@ public sealed class SandboxerOverServeTests
 
         await sandbox.StopAsync(TimeSpan.FromSeconds(2));
         await sandbox.StopAsync(TimeSpan.FromSeconds(2));
-        Assert.Equal(SandboxState.Stopped, (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).Info.State);
+        Assert.Equal(SandboxState.Stopped, (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id.Value)).Info.State);
         await sandbox.RemoveAsync();
         await sandbox.RemoveAsync();
 
         Assert.Empty(await f.ClientHost.Sandboxes.ListAsync());
         Assert.Empty(await f.ServerHost.Sandboxes.ListAsync());
-        Assert.False(Directory.Exists(Path.Combine(f.BundleRoot, sandbox.Id)));
+        Assert.False(Directory.Exists(Path.Combine(f.BundleRoot, sandbox.Id.Value)));
         Assert.Empty(f.ProcessesUnderWork());
     }
 
@@ -63,7 +63,7 @@ public sealed class SandboxerOverServeTests
 
         var sandbox = await f.ClientHost.Sandboxes.RunAsync(new SandboxSpec { Network = SandboxSpec.HostNetwork });
 
-        var served = (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).Info;
+        var served = (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id.Value)).Info;
         Assert.Equal(SandboxSpec.HostNetwork, served.Spec.Network);
         // The pause process sits in this process's network namespace, not in a new one.
         Assert.Equal(NetNamespace("self"), NetNamespace(served.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -83,9 +83,9 @@ public sealed class SandboxerOverServeTests
         var pausePid = sandbox.Info.Pid;
 
         await f.StopApiAsync();
-        await WaitForStateAsync(f.ClientHost, sandbox.Id, SandboxState.Pending);
+        await WaitForStateAsync(f.ClientHost, sandbox.Id.Value, SandboxState.Pending);
         await f.RestartApiAsync();
-        await WaitForStateAsync(f.ClientHost, sandbox.Id, SandboxState.Ready);
+        await WaitForStateAsync(f.ClientHost, sandbox.Id.Value, SandboxState.Ready);
 
         var served = Assert.Single(await f.ServerHost.Sandboxes.ListAsync());
         Assert.Equal(pausePid, served.Pid);
@@ -103,21 +103,21 @@ public sealed class SandboxerOverServeTests
 
         await f.RestartClientAsync();
 
-        var reloaded = await f.ClientHost.Sandboxes.GetAsync(sandbox.Id);
+        var reloaded = await f.ClientHost.Sandboxes.GetAsync(sandbox.Id.Value);
         Assert.Equal(SandboxState.Ready, reloaded.Info.State);
         // A second container's Update must still list the first one, or the server would remove its bundle.
         var second = await reloaded.Containers.RunAsync(new ContainerSpec { Rootfs = f.Rootfs, Args = ["true"] });
-        Assert.True(File.Exists(Path.Combine(f.BundleRoot, sandbox.Id, first.Id, "config.json")));
+        Assert.True(File.Exists(Path.Combine(f.BundleRoot, sandbox.Id.Value, first.Id.Value, "config.json")));
         Assert.Equal(0u, (await second.WaitAsync()).Code);
         await second.DeleteAsync();
         var again = await reloaded.Containers.GetAsync(first.Id);
         await again.StopAsync(TimeSpan.FromSeconds(1));
         await again.DeleteAsync();
-        Assert.False(Directory.Exists(Path.Combine(f.BundleRoot, sandbox.Id, first.Id)));
+        Assert.False(Directory.Exists(Path.Combine(f.BundleRoot, sandbox.Id.Value, first.Id.Value)));
 
         // The re-armed Wait sees the sandbox stop even when the stop comes from the other side.
-        await (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id)).StopAsync(TimeSpan.FromSeconds(1));
-        await WaitForStateAsync(f.ClientHost, sandbox.Id, SandboxState.Stopped);
+        await (await f.ServerHost.Sandboxes.GetAsync(sandbox.Id.Value)).StopAsync(TimeSpan.FromSeconds(1));
+        await WaitForStateAsync(f.ClientHost, sandbox.Id.Value, SandboxState.Stopped);
         await reloaded.RemoveAsync();
         Assert.Empty(await f.ServerHost.Sandboxes.ListAsync());
         Assert.Empty(f.ProcessesUnderWork());

@@ -17,7 +17,7 @@ public sealed class ContainerLogTests : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         // 60000 bytes fit in a pipe: the container exits at once, its output still in the pipe while the logger is stopped.
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sh", "-c", "sleep 1; yes | head -c 60000"] });
-        var stdout = Path.Combine(_host.Root, sandbox.Id, "containers", c.Id, "stdout.log");
+        var stdout = Path.Combine(_host.Root, sandbox.Id.Value, "containers", c.Id.Value, "stdout.log");
         var logger = LoggerPid(stdout);
         Assert.Equal(0, ShimHost.Kill(logger, SigStop));
         try
@@ -43,7 +43,7 @@ public sealed class ContainerLogTests : IAsyncLifetime
 
         await c.DeleteAsync();
         await sandbox.RemoveAsync();
-        Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], sandbox.Info.TaskAddress));
+        Assert.Empty(_host.Leftovers(sandbox.Id.Value, [c.Id.Value], sandbox.Info.TaskAddress));
     }
 
     private static int LoggerPid(string stdoutLog) => ShimHost.ProcessWhere(cmdline =>

@@ -28,10 +28,10 @@ public sealed class ShimBadInputTests : IAsyncLifetime
         });
         Assert.Equal(SandboxState.Ready, info.State);
         Assert.Empty(info.Containers);
-        var bundles = Path.Combine(_host.Root, sandbox.Id, "bundles");
+        var bundles = Path.Combine(_host.Root, sandbox.Id.Value, "bundles");
         Assert.True(!Directory.Exists(bundles) || Directory.GetDirectories(bundles).Length == 0, "a container bundle was left in " + bundles);
         await sandbox.RemoveAsync();
-        Assert.Empty(_host.Leftovers(sandbox.Id, [], info.TaskAddress));
+        Assert.Empty(_host.Leftovers(sandbox.Id.Value, [], info.TaskAddress));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class ShimBadInputTests : IAsyncLifetime
         Assert.All([unknownRuntime, badId, badNetns, second], e => Assert.DoesNotContain('\n', e.Message));
         var left = await _host.Host.Sandboxes.ListAsync();
         Assert.Equal([first.Id], left.Select(s => s.Id));
-        Assert.Equal([first.Id], Directory.GetDirectories(_host.Root).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')));
+        Assert.Equal([first.Id.Value], Directory.GetDirectories(_host.Root).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')));
         await first.RemoveAsync();
     }
 }

@@ -72,7 +72,7 @@ internal sealed class ShimHost : IAsyncDisposable
         {
             try
             {
-                await (await Host.Sandboxes.GetAsync(sandbox.Id)).RemoveAsync();
+                await (await Host.Sandboxes.GetAsync(sandbox.Id.Value)).RemoveAsync();
             }
             catch (IsolaException)
             {

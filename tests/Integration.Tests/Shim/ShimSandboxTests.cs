@@ -25,14 +25,14 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         var helloExit = await hello.WaitAsync();
         var three = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sh", "-c", "echo oops >&2; exit 3"] });
         var threeExit = await three.WaitAsync();
-        var logs = Path.Combine(_host.Root, sandbox.Id, "containers");
+        var logs = Path.Combine(_host.Root, sandbox.Id.Value, "containers");
 
         Assert.Equal(SandboxState.Ready, sandbox.Info.State);
         Assert.StartsWith("ttrpc+unix:///run/containerd/s/", sandbox.Info.TaskAddress);
         Assert.Equal(0u, helloExit.Code);
-        Assert.Equal("hello from busybox\n", await File.ReadAllTextAsync(Path.Combine(logs, hello.Id, "stdout.log")));
+        Assert.Equal("hello from busybox\n", await File.ReadAllTextAsync(Path.Combine(logs, hello.Id.Value, "stdout.log")));
         Assert.Equal(3u, threeExit.Code);
-        Assert.Equal("oops\n", await File.ReadAllTextAsync(Path.Combine(logs, three.Id, "stderr.log")));
+        Assert.Equal("oops\n", await File.ReadAllTextAsync(Path.Combine(logs, three.Id.Value, "stderr.log")));
         await sandbox.RemoveAsync();
     }
 
@@ -43,7 +43,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
 
         var exit = await c.ExecAsync(new ExecSpec { ExecId = "x1", Args = ["sh", "-c", "echo in-exec; echo exec-err >&2; exit 6"] });
-        var dir = Path.Combine(_host.Root, sandbox.Id, "containers", c.Id);
+        var dir = Path.Combine(_host.Root, sandbox.Id.Value, "containers", c.Id.Value);
 
         Assert.Equal(6u, exit.Code);
         Assert.Equal("in-exec\n", await File.ReadAllTextAsync(Path.Combine(dir, "exec-x1.stdout.log")));
@@ -62,7 +62,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         });
         await c.WaitAsync();
 
-        var lines = (await File.ReadAllLinesAsync(Path.Combine(_host.Root, sandbox.Id, "containers", c.Id, "stdout.log")));
+        var lines = (await File.ReadAllLinesAsync(Path.Combine(_host.Root, sandbox.Id.Value, "containers", c.Id.Value, "stdout.log")));
         Assert.Equal(new FileInfo($"/proc/{sandbox.Info.Pid}/ns/net").LinkTarget, lines[0]);
         Assert.Equal(new FileInfo($"/proc/{sandbox.Info.Pid}/ns/uts").LinkTarget, lines[1]);
         Assert.Equal("it-pod", lines[2]);
@@ -75,7 +75,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
         var address = sandbox.Info.TaskAddress;
-        var live = _host.Leftovers(sandbox.Id, [c.Id], address);
+        var live = _host.Leftovers(sandbox.Id.Value, [c.Id.Value], address);
         // The check sees every part of a live pod: shim and pause processes, runc state, cgroups, the shim socket.
         Assert.All(new[] { "process", "runc state", "cgroup", "shim socket" }, kind => Assert.Contains(live, l => l.StartsWith(kind + " ", StringComparison.Ordinal)));
 
@@ -86,7 +86,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         await sandbox.RemoveAsync();
 
         Assert.Equal(SandboxState.Stopped, stopped);
-        Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], address));
+        Assert.Empty(_host.Leftovers(sandbox.Id.Value, [c.Id.Value], address));
         Assert.Empty(await _host.Host.Sandboxes.ListAsync());
     }
 
@@ -103,7 +103,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
 
         Assert.Equal(137u, exit.Code);
         Assert.Equal(SandboxState.Stopped, state);
-        Assert.Empty(_host.Leftovers(sandbox.Id, [], address));
+        Assert.Empty(_host.Leftovers(sandbox.Id.Value, [], address));
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec());
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sleep", "600"] });
         var address = sandbox.Info.TaskAddress;
-        var shim = ShimPid(_host.ShimIdOf(sandbox.Id));
+        var shim = ShimPid(_host.ShimIdOf(sandbox.Id.Value));
 
         ShimHost.Kill(shim, 9);
         var state = await EventuallyAsync(sandbox, s => s != SandboxState.Ready);
@@ -123,7 +123,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         Assert.NotEqual(SandboxState.Ready, state);
         Assert.Equal(SandboxState.Pending, state);
         Assert.Equal(SandboxState.Pending, later);
-        Assert.Empty(_host.Leftovers(sandbox.Id, [c.Id], address));
+        Assert.Empty(_host.Leftovers(sandbox.Id.Value, [c.Id.Value], address));
     }
 
     [Fact]
@@ -139,14 +139,14 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
             reaped = SpinWait.SpinUntil(() => !Directory.Exists($"/proc/{pid}"), TimeSpan.FromSeconds(10)); // by its shim
         });
         Assert.True(reaped, $"pause {pid} was not reaped by its shim within 10 s");
-        var recovered = await _host.Host.Sandboxes.GetAsync(id);
+        var recovered = await _host.Host.Sandboxes.GetAsync(id.Value);
         var info = await recovered.InspectAsync();
         var exit = await recovered.WaitAsync();
         await recovered.RemoveAsync();
 
         Assert.Equal(SandboxState.Stopped, info.State);
         Assert.Equal(137u, exit.Code); // 128 + SIGKILL, from the shim's Wait, not the "unknown" 255
-        Assert.Empty(_host.Leftovers(id, [], address));
+        Assert.Empty(_host.Leftovers(id.Value, [], address));
     }
 
     [Fact]
@@ -166,7 +166,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         Assert.Equal(id, recovered.Id);
         Assert.Equal(SandboxState.Ready, info.State);
         Assert.Equal(c.Id, container.Id);
-        Assert.Empty(_host.Leftovers(id, [c.Id], address));
+        Assert.Empty(_host.Leftovers(id.Value, [c.Id.Value], address));
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
             var sandbox = await _host.Host.Sandboxes.RunAsync(new SandboxSpec { Name = $"many-{i}" });
             var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = _host.Rootfs, Args = ["sh", "-c", "hostname"] });
             var exit = await c.WaitAsync();
-            var output = await File.ReadAllTextAsync(Path.Combine(_host.Root, sandbox.Id, "containers", c.Id, "stdout.log"));
+            var output = await File.ReadAllTextAsync(Path.Combine(_host.Root, sandbox.Id.Value, "containers", c.Id.Value, "stdout.log"));
             return (Sandbox: sandbox, Container: c.Id, Address: sandbox.Info.TaskAddress, Exit: exit.Code, Output: output);
         }));
 
@@ -186,7 +186,7 @@ public abstract class ShimSandboxTests(string grouping) : IAsyncLifetime
         Assert.Equal(grouping == "Runtime" ? 1 : 20, pods.Select(p => p.Address).Distinct().Count()); // one shim, or one each
         Assert.All(pods, p => Assert.Equal(0u, p.Exit));
         Assert.All(pods, p => Assert.Equal(p.Sandbox.Name + "\n", p.Output)); // each pod has its own UTS namespace
-        Assert.All(pods, p => Assert.Empty(_host.Leftovers(p.Sandbox.Id, [p.Container], p.Address)));
+        Assert.All(pods, p => Assert.Empty(_host.Leftovers(p.Sandbox.Id.Value, [p.Container.Value], p.Address)));
         Assert.Empty(await _host.Host.Sandboxes.ListAsync());
     }
 

@@ -77,7 +77,7 @@ public sealed class VmContainerTests : IAsyncLifetime
         var image = Path.Combine(_vm.Work, "rootfs.ext4");
         VmTools.Run("mkfs.ext4", "-q", "-F", "-d", _vm.Rootfs, image, "32M");
         var sandbox = await _vm.Host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
-        var console = Path.Combine(_vm.Root, sandbox.Id, "console.log");
+        var console = Path.Combine(_vm.Root, sandbox.Id.Value, "console.log");
 
         var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = image, Args = ["sh", "-c", "echo from-ext4; grep ' / ' /proc/mounts"] });
         var exit = await c.WaitAsync();
@@ -103,7 +103,7 @@ public sealed class VmContainerTests : IAsyncLifetime
         var id = sandbox.Id;
 
         await _vm.RestartAsync();
-        var again = await _vm.Host.Sandboxes.GetAsync(id);
+        var again = await _vm.Host.Sandboxes.GetAsync(id.Value);
         var container = await again.Containers.GetAsync(c.Id);
         var state = await container.InspectAsync();
         var exec = await container.ExecAsync(new ExecSpec { ExecId = "after-restart", Args = ["sh", "-c", "echo still-here"] });
@@ -141,7 +141,7 @@ public sealed class VmContainerTests : IAsyncLifetime
     public async Task Bad_container_input_gets_one_line_errors_naming_the_container_and_leaves_nothing()
     {
         var sandbox = await _vm.Host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
-        var shared = Path.Combine(_vm.Root, sandbox.Id, "shared");
+        var shared = Path.Combine(_vm.Root, sandbox.Id.Value, "shared");
 
         var noRootfs = await Assert.ThrowsAsync<IsolaException>(() =>
             sandbox.Containers.RunAsync(new ContainerSpec { Id = "norootfs", Rootfs = Path.Combine(_vm.Work, "missing"), Args = ["true"] }));

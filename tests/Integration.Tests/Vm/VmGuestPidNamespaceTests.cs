@@ -40,7 +40,7 @@ public sealed class VmGuestPidNamespaceTests : IAsyncLifetime
 
         var exit = await exited.WaitAsync(TimeSpan.FromSeconds(60));
         var info = await sandbox.InspectAsync();
-        var console = await File.ReadAllTextAsync(Path.Combine(_vm.Root, sandbox.Id, "console.log"));
+        var console = await File.ReadAllTextAsync(Path.Combine(_vm.Root, sandbox.Id.Value, "console.log"));
         var id = sandbox.Id;
         await sandbox.RemoveAsync();
 
@@ -76,7 +76,7 @@ public sealed class VmGuestPidNamespaceTests : IAsyncLifetime
             }
         }
 
-        var shared = Path.Combine(_vm.Root, sandbox.Id, "shared");
+        var shared = Path.Combine(_vm.Root, sandbox.Id.Value, "shared");
         var bundles = Directory.GetDirectories(shared);
         var sandboxId = sandbox.Id;
         await sandbox.RemoveAsync();

@@ -58,8 +58,8 @@ internal sealed class VmHost : IAsyncDisposable
     }
 
     /// <summary>The host-side file a container's stdout or stderr went to.</summary>
-    public string Log(string sandboxId, string containerId, string file = "stdout.log") =>
-        Path.Combine(Root, sandboxId, "containers", containerId, file);
+    public string Log(SandboxId sandboxId, ContainerId containerId, string file = "stdout.log") =>
+        Path.Combine(Root, sandboxId.Value, "containers", containerId.Value, file);
 
     private static async Task<IsolaHost> BuildAsync(string work, bool sharedFs)
     {

@@ -7,9 +7,9 @@ internal static class VmLeftovers
 {
     /// <summary>Live processes (QEMU, virtiofsd), mounts and files of the sandbox <paramref name="id"/> under
     /// <paramref name="root"/>; empty when it left nothing.</summary>
-    public static IReadOnlyList<string> Of(string root, string id)
+    public static IReadOnlyList<string> Of(string root, SandboxId id)
     {
-        var stateDir = Path.Combine(root, id);
+        var stateDir = Path.Combine(root, id.Value);
         var found = new List<string>();
         foreach (var proc in Directory.GetDirectories("/proc"))
         {

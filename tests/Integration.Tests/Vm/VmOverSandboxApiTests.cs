@@ -50,11 +50,11 @@ public sealed class VmOverSandboxApiTests : IDisposable
         await using (var host = await builder.StartAsync())
         {
             var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec());
-            id = sandbox.Id;
+            id = sandbox.Id.Value;
             taskAddress = sandbox.Info.TaskAddress;
             var c = await sandbox.Containers.RunAsync(new ContainerSpec { Rootfs = rootfs, Args = ["sh", "-c", "echo engine-to-vm; exit 4"] });
             exit = await c.WaitAsync();
-            output = await File.ReadAllTextAsync(Path.Combine(_work, "engine", id, "containers", c.Id, "stdout.log"));
+            output = await File.ReadAllTextAsync(Path.Combine(_work, "engine", id, "containers", c.Id.Value, "stdout.log"));
             await sandbox.RemoveAsync();
             Assert.Empty(await host.Sandboxes.ListAsync());
         }

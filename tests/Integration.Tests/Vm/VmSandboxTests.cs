@@ -26,7 +26,7 @@ public sealed class VmSandboxTests : IDisposable
         var sandbox = await host.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
         var info = await sandbox.InspectAsync();
         var pid = info.Pid;
-        var stateDir = Path.Combine(_root, sandbox.Id);
+        var stateDir = Path.Combine(_root, sandbox.Id.Value);
         var console = "";
         console = await File.ReadAllTextAsync(Path.Combine(stateDir, "console.log"));
 
@@ -51,7 +51,7 @@ public sealed class VmSandboxTests : IDisposable
         await using (var first = await StartHostAsync())
         {
             var sandbox = await first.Sandboxes.RunAsync(new SandboxSpec { Runtime = VmGuest.Runtime });
-            id = sandbox.Id;
+            id = sandbox.Id.Value;
             pid = sandbox.Info.Pid;
         }
 

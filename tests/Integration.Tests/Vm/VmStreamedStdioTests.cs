@@ -56,7 +56,7 @@ public sealed class VmStreamedStdioTests : IAsyncLifetime
         Assert.Equal(6u, exec.Code);
         Assert.Equal("in-exec\n", execOut);
         Assert.Equal("exec-err\n", execErr);
-        Assert.False(Directory.Exists(Path.Combine(_vm.Root, sandbox.Id, "shared")), "no shared directory without a shared filesystem");
+        Assert.False(Directory.Exists(Path.Combine(_vm.Root, sandbox.Id.Value, "shared")), "no shared directory without a shared filesystem");
         var id = sandbox.Id;
         await sandbox.RemoveAsync();
         Assert.Empty(VmLeftovers.Of(_vm.Root, id));
@@ -81,7 +81,7 @@ public sealed class VmStreamedStdioTests : IAsyncLifetime
             await Task.Delay(TimeSpan.FromSeconds(6));
             beforeReattach = await File.ReadAllTextAsync(log);
         });
-        var again = await _vm.Host.Sandboxes.GetAsync(sandbox.Id);
+        var again = await _vm.Host.Sandboxes.GetAsync(sandbox.Id.Value);
         var container = await again.Containers.GetAsync(c.Id);
         var exit = await container.WaitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         var output = await File.ReadAllTextAsync(log);
@@ -108,7 +108,7 @@ public sealed class VmStreamedStdioTests : IAsyncLifetime
         Assert.Contains("SharedFs", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', error.Message);
         Assert.Empty(containers);
-        Assert.False(Directory.Exists(Path.Combine(_vm.Root, sandbox.Id, "containers", "dir-rootfs")));
+        Assert.False(Directory.Exists(Path.Combine(_vm.Root, sandbox.Id.Value, "containers", "dir-rootfs")));
         var id = sandbox.Id;
         await sandbox.RemoveAsync();
         Assert.Empty(VmLeftovers.Of(_vm.Root, id));

@@ -22,13 +22,13 @@ internal static class CrashedStart
         var bundle = sandbox.ControllerData[ControllerDataKeys.Bundle];
         var settings = pods.Settings;
         using var logs = new ShimLogDrain(NullLogger.Instance);
-        logs.Attach(sandbox.Id, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, "shim.log"));
+        logs.Attach(sandbox.Id.Value, Path.Combine(bundle, "log"), Path.Combine(sandbox.StateDirectory, "shim.log"));
         await using var events = new EventsEndpoint(settings.TtrpcAddress, serve: false, NullLogger.Instance);
-        var started = await new ShimLauncher(events, NullLogger.Instance).StartAsync(sandbox.Id, bundle, settings, CancellationToken.None);
+        var started = await new ShimLauncher(events, NullLogger.Instance).StartAsync(sandbox.Id.Value, bundle, settings, CancellationToken.None);
         await using var client = await pods.Executor.ConnectAsync(TaskEndpoint.Parse(started.TaskAddress, started.Version), CancellationToken.None);
         await client.CreateAsync(new TaskCreateRequest
         {
-            Id = sandbox.Id,
+            Id = sandbox.Id.Value,
             Bundle = bundle,
             Stdio = new StdioSpec("", "", ""),
             Options = RuncShimOptions.For(sandbox.ControllerData[ControllerDataKeys.Runtime]),

@@ -50,7 +50,7 @@ internal static class Leftovers
     }
 
     public static List<string> Of(SandboxContext sandbox, IEnumerable<string> containerIds, string? shimSocket) =>
-        Of(sandbox.Id, sandbox.StateDirectory, containerIds, shimSocket);
+        Of(sandbox.Id.Value, sandbox.StateDirectory, containerIds, shimSocket);
 
     /// <summary>True when <paramref name="pid"/> has exited: no /proc entry, or a zombie its parent (for a daemonised shim,
     /// the machine's init) has not reaped yet.</summary>

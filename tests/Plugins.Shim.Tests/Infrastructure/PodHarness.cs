@@ -55,12 +55,12 @@ internal sealed class PodHarness : IAsyncDisposable
     /// <summary>The executor the Task API plugin registers, as the host would find it for a shim's address.</summary>
     public ITaskExecutor Executor { get; } = TaskApiExecutor.Registered();
 
-    public SandboxContext NewContext(string? id = null, SandboxSpec? spec = null, IDictionary<string, string>? data = null)
+    public SandboxContext NewContext(SandboxId? given = null, SandboxSpec? spec = null, IDictionary<string, string>? data = null)
     {
-        id ??= "sb-" + Guid.NewGuid().ToString("N")[..10];
-        var dir = Path.Combine(StateRoot, id);
+        var id = given ?? SandboxId.Parse("sb-" + Guid.NewGuid().ToString("N")[..10]);
+        var dir = Path.Combine(StateRoot, id.Value);
         Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var context = new SandboxContext(id, spec?.Name ?? id, spec ?? new SandboxSpec { Id = id }, dir, data ?? new Dictionary<string, string>());
+        var context = new SandboxContext(id, spec?.Name ?? id.Value, spec ?? new SandboxSpec { Id = id }, dir, data ?? new Dictionary<string, string>());
         lock (_sandboxes)
         {
             _sandboxes.Add(context);
@@ -98,7 +98,7 @@ internal sealed class PodHarness : IAsyncDisposable
         {
             ContainerId = id,
             Container = new ContainerSpec { Rootfs = rootfs, Args = args },
-            OciSpec = ContainerSpecs.Oci(sandbox.Id, args),
+            OciSpec = ContainerSpecs.Oci(sandbox.Id.Value, args),
             Stdio = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr),
         }, CancellationToken.None);
         var urls = new StdioSpec("", "file://" + stdio.Stdout, "file://" + stdio.Stderr);

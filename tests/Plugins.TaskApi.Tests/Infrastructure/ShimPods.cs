@@ -68,7 +68,7 @@ internal sealed class ShimPods : IAsyncDisposable
         {
             ContainerId = id,
             Container = new ContainerSpec { Rootfs = rootfs, Args = args },
-            OciSpec = ContainerSpecs.Oci(sandbox.Id, args),
+            OciSpec = ContainerSpecs.Oci(sandbox.Id.Value, args),
             Stdio = new StdioSpec("", "", ""),
         }, CancellationToken.None);
         return (id, prepared);

@@ -22,7 +22,7 @@ internal static class VsockCidAllocator
 
     /// <summary>Binds a free CID (or <paramref name="preferred"/> when it is still free) and returns it with the
     /// descriptor holding it. Throws FailedPrecondition naming the missing device and the virtio-serial alternative.</summary>
-    public static unsafe (uint Cid, SafeFileHandle Handle) Allocate(string sandboxId, uint? preferred = null, string devicePath = DevicePath)
+    public static unsafe (uint Cid, SafeFileHandle Handle) Allocate(SandboxId sandboxId, uint? preferred = null, string devicePath = DevicePath)
     {
         if (!IsAvailable(devicePath))
         {
@@ -55,7 +55,7 @@ internal static class VsockCidAllocator
     /// <summary>The retry policy, apart from the ioctl so it can be tested on hosts without vhost-vsock:
     /// <paramref name="preferred"/> first (a recovered sandbox keeps its CID while it is free), then random CIDs from 3
     /// (0-2 are reserved), retrying only on EADDRINUSE. <paramref name="tryBind"/> returns 0 or an errno.</summary>
-    internal static uint PickCid(string sandboxId, uint? preferred, string devicePath, Func<ulong, int> tryBind,
+    internal static uint PickCid(SandboxId sandboxId, uint? preferred, string devicePath, Func<ulong, int> tryBind,
         int maxAttempts = MaxAttempts)
     {
         for (var attempt = 0; attempt < maxAttempts; attempt++)
