@@ -15,7 +15,8 @@ namespace Isola.Hosting;
 /// </summary>
 internal sealed class HostServices : IAsyncDisposable
 {
-    public HostServices(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins, ILoggerFactory loggerFactory)
+    public HostServices(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins, ILoggerFactory loggerFactory, Func<Images.IImageStore> openImages,
+        Networks.NetworkSettings networkSettings)
     {
         // One category for all of it, as before the split: operators filter on "Isola.Sandboxes".
         var logger = loggerFactory.CreateLogger("Isola.Sandboxes");
@@ -23,11 +24,13 @@ internal sealed class HostServices : IAsyncDisposable
         Store = new SandboxStore(new StateStore(settings.Root, logger), runtimes, logger);
         var controller = new ControllerCalls(settings.ControllerTimeout);
         Tasks = new TaskRouting(plugins, settings.TaskTimeout, logger);
-        var containers = new ContainerServices(Store, controller, Tasks, settings, logger);
-        var stopper = new SandboxStopper(Store, controller, Tasks, settings, logger);
+        Images = new ContainerImages(new Lazy<Images.IImageStore>(openImages), logger) { StoreRootHint = Path.Combine(settings.Root, "images") };
+        var containers = new ContainerServices(Store, controller, Tasks, settings, logger) { Images = Images };
+        Networks = new Networks.PodNetworks(settings.Root, networkSettings, logger);
+        var stopper = new SandboxStopper(Store, controller, Tasks, Networks, settings, logger);
         var status = new SandboxStatus(Store, controller, stopper, containers, settings, logger);
         Monitor = new SandboxMonitor(Store, controller, status, runtimes, settings, logger);
-        var lifecycle = new SandboxLifecycle(Store, controller, Tasks, stopper, Monitor, containers, runtimes, logger);
+        var lifecycle = new SandboxLifecycle(Store, controller, Tasks, stopper, Monitor, containers, runtimes, Networks, logger);
         Recovery = new SandboxRecovery(Store, controller, Tasks, lifecycle, stopper, status, Monitor, containers, runtimes, settings, logger);
         Sandboxes = new SandboxManager(lifecycle, status, Recovery,
             new SandboxHandles(Store, controller, lifecycle, stopper, status, containers));
@@ -36,6 +39,32 @@ internal sealed class HostServices : IAsyncDisposable
     public IsolaSettings Settings { get; }
 
     public SandboxStore Store { get; }
+
+    /// <summary>Pod networks (CNI).</summary>
+    public Networks.PodNetworks Networks { get; }
+
+    /// <summary>After recovery: undoes what belongs to sandboxes and containers that no longer exist: pod networks
+    /// (their records name what to DEL) and image leases.</summary>
+    public async Task ReconcileOrphansAsync(CancellationToken cancellationToken)
+    {
+        foreach (var id in Networks.RecordedSandboxes())
+        {
+            if (Store.TryLoad(id) is null)
+            {
+                await Networks.TearDownAsync(id, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await Images.ReconcileAsync(holder =>
+        {
+            var parts = holder["container:".Length..].Split('/');
+            return parts.Length == 2 && SandboxId.TryParse(parts[0], out var sandbox) && Store.TryLoad(sandbox) is { } record
+                && record.Containers.Any(c => c.Id.Value == parts[1]);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Containers run from images (the image store, opened on first use).</summary>
+    public ContainerImages Images { get; }
 
     public TaskRouting Tasks { get; }
 

@@ -81,8 +81,13 @@ public sealed class IsolaHostBuilder
                 runtimes.EnsureAllControllers();
             }
 
-            services = new HostServices(settings, runtimes, catalog, loggerFactory);
+            services = new HostServices(settings, runtimes, catalog, loggerFactory, () => ImageSettings.Open(Configuration, settings),
+                Networks.NetworkSettings.Read(Configuration));
             await services.Recovery.RecoverAsync(ct).ConfigureAwait(false);
+            if (settings.Recovery == RecoveryMode.Full)
+            {
+                await services.ReconcileOrphansAsync(ct).ConfigureAwait(false);
+            }
             logger.LogDebug("host started: {Plugins} plugins, {Runtimes} runtimes, root {Root}", catalog.Plugins.Count, runtimes.Count, settings.Root);
             return new IsolaHost(services, runtimes.SortedByName(), catalog, loggerFactory, provider);
         }

@@ -42,6 +42,9 @@ public interface IImageStore
     /// even if the image is removed.</summary>
     Task LeaseAsync(string holder, ImageInfo image, CancellationToken cancellationToken = default);
 
+    /// <summary>The holders of live leases (<see cref="LeaseAsync"/>), for an owner to end those it no longer has.</summary>
+    Task<IReadOnlyList<string>> HoldersAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Ends <paramref name="holder"/>'s lease and collects what only it kept.</summary>
     Task ReleaseAsync(string holder, CancellationToken cancellationToken = default);
 

@@ -6,14 +6,26 @@ public sealed record ContainerSpec
     /// <summary>The container id; the host generates one when null. A string converts to it implicitly, validated.</summary>
     public ContainerId? Id { get; init; }
 
-    /// <summary>The root filesystem: a host directory, or (for VM sandboxes) a block device or image file.</summary>
-    public required string Rootfs { get; init; }
+    /// <summary>The root filesystem: a host directory, or (for VM sandboxes) a block device or image file. Give this
+    /// or <see cref="Image"/>, not both.</summary>
+    public string Rootfs { get; init; } = "";
+
+    /// <summary>An OCI image (a reference such as <c>busybox</c> or <c>localhost:5000/app:v1</c>, or an image id) to
+    /// run instead of <see cref="Rootfs"/>: pulled when it is not in the image store, its layers mounted as the
+    /// container's rootfs (an overlay with the container's own writable layer, removed with the container), and its
+    /// Entrypoint, Cmd, Env, WorkingDir and User used where this spec leaves them empty.</summary>
+    public string? Image { get; init; }
+
+    /// <summary>With <see cref="Image"/>: replaces the image's Entrypoint (an empty list removes it, and with it the
+    /// image's Cmd, as <c>docker run --entrypoint</c> does). Null keeps the image's.</summary>
+    public IReadOnlyList<string>? Entrypoint { get; init; }
 
     /// <summary>Mount the root filesystem read-only.</summary>
     public bool ReadOnlyRootfs { get; init; }
 
-    /// <summary>The command and its arguments; must not be empty.</summary>
-    public required IReadOnlyList<string> Args { get; init; }
+    /// <summary>The command and its arguments. With <see cref="Image"/> they replace the image's Cmd and follow its
+    /// Entrypoint, and may be empty to run the image's default; without an image they must not be empty.</summary>
+    public IReadOnlyList<string> Args { get; init; } = [];
 
     /// <summary>Environment variables as NAME=value; a default PATH is added when none is given.</summary>
     public IReadOnlyList<string> Env { get; init; } = [];

@@ -50,4 +50,8 @@ public sealed record SandboxInfo
 
     /// <summary>The containers it holds.</summary>
     public IReadOnlyList<ContainerInfo> Containers { get; init; } = [];
+
+    /// <summary>The pod network it is on (addresses, published ports); null when it is not on one. Its
+    /// <see cref="Spec"/>'s Network is then the namespace the controller was given.</summary>
+    public SandboxNetwork? Network { get; init; }
 }

@@ -17,8 +17,16 @@ public sealed record SandboxSpec
     public string? Hostname { get; init; }
 
     /// <summary>Network: null or empty gives the pod a new network namespace; "host" shares the host's;
+    /// <c>pod</c> (or <c>pod:NAME</c>) puts it on a CNI pod network (the default network, or the one named): its own
+    /// named namespace with an address (see <see cref="SandboxInfo.Network"/>) and <see cref="Ports"/> published;
     /// an absolute path joins that existing network namespace.</summary>
-    public string? Network { get; init; }
+        public string? Network { get; init; }
+
+    /// <summary>Ports published from the host to the pod; only on a pod network.</summary>
+    public IReadOnlyList<PortMapping> Ports { get; init; } = [];
+
+    /// <summary>The network value that puts a pod on the default CNI pod network (<c>pod:NAME</c> names another).</summary>
+    public const string PodNetwork = "pod";
 
     /// <summary>Parent cgroup for the sandbox; null uses the runtime's configured parent.</summary>
     public string? CgroupParent { get; init; }

@@ -34,8 +34,13 @@ internal static class ContainerCommands
     private static Command Run(CliContext context)
     {
         var sandboxArg = SandboxArgument();
-        var commandArg = CommandArgument();
-        var rootfs = new Option<string>("--rootfs") { Description = "Root filesystem directory (or image for VM sandboxes)", Required = true };
+        var commandArg = new Argument<string[]>("command")
+        {
+            Description = "The command and its arguments (after --); with --image, optional: the image's Cmd then",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var rootfs = new Option<string?>("--rootfs") { Description = "Root filesystem directory (or image file for VM sandboxes)" };
+        var image = new Option<string?>("--image") { Description = "OCI image to run (pulled when missing); its rootfs and defaults" };
         var id = new Option<string?>("--id") { Description = "Container id (generated when omitted)" }.Checked(v => OptionChecks.Id(v, "container id"));
         var env = EnvOption();
         var cwd = new Option<string?>("--cwd") { Description = "Working directory inside the container" };
@@ -47,10 +52,19 @@ internal static class ContainerCommands
         var detach = new Option<bool>("--detach", "-d") { Description = "Print the container id and return without waiting" };
         var command = new Command("run", "Run a container; waits and exits with its exit code unless -d")
         {
-            sandboxArg, commandArg, rootfs, id, env, cwd, readOnly, user, mounts, remove, detach,
+            sandboxArg, commandArg, rootfs, image, id, env, cwd, readOnly, user, mounts, remove, detach,
         };
         command.Validators.Add(result =>
         {
+            if ((result.GetValue(rootfs) is null) == (result.GetValue(image) is null))
+            {
+                result.AddError("give --rootfs DIR or --image REF (one of them)");
+            }
+            else if (result.GetValue(rootfs) is not null && (result.GetValue(commandArg) ?? []).Length == 0)
+            {
+                result.AddError("with --rootfs, give the command to run after --");
+            }
+
             if (result.GetValue(detach) && result.GetValue(remove))
             {
                 result.AddError("--rm and --detach cannot be combined: nothing would be left to wait for the exit");
@@ -66,9 +80,10 @@ internal static class ContainerCommands
                 Gid = gid,
                 Mounts = OptionParsing.Mounts(parse.GetValue(mounts)),
                 Id = parse.GetValue(id) is { } text ? ContainerId.Parse(text) : (ContainerId?)null,
-                Rootfs = Path.GetFullPath(parse.GetValue(rootfs)!),
+                Rootfs = parse.GetValue(rootfs) is { } dir ? Path.GetFullPath(dir) : "",
+                Image = parse.GetValue(image),
                 ReadOnlyRootfs = parse.GetValue(readOnly),
-                Args = parse.GetValue(commandArg)!,
+                Args = parse.GetValue(commandArg) ?? [],
                 Env = OptionParsing.Env(parse.GetValue(env)),
                 Cwd = parse.GetValue(cwd),
             };

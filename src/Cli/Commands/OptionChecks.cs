@@ -79,6 +79,22 @@ internal static class OptionChecks
             }
         }
     }
+
+    /// <summary>Published ports in the form <see cref="PortMapping.Parse"/> reads.</summary>
+    public static void Ports(string[]? values)
+    {
+        foreach (var value in values ?? [])
+        {
+            try
+            {
+                PortMapping.Parse(value);
+            }
+            catch (IsolaException e)
+            {
+                throw CliContext.Usage("--publish: " + e.Message);
+            }
+        }
+    }
 }
 
 /// <summary>A command line that is wrong in itself (exit code 2), as opposed to a request that failed (exit code 1).</summary>

@@ -27,7 +27,9 @@ internal static class SandboxCommands
         var name = new Option<string?>("--name") { Description = "Unique name (default: the id)" }.Checked(v => OptionChecks.Id(v, "sandbox name"));
         var runtime = new Option<string?>("--runtime") { Description = "Runtime handler (default: Isola:DefaultRuntime)" };
         var hostname = new Option<string?>("--hostname") { Description = "The pod's hostname" };
-        var network = new Option<string?>("--network") { Description = "'host', a netns path, or empty for a new namespace" };
+        var network = new Option<string?>("--network") { Description = "'host', 'pod' or 'pod:NAME' (a CNI pod network), a netns path, or empty for a new namespace" };
+        var publish = new Option<string[]>("--publish", "-p") { Description = "Publish [HOSTIP:]HOSTPORT:PORT[/PROTO] on a pod network (repeatable)" }
+            .Checked(v => OptionChecks.Ports(v));
         var labels = new Option<string[]>("--label") { Description = "Label KEY=VALUE (repeatable)", }
             .Checked(v => OptionParsing.KeyValues(v, "--label"));
         var annotations = new Option<string[]>("--annotation") { Description = "Annotation KEY=VALUE passed to the controller (repeatable)" }
@@ -37,7 +39,7 @@ internal static class SandboxCommands
             .Checked(OptionChecks.DnsServers);
         var command = new Command("run", "Create and start a sandbox; prints its id")
         {
-            id, name, runtime, hostname, network, labels, annotations, cgroupParent, dns,
+            id, name, runtime, hostname, network, publish, labels, annotations, cgroupParent, dns,
         };
         context.SetHostAction(command, async (parse, host, ct) =>
         {
@@ -52,6 +54,7 @@ internal static class SandboxCommands
                 Annotations = OptionParsing.KeyValues(parse.GetValue(annotations), "--annotation"),
                 CgroupParent = parse.GetValue(cgroupParent),
                 DnsServers = parse.GetValue(dns) ?? [],
+                Ports = [.. (parse.GetValue(publish) ?? []).Select(PortMapping.Parse)],
             };
             var sandbox = await host.Sandboxes.RunAsync(spec, ct).ConfigureAwait(false);
             await Print(context, parse, sandbox.Info, idOnly: true).ConfigureAwait(false);
@@ -198,6 +201,8 @@ internal static class SandboxCommands
                 ("Task API", info.TaskApiVersion == 0 ? "-" : $"v{info.TaskApiVersion}"), ("Created", OutputWriter.Time(info.CreatedAt)),
                 ("Started", OutputWriter.Time(info.StartedAt)), ("Exit", info.Exit is { } e ? $"{e.Code} at {OutputWriter.Time(e.ExitedAt)}" : "-"),
                 ("Containers", info.Containers.Count == 0 ? "-" : string.Join(", ", info.Containers.Select(c => $"{c.Id} ({c.State})"))),
+                ("Network", info.Network is { } n ? $"{n.Name} {string.Join(",", n.Addresses)} ({n.Namespace})" : info.Spec.Network is { Length: > 0 } net ? net : "own namespace"),
+                ("Ports", info.Network is { Ports.Count: > 0 } p ? string.Join(", ", p.Ports.Select(x => $"{(x.HostIp == "" ? "" : x.HostIp + ":")}{x.HostPort}->{x.ContainerPort}/{x.Protocol}")) : "-"),
             ]).ConfigureAwait(false);
         }
     }

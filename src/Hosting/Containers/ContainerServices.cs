@@ -19,6 +19,9 @@ internal sealed class ContainerServices(SandboxStore store, ControllerCalls cont
 
     public TaskRouting Tasks { get; } = tasks;
 
+    /// <summary>Image rootfs and defaults for containers that name an image.</summary>
+    public required ContainerImages Images { get; init; }
+
     /// <summary>The default grace of a container Stop (Timeouts:Stop).</summary>
     public TimeSpan StopTimeout => settings.StopTimeout;
 

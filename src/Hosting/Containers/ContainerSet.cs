@@ -41,14 +41,26 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
     {
         ArgumentNullException.ThrowIfNull(spec);
         var id = spec.Id ?? ContainerId.New();
-        if (spec.Args.Count == 0)
+        if (spec.Image is not null)
         {
-            throw IsolaException.InvalidArgument($"container '{id}': args must not be empty");
-        }
+            if (spec.Rootfs.Length > 0)
+            {
+                throw IsolaException.InvalidArgument($"container '{id}': give a rootfs or an image, not both");
+            }
 
-        if (string.IsNullOrWhiteSpace(spec.Rootfs) || !Path.IsPathFullyQualified(spec.Rootfs))
+            Images.References.ImageReference.Parse(spec.Image);
+        }
+        else
         {
-            throw IsolaException.InvalidArgument($"container '{id}': rootfs '{spec.Rootfs}' must be an absolute path");
+            if (spec.Args.Count == 0)
+            {
+                throw IsolaException.InvalidArgument($"container '{id}': args must not be empty");
+            }
+
+            if (string.IsNullOrWhiteSpace(spec.Rootfs) || !Path.IsPathFullyQualified(spec.Rootfs))
+            {
+                throw IsolaException.InvalidArgument($"container '{id}': rootfs '{spec.Rootfs}' must be an absolute path");
+            }
         }
 
         var scope = await services.Store.OpenAsync(sandbox.Id, sandbox.Generation, cancellationToken).ConfigureAwait(false);
@@ -93,6 +105,15 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
         ITaskClient? client = null;
         try
         {
+            if (spec.Image is not null)
+            {
+                // The image's rootfs and defaults, before the spec is built from them; recorded so an undo knows.
+                info = info with { Spec = await services.Images.PrepareAsync(record.Id, id, info.Spec, directory, cancellationToken).ConfigureAwait(false) };
+                Replace(record, info);
+                services.Store.Save(record);
+                Faults.CrashPoints.Reach("image:mounted");
+            }
+
             var oci = OciSpecBuilder.BuildSpec(record.ToInfo(), id, info.Spec);
             var prepare = new PrepareRequest { ContainerId = id, Container = info.Spec, OciSpec = oci, Stdio = stdio };
             var result = await services.Controller.CallAsync(scope, "Prepare", (c, s, ct) => c.PrepareAsync(s, prepare, ct), cancellationToken)
@@ -220,6 +241,11 @@ internal sealed class ContainerSet(ContainerServices services, Sandbox sandbox) 
         {
             await Quietly(services, record.Id, id, "Purge", () =>
                 services.Controller.CallAsync(scope, "Purge", (c, s, ct) => c.PurgeAsync(s, new PurgeRequest(id), ct), CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        if (record.Containers.FirstOrDefault(c => c.Id == id)?.Spec.Image is not null)
+        {
+            await services.Images.ReleaseAsync(record.Id, id, ContainerDirectory(services.Store, record.Id, id)).ConfigureAwait(false);
         }
 
         record.Containers.RemoveAll(c => c.Id == id);

@@ -6,12 +6,10 @@ using Microsoft.Extensions.Logging;
 
 namespace Isola.Hosting.Networks;
 
-/// <summary>A port published from the host to a pod (CNI's <c>portMappings</c> runtime setting).</summary>
-internal sealed record PodPort(int HostPort, int ContainerPort, string Protocol = "tcp", string HostIp = "");
 
 /// <summary>What <see cref="PodNetworks"/> keeps per pod, in <c>networks/ID.json</c> under the state root: enough to
 /// undo it exactly (the network configuration as it was, the ADD result) after a crash or a config change.</summary>
-internal sealed record PodNetworkRecord(string SandboxId, string Namespace, string NetworkConfig, IReadOnlyList<PodPort> Ports, JsonObject? Result)
+internal sealed record PodNetworkRecord(SandboxId SandboxId, string Namespace, string NetworkConfig, IReadOnlyList<PortMapping> Ports, JsonObject? Result)
 {
     /// <summary>The pod's addresses, without prefix length.</summary>
     public IReadOnlyList<string> Addresses =>
@@ -33,28 +31,52 @@ internal sealed class PodNetworks
     private readonly NetworkSettings _settings;
     private readonly CniRunner _cni;
     private readonly ILogger _logger;
+    private readonly string _rootTag;
 
     public PodNetworks(string stateRoot, NetworkSettings settings, ILogger logger)
     {
         _records = Path.Combine(stateRoot, "networks");
+        _rootTag = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(stateRoot))))[..8];
         _settings = settings;
         _cni = new CniRunner(settings.PluginDirs);
         _logger = logger;
     }
 
-    public static string NamespaceName(string sandboxId) => "isola-" + sandboxId;
+    /// <summary>The pod's namespace name: the sandbox id, prefixed with a short hash of the state root, so two state
+    /// roots on one machine (two hosts, or tests) never share a namespace.</summary>
+    public string NamespaceName(SandboxId sandboxId) => $"isola-{_rootTag}-{sandboxId.Value}";
+
+    /// <summary>The CNI network a <see cref="SandboxSpec.Network"/> value asks for: "" for the default one (<c>pod</c>),
+    /// the name after <c>pod:</c>, or null when it asks for no pod network.</summary>
+    public static string? Requested(string? network) =>
+        network == SandboxSpec.PodNetwork ? "" : network?.StartsWith(SandboxSpec.PodNetwork + ":", StringComparison.Ordinal) == true ? network[4..] : null;
+
+    /// <summary>The public view of a record.</summary>
+    public static SandboxNetwork Describe(PodNetworkRecord record) => new()
+    {
+        Name = CniNetwork.Parse(record.NetworkConfig, "record").Name,
+        Namespace = NetworkNamespace.PathOf(record.Namespace),
+        Addresses = record.Addresses,
+        Ports = record.Ports,
+    };
 
     /// <summary>Makes <paramref name="sandboxId"/>'s namespace and runs CNI ADD of <paramref name="networkName"/> (the
     /// default network when null). On failure everything made so far is undone before the error is thrown.</summary>
-    public async Task<PodNetworkRecord> SetUpAsync(string sandboxId, string? networkName, IReadOnlyList<PodPort> ports, CancellationToken cancellationToken)
+    public async Task<PodNetworkRecord> SetUpAsync(SandboxId sandboxId, string? networkName, IReadOnlyList<PortMapping> ports, CancellationToken cancellationToken)
     {
-        var network = Resolve(networkName);
+        var network = Resolve(string.IsNullOrEmpty(networkName) ? null : networkName);
+        if (Read(sandboxId) is not null)
+        {
+            // Left by a crash this host never saw through: undo it before wiring again.
+            await TearDownAsync(sandboxId, cancellationToken).ConfigureAwait(false);
+        }
+
         var record = new PodNetworkRecord(sandboxId, NamespaceName(sandboxId), RawConfig(network), ports, null);
         Write(record);
         try
         {
             await NetworkNamespace.CreateAsync(record.Namespace, cancellationToken).ConfigureAwait(false);
-            var result = await _cni.AddAsync(network, sandboxId, NetworkNamespace.PathOf(record.Namespace), InterfaceName, RuntimeConfig(ports), cancellationToken).ConfigureAwait(false);
+            var result = await _cni.AddAsync(network, sandboxId.Value, NetworkNamespace.PathOf(record.Namespace), InterfaceName, RuntimeConfig(ports), cancellationToken).ConfigureAwait(false);
             record = record with { Result = result };
             Write(record);
             _logger.LogInformation("sandbox {Id}: network {Network}, addresses {Addresses}", sandboxId, network.Name, string.Join(", ", record.Addresses));
@@ -75,7 +97,7 @@ internal sealed class PodNetworks
         try
         {
             var netns = NetworkNamespace.Exists(record.Namespace) ? NetworkNamespace.PathOf(record.Namespace) : "";
-            await _cni.DelAsync(network, record.SandboxId, netns, InterfaceName, RuntimeConfig(record.Ports), record.Result, CancellationToken.None).ConfigureAwait(false);
+            await _cni.DelAsync(network, record.SandboxId.Value, netns, InterfaceName, RuntimeConfig(record.Ports), record.Result, CancellationToken.None).ConfigureAwait(false);
         }
         catch (IsolaException e)
         {
@@ -88,7 +110,7 @@ internal sealed class PodNetworks
 
     /// <summary>CNI DEL, then the namespace, then the record. Nothing to undo is not an error; a DEL that fails keeps
     /// the record, so a later call (or recovery) tries again.</summary>
-    public async Task TearDownAsync(string sandboxId, CancellationToken cancellationToken)
+    public async Task TearDownAsync(SandboxId sandboxId, CancellationToken cancellationToken)
     {
         var record = Read(sandboxId);
         if (record is null)
@@ -98,13 +120,13 @@ internal sealed class PodNetworks
 
         var network = CniNetwork.Parse(record.NetworkConfig, $"{PathOf(sandboxId)} (as set up)");
         var netns = NetworkNamespace.Exists(record.Namespace) ? NetworkNamespace.PathOf(record.Namespace) : "";
-        await _cni.DelAsync(network, sandboxId, netns, InterfaceName, RuntimeConfig(record.Ports), record.Result, cancellationToken).ConfigureAwait(false);
+        await _cni.DelAsync(network, sandboxId.Value, netns, InterfaceName, RuntimeConfig(record.Ports), record.Result, cancellationToken).ConfigureAwait(false);
         await NetworkNamespace.DeleteAsync(record.Namespace, cancellationToken).ConfigureAwait(false);
         File.Delete(PathOf(sandboxId));
         _logger.LogInformation("sandbox {Id}: network torn down", sandboxId);
     }
 
-    public PodNetworkRecord? Read(string sandboxId)
+    public PodNetworkRecord? Read(SandboxId sandboxId)
     {
         var path = PathOf(sandboxId);
         if (!File.Exists(path))
@@ -123,8 +145,11 @@ internal sealed class PodNetworks
     }
 
     /// <summary>Sandboxes with a network record (for recovery to match against the sandboxes that exist).</summary>
-    public IReadOnlyList<string> RecordedSandboxes() =>
-        Directory.Exists(_records) ? [.. Directory.EnumerateFiles(_records, "*.json").Select(Path.GetFileNameWithoutExtension).OfType<string>()] : [];
+    public IReadOnlyList<SandboxId> RecordedSandboxes() =>
+        Directory.Exists(_records)
+            ? [.. Directory.EnumerateFiles(_records, "*.json").Select(Path.GetFileNameWithoutExtension)
+                .Select(n => SandboxId.TryParse(n, out var id) ? id : (SandboxId?)null).OfType<SandboxId>()]
+            : [];
 
     private CniNetwork Resolve(string? name)
     {
@@ -147,7 +172,7 @@ internal sealed class PodNetworks
         ["plugins"] = new JsonArray([.. network.Plugins.Select(p => p.DeepClone())]),
     }.ToJsonString();
 
-    private static JsonObject RuntimeConfig(IReadOnlyList<PodPort> ports) => new()
+    private static JsonObject RuntimeConfig(IReadOnlyList<PortMapping> ports) => new()
     {
         ["portMappings"] = new JsonArray([.. ports.Select(p => (JsonNode)new JsonObject
         {
@@ -167,33 +192,5 @@ internal sealed class PodNetworks
         File.Move(temp, path, overwrite: true);
     }
 
-    private string PathOf(string sandboxId) => Path.Combine(_records, sandboxId + ".json");
-
-    /// <summary>Checks a published port as <c>--publish</c> gives it.</summary>
-    public static PodPort ParsePort(string text)
-    {
-        // [HOSTIP:]HOSTPORT:PORT[/PROTO]
-        var proto = "tcp";
-        var slash = text.LastIndexOf('/');
-        var body = text;
-        if (slash >= 0)
-        {
-            proto = text[(slash + 1)..];
-            body = text[..slash];
-        }
-
-        var parts = body.Split(':');
-        if (parts.Length is not (2 or 3))
-        {
-            parts = ["", "", ""];
-        }
-
-        var ok = proto is "tcp" or "udp" or "sctp";
-        var hostIp = parts.Length == 3 ? parts[0] : "";
-        ok &= hostIp == "" || IPAddress.TryParse(hostIp, out _);
-        ok &= int.TryParse(parts[^2], out var hostPort) && hostPort is > 0 and < 65536;
-        ok &= int.TryParse(parts[^1], out var port) && port is > 0 and < 65536;
-        return ok ? new PodPort(hostPort, port, proto, hostIp)
-            : throw IsolaException.InvalidArgument($"published port '{text}': use [HOSTIP:]HOSTPORT:PORT[/tcp|udp|sctp] with ports 1-65535");
-    }
+    private string PathOf(SandboxId sandboxId) => Path.Combine(_records, sandboxId.Value + ".json");
 }

@@ -17,6 +17,7 @@ internal sealed class SandboxLifecycle(
     SandboxMonitor monitor,
     ISandboxContainers containers,
     RuntimeTable runtimes,
+    Networks.PodNetworks networks,
     ILogger logger)
 {
     /// <summary>Allocates the id and name, persists Creating, calls Create and persists Created (in memory only for a
@@ -34,6 +35,19 @@ internal sealed class SandboxLifecycle(
         }
 
         SandboxSpecRules.DnsServers(id, spec.DnsServers);
+        if (spec.Ports.Count > 0 && Networks.PodNetworks.Requested(spec.Network) is null)
+        {
+            throw IsolaException.InvalidArgument($"sandbox '{id}': published ports need a pod network (network 'pod')");
+        }
+
+        foreach (var port in spec.Ports)
+        {
+            if (port.HostPort is < 1 or > 65535 || port.ContainerPort is < 1 or > 65535 || port.Protocol is not ("tcp" or "udp" or "sctp"))
+            {
+                throw IsolaException.InvalidArgument($"sandbox '{id}': published port {port.HostPort}:{port.ContainerPort}/{port.Protocol} needs ports 1-65535 and tcp, udp or sctp");
+            }
+        }
+
         var runtime = spec.Runtime ?? runtimes.Default
             ?? throw IsolaException.InvalidArgument(
                 $"sandbox '{id}': names no runtime, and there is no default runtime (configured: {Plugins.PluginCatalog.Known(runtimes.Names)}); name one, or set Isola:DefaultRuntime");
@@ -97,6 +111,18 @@ internal sealed class SandboxLifecycle(
         var scope = new SandboxScope(lease, record, handler, store.Records);
         try
         {
+            if (Networks.PodNetworks.Requested(spec.Network) is { } network)
+            {
+                // Before the controller, as containerd does: the controller is handed the namespace to join.
+                var wired = await networks.SetUpAsync(id, network, spec.Ports, cancellationToken).ConfigureAwait(false);
+                record.Network = Networks.PodNetworks.Describe(wired);
+                record.Spec = record.Spec with { Network = record.Network.Namespace };
+                store.Save(record);
+                Faults.CrashPoints.Reach("network:added");
+                // The controller's context is built from the record: rebuilt, so it sees the namespace. Same lock.
+                scope = new SandboxScope(lease, record, handler, store.Records);
+            }
+
             await controller.CallAsync(scope, "Create", (c, s, ct) => c.CreateAsync(s, ct), cancellationToken).ConfigureAwait(false);
             if (persistCreated)
             {
@@ -185,6 +211,8 @@ internal sealed class SandboxLifecycle(
 
         monitor.Cancel(record.Id);
         await tasks.DropAsync(record.Id, cancellationToken).ConfigureAwait(false);
+        // Idempotent: a Stop has usually torn it down already; a failed create or an interrupted stop has not.
+        await networks.TearDownAsync(record.Id, cancellationToken).ConfigureAwait(false);
         // The name goes first, under the allocation lock: a crash before the record is deleted leaves a record in
         // Removing without a name entry, which recovery puts back and then finishes removing.
         using (await store.Locks.AcquireGlobalAsync(CancellationToken.None).ConfigureAwait(false))

@@ -10,7 +10,7 @@ namespace Isola.Hosting.Sandboxes;
 /// Wait returned, or Status says it is gone). Its containers are killed through the task service, then the
 /// controller's Stop releases the rest.
 /// </summary>
-internal sealed class SandboxStopper(SandboxStore store, ControllerCalls controller, TaskRouting tasks, IsolaSettings settings, ILogger logger)
+internal sealed class SandboxStopper(SandboxStore store, ControllerCalls controller, TaskRouting tasks, Networks.PodNetworks networks, IsolaSettings settings, ILogger logger)
 {
     /// <summary>Stop under the lock: kill containers, persist Stopping, Stop (NotFound counts as done), persist Stopped
     /// (in memory only when <paramref name="persistStopped"/> is false: Remove writes Removing next). With
@@ -41,6 +41,13 @@ internal sealed class SandboxStopper(SandboxStore store, ControllerCalls control
         if (wasRunning)
         {
             record.Exit ??= await controller.ExitOfStoppedAsync(scope).ConfigureAwait(false);
+        }
+
+        if (record.Network is not null)
+        {
+            // CNI DEL after the controller stopped the pod, as containerd does; a DEL that fails leaves Stopping, so the
+            // next Stop, Remove or recovery runs it again.
+            await networks.TearDownAsync(record.Id, cancellationToken).ConfigureAwait(false);
         }
 
         if (persistStopped)

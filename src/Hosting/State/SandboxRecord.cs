@@ -72,6 +72,9 @@ internal sealed class SandboxRecord
     [JsonIgnore]
     public string? StatusError { get; set; }
 
+    /// <summary>The pod network, when the sandbox is on one.</summary>
+    public SandboxNetwork? Network { get; set; }
+
     public SandboxInfo ToInfo() => new()
     {
         Id = Id,
@@ -89,5 +92,6 @@ internal sealed class SandboxRecord
         Exit = Exit,
         Containers = [.. Containers],
         StatusError = StatusError,
+        Network = Network,
     };
 }

@@ -80,11 +80,11 @@ internal sealed partial class RegistryClient(HttpClient http, RegistryOptions op
             }
             catch (HttpRequestException e)
             {
-                throw IsolaException.Unavailable($"registry {image.Registry} ({uri.GetLeftPart(UriPartial.Authority)}) is unreachable: {Reason(e)}", e);
+                throw IsolaException.Unavailable($"image {image}: registry {image.Registry} ({uri.GetLeftPart(UriPartial.Authority)}) is unreachable: {Reason(e)}", e);
             }
             catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
             {
-                throw IsolaException.Unavailable($"registry {image.Registry} ({uri.GetLeftPart(UriPartial.Authority)}) did not answer in time", e);
+                throw IsolaException.Unavailable($"image {image}: registry {image.Registry} ({uri.GetLeftPart(UriPartial.Authority)}) did not answer in time", e);
             }
 
             if (response.StatusCode != HttpStatusCode.Unauthorized)

@@ -86,7 +86,7 @@ internal sealed partial class ImageStore : IImageStore
                 throw IsolaException.NotFound($"image {image.Reference}: layer {missing[0].DiffId} is no longer unpacked in {_snapshots}; pull the image again");
             }
 
-            _leases.Write(LeaseName(holder), new Leases.Lease(null, [], [.. image.Layers.Select(l => l.DiffId)]));
+            _leases.Write(LeaseName(holder), new Leases.Lease(null, [], [.. image.Layers.Select(l => l.DiffId)], holder));
         }
     }
 
@@ -118,6 +118,9 @@ internal sealed partial class ImageStore : IImageStore
         Rootfs.OverlayRootfs.Unmount(directory);
         await ReleaseAsync(holder, cancellationToken).ConfigureAwait(false);
     }
+
+    public Task<IReadOnlyList<string>> HoldersAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<string>>([.. _leases.ReadLive().Select(l => l.Holder).OfType<string>()]);
 
     public async Task CollectGarbageAsync(CancellationToken cancellationToken = default)
     {

@@ -11,7 +11,7 @@ namespace Isola.Images.Store;
 /// </summary>
 internal sealed class Leases(string directory)
 {
-    internal sealed record Lease(int? Pid, List<Digest> Blobs, List<Digest> Snapshots);
+    internal sealed record Lease(int? Pid, List<Digest> Blobs, List<Digest> Snapshots, string? Holder = null);
 
     public string Directory { get; } = directory;
 

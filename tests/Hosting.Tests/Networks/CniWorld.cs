@@ -70,12 +70,12 @@ internal sealed class CniWorld : IDisposable
     }
 
     /// <summary>busybox httpd serving one file, <c>/hello</c>, in a pod's namespace until disposed.</summary>
-    public Process Serve(string sandboxId, int port, string body)
+    public Process Serve(SandboxId sandboxId, int port, string body)
     {
-        var www = Path.Combine(Root, "www-" + sandboxId);
+        var www = Path.Combine(Root, "www-" + sandboxId.Value);
         Directory.CreateDirectory(www);
         File.WriteAllText(Path.Combine(www, "hello"), body);
-        var p = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", PodNetworks.NamespaceName(sandboxId), "busybox", "httpd", "-f", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", www])
+        var p = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", Networks.NamespaceName(sandboxId), "busybox", "httpd", "-f", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-h", www])
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -86,9 +86,9 @@ internal sealed class CniWorld : IDisposable
 
     /// <summary>GETs a URL with busybox wget, from inside a pod's namespace or (null) from the host. (This busybox's
     /// wget crashes with its own -T timeout, so coreutils' timeout bounds it.)</summary>
-    public static string Fetch(string? sandboxId, string url) => sandboxId is null
+    public string Fetch(SandboxId? sandboxId, string url) => sandboxId is null
         ? Run("timeout", "10", "busybox", "wget", "-q", "-O", "-", url)
-        : Run("timeout", "10", "ip", "netns", "exec", PodNetworks.NamespaceName(sandboxId), "busybox", "wget", "-q", "-O", "-", url);
+        : Run("timeout", "10", "ip", "netns", "exec", Networks.NamespaceName(sandboxId.Value), "busybox", "wget", "-q", "-O", "-", url);
 
     /// <summary>Interfaces attached to the test bridge (each pod's host-side veth).</summary>
     public IReadOnlyList<string> BridgePorts() =>

@@ -6,7 +6,7 @@ namespace Isola.Hosting.Tests.Networks;
 public sealed class PodNetworkTests : IDisposable
 {
     private readonly CniWorld _w = new();
-    private readonly List<string> _pods = [];
+    private readonly List<SandboxId> _pods = [];
 
     public void Dispose()
     {
@@ -18,9 +18,9 @@ public sealed class PodNetworkTests : IDisposable
         _w.Dispose();
     }
 
-    private string Pod(string name)
+    private SandboxId Pod(string name)
     {
-        var id = $"{name}-{Guid.NewGuid().ToString("N")[..8]}";
+        SandboxId id = $"{name}-{Guid.NewGuid().ToString("N")[..8]}";
         _pods.Add(id);
         return id;
     }
@@ -40,7 +40,7 @@ public sealed class PodNetworkTests : IDisposable
         using var server = _w.Serve(a, 8080, "from a");
         try
         {
-            Assert.Equal("from a", CniWorld.Fetch(b, $"http://{ipA}:8080/hello"));
+            Assert.Equal("from a", _w.Fetch(b, $"http://{ipA}:8080/hello"));
         }
         finally
         {
@@ -53,11 +53,11 @@ public sealed class PodNetworkTests : IDisposable
     {
         var a = Pod("pub");
         var hostPort = 20000 + Random.Shared.Next(20000);
-        await _w.Networks.SetUpAsync(a, null, [new PodPort(hostPort, 8080)], CancellationToken.None);
+        await _w.Networks.SetUpAsync(a, null, [new PortMapping(hostPort, 8080)], CancellationToken.None);
         using var server = _w.Serve(a, 8080, "published");
         try
         {
-            Assert.Equal("published", CniWorld.Fetch(null, $"http://127.0.0.1:{hostPort}/hello"));
+            Assert.Equal("published", _w.Fetch(null, $"http://127.0.0.1:{hostPort}/hello"));
         }
         finally
         {
@@ -69,18 +69,18 @@ public sealed class PodNetworkTests : IDisposable
     public async Task Teardown_leaves_no_namespace_bridge_port_rule_or_address_and_runs_twice_safely()
     {
         var a = Pod("gone");
-        await _w.Networks.SetUpAsync(a, null, [new PodPort(20000 + Random.Shared.Next(20000), 80)], CancellationToken.None);
-        Assert.NotEmpty(CniWorld.RulesMentioning(a));
+        await _w.Networks.SetUpAsync(a, null, [new PortMapping(20000 + Random.Shared.Next(20000), 80)], CancellationToken.None);
+        Assert.NotEmpty(CniWorld.RulesMentioning(a.Value));
         Assert.Single(_w.BridgePorts());
-        Assert.NotEmpty(_w.Allocations(a));
+        Assert.NotEmpty(_w.Allocations(a.Value));
 
         await _w.Networks.TearDownAsync(a, CancellationToken.None);
         await _w.Networks.TearDownAsync(a, CancellationToken.None);
 
-        Assert.False(NetworkNamespace.Exists(PodNetworks.NamespaceName(a)));
+        Assert.False(NetworkNamespace.Exists(_w.Networks.NamespaceName(a)));
         Assert.Empty(_w.BridgePorts());
-        Assert.Empty(CniWorld.RulesMentioning(a));
-        Assert.Empty(_w.Allocations(a));
+        Assert.Empty(CniWorld.RulesMentioning(a.Value));
+        Assert.Empty(_w.Allocations(a.Value));
         Assert.Null(_w.Networks.Read(a));
     }
 
@@ -88,16 +88,16 @@ public sealed class PodNetworkTests : IDisposable
     public async Task A_host_restarted_after_a_crash_tears_down_what_the_record_names()
     {
         var a = Pod("crash");
-        await _w.Networks.SetUpAsync(a, null, [new PodPort(20000 + Random.Shared.Next(20000), 80)], CancellationToken.None);
+        await _w.Networks.SetUpAsync(a, null, [new PortMapping(20000 + Random.Shared.Next(20000), 80)], CancellationToken.None);
 
         // The host that set it up is gone; a new one finds the record and undoes everything.
         var restarted = _w.Open();
         Assert.Contains(a, restarted.RecordedSandboxes());
         await restarted.TearDownAsync(a, CancellationToken.None);
 
-        Assert.False(NetworkNamespace.Exists(PodNetworks.NamespaceName(a)));
-        Assert.Empty(CniWorld.RulesMentioning(a));
-        Assert.Empty(_w.Allocations(a));
+        Assert.False(NetworkNamespace.Exists(_w.Networks.NamespaceName(a)));
+        Assert.Empty(CniWorld.RulesMentioning(a.Value));
+        Assert.Empty(_w.Allocations(a.Value));
         Assert.Empty(restarted.RecordedSandboxes());
     }
 
@@ -112,7 +112,7 @@ public sealed class PodNetworkTests : IDisposable
 
         Assert.Contains("plugin bridge", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', e.Message);
-        Assert.False(NetworkNamespace.Exists(PodNetworks.NamespaceName(a)));
+        Assert.False(NetworkNamespace.Exists(_w.Networks.NamespaceName(a)));
         Assert.Null(_w.Networks.Read(a));
     }
 
@@ -125,26 +125,6 @@ public sealed class PodNetworkTests : IDisposable
 
         Assert.Equal(IsolaErrorCode.NotFound, e.Code);
         Assert.Contains("'nope'", e.Message, StringComparison.Ordinal);
-        Assert.False(NetworkNamespace.Exists(PodNetworks.NamespaceName(a)));
-    }
-
-    [Theory]
-    [InlineData("8080:80", 8080, 80, "tcp", "")]
-    [InlineData("127.0.0.1:8080:80/udp", 8080, 80, "udp", "127.0.0.1")]
-    public void Published_ports_parse(string text, int hostPort, int port, string proto, string hostIp)
-    {
-        Assert.Equal(new PodPort(hostPort, port, proto, hostIp), PodNetworks.ParsePort(text));
-    }
-
-    [Theory]
-    [InlineData("80")]
-    [InlineData("0:80")]
-    [InlineData("8080:70000")]
-    [InlineData("8080:80/icmp")]
-    [InlineData("host:8080:80")]
-    public void Malformed_published_ports_are_refused_naming_them(string text)
-    {
-        var e = Assert.Throws<IsolaException>(() => PodNetworks.ParsePort(text));
-        Assert.Contains($"'{text}'", e.Message, StringComparison.Ordinal);
+        Assert.False(NetworkNamespace.Exists(_w.Networks.NamespaceName(a)));
     }
 }
