@@ -120,23 +120,7 @@ internal sealed class ImageBench : IBenchmark
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static void Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var error = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {error.Result}");
-        }
-    }
+    private static void Run(string file, params string[] args) => Processes.Run(file, args);
 
     private static string Join(IEnumerable<double> samples) => string.Join(", ", samples.Select(x => x.ToString("0", System.Globalization.CultureInfo.InvariantCulture)));
 }

@@ -152,6 +152,43 @@ public sealed class ImportTests : IDisposable
     }
 
     [Fact]
+    public async Task A_zstd_layer_unpacks()
+    {
+        var builder = new OciArchiveBuilder();
+        var layer = builder.AddCompressedLayer([LayerEntry.Dir("etc/"), LayerEntry.File("etc/zstd", "squeezed")],
+            tar => new ZstdSharp.Compressor().Wrap(tar).ToArray(), "application/vnd.oci.image.layer.v1.tar+zstd");
+        var image = builder.AddImage([(layer.Digest, layer.Size, layer.DiffId)], layerMediaType: layer.MediaType);
+        builder.Name(image.Digest, image.Size, "localhost/zstd:1");
+
+        var info = Assert.Single(await _store.ImportAsync(builder.WriteArchive(_dir.Combine("zstd.tar"))));
+
+        Assert.Equal("squeezed", File.ReadAllText(Path.Combine(_store.LayerDirectories(info)[0], "etc", "zstd")));
+    }
+
+    [Fact]
+    public async Task A_full_disk_during_an_import_is_a_one_line_error_and_nothing_is_half_stored()
+    {
+        var small = _dir.Combine("small");
+        Directory.CreateDirectory(small);
+        Tools.Run("mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", small);
+        var store = ImageStores.Open(Path.Combine(small, "store"));
+        var builder = new OciArchiveBuilder();
+        var image = builder.AddImage([builder.AddBusyboxLayer()]);
+        builder.Name(image.Digest, image.Size, "localhost/big:1");
+
+        var e = await Assert.ThrowsAsync<IsolaException>(() => store.ImportAsync(builder.WriteArchive(_dir.Combine("big.tar"))));
+
+        Assert.Equal(IsolaErrorCode.ResourceExhausted, e.Code);
+        Assert.Contains("no space left", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Empty(await store.ListAsync());
+        foreach (var dir in new[] { "blobs/sha256", "snapshots", "ingest", "leases" })
+        {
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(small, "store", dir)));
+        }
+    }
+
+    [Fact]
     public async Task Not_an_archive_is_a_one_line_error_naming_the_file()
     {
         var file = _dir.Combine("junk.tar");

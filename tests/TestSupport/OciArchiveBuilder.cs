@@ -61,6 +61,15 @@ public sealed class OciArchiveBuilder
         return (Add(blob), blob.Length, Digest(bytes));
     }
 
+    /// <summary>A layer compressed by <paramref name="compress"/> with <paramref name="mediaType"/> (zstd, say, which the
+    /// BCL does not have: the caller brings the compressor).</summary>
+    public (string Digest, long Size, string DiffId, string MediaType) AddCompressedLayer(IEnumerable<LayerEntry> entries, Func<byte[], byte[]> compress, string mediaType)
+    {
+        var tar = Tar(entries);
+        var blob = compress(tar);
+        return (Add(blob), blob.Length, Digest(tar), mediaType);
+    }
+
     /// <summary>A gzip layer holding the tree under <paramref name="directory"/> (as <c>tar -C directory .</c>).</summary>
     public (string Digest, long Size, string DiffId) AddDirectoryLayer(string directory)
     {
@@ -74,7 +83,7 @@ public sealed class OciArchiveBuilder
     /// <summary>A config and manifest over <paramref name="layers"/>; returns the manifest's (digest, size) and the config digest.</summary>
     public (string Digest, long Size, string ConfigDigest) AddImage(
         IReadOnlyList<(string Digest, long Size, string DiffId)> layers, string architecture = "amd64",
-        string[]? entrypoint = null, string[]? cmd = null, string[]? env = null, string workingDir = "", bool gzip = true)
+        string[]? entrypoint = null, string[]? cmd = null, string[]? env = null, string workingDir = "", bool gzip = true, string? layerMediaType = null)
     {
         var config = new JsonObject
         {
@@ -98,7 +107,7 @@ public sealed class OciArchiveBuilder
             ["config"] = new JsonObject { ["mediaType"] = "application/vnd.oci.image.config.v1+json", ["digest"] = configDigest, ["size"] = configBytes.Length },
             ["layers"] = new JsonArray([.. layers.Select(l => (JsonNode)new JsonObject
             {
-                ["mediaType"] = gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar",
+                ["mediaType"] = layerMediaType ?? (gzip ? "application/vnd.oci.image.layer.v1.tar+gzip" : "application/vnd.oci.image.layer.v1.tar"),
                 ["digest"] = l.Digest,
                 ["size"] = l.Size,
             })]),

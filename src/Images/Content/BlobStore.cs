@@ -42,7 +42,37 @@ internal sealed class BlobStore
             return;
         }
 
-        var temp = Path.Combine(_ingest, $"{digest.Hex}.{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..8]}");
+        var (temp, actual, written) = await CopyToIngestAsync(source, digest.Hex, size, $"blob {digest} from {origin}", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (size is { } expected && written != expected)
+            {
+                throw IsolaException.FailedPrecondition($"blob {digest} from {origin}: {written} bytes, its descriptor declares {expected}; nothing stored");
+            }
+
+            if (actual != digest)
+            {
+                throw IsolaException.FailedPrecondition($"blob {digest} from {origin}: content hashes to {actual} (corrupted or tampered); nothing stored");
+            }
+
+            File.Move(temp, PathOf(digest), overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Writes <paramref name="source"/> to the ingest directory and hashes it, for content whose digest is
+    /// not known beforehand (a docker-save layer); <see cref="Commit"/> moves it into place once it is leased.</summary>
+    public Task<(string Temp, Digest Digest, long Size)> IngestAsync(Stream source, string origin, CancellationToken cancellationToken) =>
+        CopyToIngestAsync(source, "unknown", null, origin, cancellationToken);
+
+    /// <summary>Copies into a new file of the ingest directory (named <c>NAME.PID.RANDOM</c>, so the collector knows
+    /// whose it is), hashing on the way and stopping past <paramref name="limit"/> bytes; the file is deleted on failure.</summary>
+    private async Task<(string Temp, Digest Digest, long Size)> CopyToIngestAsync(Stream source, string name, long? limit, string what, CancellationToken cancellationToken)
+    {
+        var temp = Path.Combine(_ingest, $"{name}.{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..8]}");
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -60,77 +90,24 @@ internal sealed class BlobStore
                 while ((n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
                     written += n;
-                    if (size is { } limit && written > limit)
+                    if (limit is { } max && written > max)
                     {
-                        throw IsolaException.FailedPrecondition($"blob {digest} from {origin}: more than the {limit} bytes its descriptor declares; nothing stored");
+                        throw IsolaException.FailedPrecondition($"{what}: more than the {max} bytes its descriptor declares; nothing stored");
                     }
 
                     hash.AppendData(buffer, 0, n);
                     await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                 }
 
-                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
                 output.Flush(flushToDisk: true);
             }
 
-            if (size is { } expected && written != expected)
-            {
-                throw IsolaException.FailedPrecondition($"blob {digest} from {origin}: {written} bytes, its descriptor declares {expected}; nothing stored");
-            }
-
-            var actual = Digest.FromHash(hash.GetHashAndReset());
-            if (actual != digest)
-            {
-                throw IsolaException.FailedPrecondition($"blob {digest} from {origin}: content hashes to {actual} (corrupted or tampered); nothing stored");
-            }
-
-            File.Move(temp, PathOf(digest), overwrite: true);
-        }
-        catch (IOException e) when (e.HResult == Enospc || e.Message.Contains("No space left", StringComparison.Ordinal))
-        {
-            throw new IsolaException(IsolaErrorCode.ResourceExhausted, $"blob {digest} from {origin}: no space left on the device holding {_ingest}; nothing stored", e);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
-
-    /// <summary>Writes <paramref name="source"/> to the ingest directory and hashes it, for content whose digest is
-    /// not known beforehand (a docker-save layer); <see cref="Commit"/> moves it into place once it is leased.</summary>
-    public async Task<(string Temp, Digest Digest, long Size)> IngestAsync(Stream source, string origin, CancellationToken cancellationToken)
-    {
-        var temp = Path.Combine(_ingest, $"unknown.{Environment.ProcessId}.{Guid.NewGuid().ToString("N")[..8]}");
-        try
-        {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            long size = 0;
-            await using (var output = new FileStream(temp, new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                Options = FileOptions.Asynchronous,
-            }))
-            {
-                var buffer = new byte[128 * 1024];
-                int n;
-                while ((n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    size += n;
-                    hash.AppendData(buffer, 0, n);
-                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-                }
-
-                output.Flush(flushToDisk: true);
-            }
-
-            return (temp, Digest.FromHash(hash.GetHashAndReset()), size);
+            return (temp, Digest.FromHash(hash.GetHashAndReset()), written);
         }
         catch (IOException e) when (e.HResult == Enospc || e.Message.Contains("No space left", StringComparison.Ordinal))
         {
             File.Delete(temp);
-            throw new IsolaException(IsolaErrorCode.ResourceExhausted, $"{origin}: no space left on the device holding {_ingest}; nothing stored", e);
+            throw new IsolaException(IsolaErrorCode.ResourceExhausted, $"{what}: no space left on the device holding {_ingest}; nothing stored", e);
         }
         catch
         {

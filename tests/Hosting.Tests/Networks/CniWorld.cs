@@ -54,20 +54,7 @@ internal sealed class CniWorld : IDisposable
     public PodNetworks Open() =>
         new(Root, new NetworkSettings(ConfigDir, ["/usr/lib/cni"], Network), NullLogger.Instance);
 
-    public static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var error = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return p.ExitCode == 0 ? output : throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited {p.ExitCode}: {error.Result}");
-    }
+    public static string Run(string file, params string[] args) => Processes.Run(file, args);
 
     /// <summary>busybox httpd serving one file, <c>/hello</c>, in a pod's namespace until disposed.</summary>
     public Process Serve(SandboxId sandboxId, int port, string body)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Isola.Integration.Tests.Faults;
 using Isola.TestSupport;
 
@@ -182,18 +181,6 @@ public sealed class PodNetworkImageTests : IDisposable
         Assert.Empty(Run("ip", "-o", "link", "show", "master", _bridge).Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
-    private static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return output;
-    }
+    /// <summary>Output of a program; a failure gives "" (cleanup and "is it gone" checks want no exception).</summary>
+    private static string Run(string file, params string[] args) => Processes.TryRun(file, args).Output;
 }
