@@ -58,7 +58,7 @@ internal sealed class ImageBench : IBenchmark
                 ["image_files"] = files,
                 ["runs"] = runs,
             }, [
-                $"isola: `dotnet {isola} --root EMPTY image pull REF` (a fresh process: runtime start, pull with 3 layers in parallel, digests verified, layers unpacked for overlayfs)",
+                $"isola: `{isola} --root EMPTY image pull REF` (a fresh process: runtime start, pull with 3 layers in parallel, digests verified, layers unpacked for overlayfs)",
                 "peer: `skopeo copy docker://REF oci:DIR:v1` then `umoci unpack --image DIR:v1 BUNDLE` (umoci unpacks a merged rootfs)",
                 "image: 3 gzip layers (busybox; /usr/share/zoneinfo; /usr/lib/x86_64-linux-gnu/gconv) built by the benchmark, on Debian's docker-registry at 127.0.0.1",
                 "samples isola ms: " + Join(ours),
