@@ -16,7 +16,7 @@ namespace Isola.Hosting;
 internal sealed class HostServices : IAsyncDisposable
 {
     public HostServices(IsolaSettings settings, RuntimeTable runtimes, PluginCatalog plugins, ILoggerFactory loggerFactory, Func<Images.IImageStore> openImages,
-        Networks.NetworkSettings networkSettings)
+        string imagesRoot, Networks.NetworkSettings networkSettings)
     {
         // One category for all of it, as before the split: operators filter on "Isola.Sandboxes".
         var logger = loggerFactory.CreateLogger("Isola.Sandboxes");
@@ -24,7 +24,7 @@ internal sealed class HostServices : IAsyncDisposable
         Store = new SandboxStore(new StateStore(settings.Root, logger), runtimes, logger);
         var controller = new ControllerCalls(settings.ControllerTimeout);
         Tasks = new TaskRouting(plugins, settings.TaskTimeout, logger);
-        Images = new ContainerImages(new Lazy<Images.IImageStore>(openImages), logger) { StoreRootHint = Path.Combine(settings.Root, "images") };
+        Images = new ContainerImages(new Lazy<Images.IImageStore>(openImages), logger) { StoreRootHint = imagesRoot };
         var containers = new ContainerServices(Store, controller, Tasks, settings, logger) { Images = Images };
         Networks = new Networks.PodNetworks(settings.Root, networkSettings, logger);
         var stopper = new SandboxStopper(Store, controller, Tasks, Networks, settings, logger);

@@ -82,7 +82,7 @@ public sealed class IsolaHostBuilder
             }
 
             services = new HostServices(settings, runtimes, catalog, loggerFactory, () => ImageSettings.Open(Configuration, settings),
-                Networks.NetworkSettings.Read(Configuration));
+                ImageSettings.RootOf(Configuration, settings), Networks.NetworkSettings.Read(Configuration));
             await services.Recovery.RecoverAsync(ct).ConfigureAwait(false);
             if (settings.Recovery == RecoveryMode.Full)
             {

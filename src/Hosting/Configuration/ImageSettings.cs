@@ -11,10 +11,14 @@ internal static class ImageSettings
 {
     public const string Section = "Images";
 
+    /// <summary>Where the store is: <c>Images:Root</c>, else <c>&lt;Isola:Root&gt;/images</c>.</summary>
+    public static string RootOf(IConfiguration configuration, IsolaSettings settings) =>
+        configuration.GetSection(Section)["Root"] is { Length: > 0 } configured ? Path.GetFullPath(configured) : Path.Combine(settings.Root, "images");
+
     public static IImageStore Open(IConfiguration configuration, IsolaSettings settings)
     {
         var section = configuration.GetSection(Section);
-        var root = section["Root"] is { Length: > 0 } configured ? Path.GetFullPath(configured) : Path.Combine(settings.Root, "images");
+        var root = RootOf(configuration, settings);
         var registries = new RegistryOptions();
         foreach (var host in section.GetSection("Registries").GetChildren())
         {
